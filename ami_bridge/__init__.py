@@ -1,0 +1,1 @@
+"""Asterisk adapter: implements `dialer.pbx.Pbx` over AMI with panoramisk."""

@@ -1,0 +1,303 @@
+"""The Asterisk adapter: `dialer.pbx.Pbx` over AMI, with panoramisk doing the wire protocol.
+
+Why the panoramisk `Manager` is subclassed (see shared/STYLE.md, "Known traps"):
+- It re-sends unanswered actions after a reconnect unless they are "forgetable"; a re-sent
+  Originate dials a person twice. Here every action is forgetable; after a reconnect the
+  engine reconciles its calls by their own ids with `CoreShowChannels` instead.
+- Its reconnect is a fixed-delay loop that retries even bad credentials. Here the connect, the
+  login and the back-off are ours: a refused login at start-up is `PbxAuthError`, a closed port
+  `PbxUnavailable`, and a lost link is retried with exponential back-off.
+- It runs coroutine callbacks with `ensure_future` and drops their exceptions. Here the event
+  callback is a plain function that translates and enqueues; the engine consumes the queue.
+- Actions cut off by a lost connection never get a reply; every await here has a timeout.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import deque
+from collections.abc import AsyncIterator
+from typing import Any
+
+from panoramisk import Manager
+
+from ami_bridge import actions
+from ami_bridge.translate import WANTED_EVENTS, AmiTranslator, live_channel
+from dialer import pbx
+from dialer.settings import PbxSettings
+
+logger = logging.getLogger(__name__)
+
+_ACTION_TIMEOUT_S = 5.0
+_PING_EVERY_S = 5.0
+
+
+class _AllForgetable:
+    """`x in forgetable_actions` is always true: panoramisk re-sends nothing after a reconnect."""
+
+    def __contains__(self, item: object) -> bool:
+        return True
+
+
+class _Manager(Manager):  # type: ignore[misc]
+    """panoramisk's Manager without its own login, ping and reconnect (the client does those)."""
+
+    def __init__(self, on_lost: Any, **config: Any) -> None:
+        super().__init__(**config)
+        self._on_lost = on_lost
+
+    def connection_made(self, f: asyncio.Future[Any]) -> None:
+        if f.cancelled() or f.exception() is not None:
+            return  # the client awaits the same task and handles the error
+        _transport, protocol = f.result()
+        self._connected = True
+        self.protocol = protocol
+        protocol.queue = deque()
+        protocol.factory = self
+        protocol.log = self.log
+        protocol.config = self.config
+        protocol.encoding = self.encoding = self.config["encoding"]
+        self.responses = protocol.responses = {}
+
+    def connection_lost(self, exc: object) -> None:
+        self._connected = False
+        self._on_lost(exc)
+
+
+class AmiPbx:
+    """`dialer.pbx.Pbx` for Asterisk."""
+
+    def __init__(self, settings: PbxSettings) -> None:
+        self._settings = settings
+        self._ctx = actions.Contexts(
+            customer=settings.customer_context,
+            agent=settings.agent_context,
+            abandon=settings.abandon_context,
+        )
+        self._translator = AmiTranslator()
+        self._queue: asyncio.Queue[pbx.PbxEvent] = asyncio.Queue()
+        self._manager: _Manager | None = None
+        self._up = False
+        self._closing = False
+        self._lost = asyncio.Event()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._names: dict[str, str] = {}  # Uniqueid -> channel name, for actions that need names
+
+    # -- connection -------------------------------------------------------------------------
+
+    @property
+    def connected(self) -> bool:
+        return self._up
+
+    async def start(self) -> None:
+        await self._connect_once()
+        self._spawn(self._supervise(), "ami-supervise")
+        self._spawn(self._ping_loop(), "ami-ping")
+
+    async def close(self) -> None:
+        self._closing = True
+        for task in list(self._tasks):
+            task.cancel()
+        for task in list(self._tasks):
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        if self._manager is not None:
+            self._manager.close()
+        self._up = False
+
+    async def _connect_once(self) -> None:
+        s = self._settings
+        loop = asyncio.get_running_loop()
+        manager = _Manager(
+            self._connection_lost,
+            host=s.host,
+            port=s.port,
+            loop=loop,
+            events="off",
+            ping_delay=3600,
+            forgetable_actions=_AllForgetable(),
+        )
+        manager.register_event("*", self._on_event)
+        where = f"{s.host}:{s.port}"
+        try:
+            await asyncio.wait_for(manager.connect(), s.connect_timeout_s)
+        except (OSError, TimeoutError) as exc:
+            raise pbx.PbxUnavailable(f"cannot connect to Asterisk AMI at {where}: {exc}") from None
+        self._manager = manager
+        try:
+            reply = await self._call(
+                {"Action": "Login", "Username": s.username, "Secret": s.secret, "Events": "on"}
+            )
+        except pbx.PbxError:
+            manager.close()
+            raise
+        if not reply.success:
+            manager.close()
+            message = reply.get("Message") or "login refused"
+            raise pbx.PbxAuthError(
+                f"Asterisk AMI at {where} refused user {s.username!r}: {message} "
+                "(check pbx.username and pbx.secret against manager.conf)"
+            )
+        for action in actions.event_filter(WANTED_EVENTS):
+            reply = await self._call(action)
+            if not reply.success:
+                logger.warning("AMI event filter refused (%s); receiving all events", reply.get("Message"))
+                break
+        self._translator.reset()
+        self._names.clear()
+        self._up = True
+        self._lost.clear()
+        logger.info("connected to Asterisk AMI at %s as %s", where, s.username)
+
+    def _connection_lost(self, exc: object) -> None:
+        if not self._up:
+            return
+        self._up = False
+        self._lost.set()
+        if not self._closing:
+            logger.warning("lost the AMI connection: %s", exc)
+            self._queue.put_nowait(pbx.ConnectionLost(str(exc), asyncio.get_running_loop().time()))
+
+    async def _supervise(self) -> None:
+        """Reconnect with exponential back-off whenever the link drops."""
+        s = self._settings
+        while True:
+            await self._lost.wait()
+            if self._manager is not None:
+                self._manager.close()
+            delay = s.reconnect_min_s
+            while True:
+                await asyncio.sleep(delay)
+                try:
+                    await self._connect_once()
+                except pbx.PbxError as exc:
+                    logger.warning("AMI reconnect failed (%s); next try in %.1f s", exc, delay)
+                    delay = min(delay * 2, s.reconnect_max_s)
+                    continue
+                break
+            try:
+                live = await self.live_channels()
+            except pbx.PbxError as exc:
+                logger.warning("could not list live channels after reconnect: %s", exc)
+                self._lost.set()
+                self._up = False
+                continue
+            self._queue.put_nowait(pbx.ConnectionRestored(tuple(live), asyncio.get_running_loop().time()))
+
+    async def _ping_loop(self) -> None:
+        """Detect a silently dead link (no RST) by pinging."""
+        while True:
+            await asyncio.sleep(_PING_EVERY_S)
+            if not self._up or self._manager is None:
+                continue
+            try:
+                await self._call({"Action": "Ping"})
+            except pbx.PbxError:
+                logger.warning("AMI ping unanswered; dropping the connection")
+                protocol = self._manager.protocol
+                if protocol is not None:
+                    protocol.connection_lost(None)
+
+    def _spawn(self, coro: Any, name: str) -> None:
+        task: asyncio.Task[None] = asyncio.create_task(coro, name=name)
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+
+    def _task_done(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            logger.error("AMI task %s failed", task.get_name(), exc_info=task.exception())
+
+    # -- events -----------------------------------------------------------------------------
+
+    def _on_event(self, _manager: object, message: Any) -> None:
+        at = asyncio.get_running_loop().time()
+        name = message.get("Event")
+        if name == "Newchannel":
+            self._names[message.get("Uniqueid", "")] = message.get("Channel", "")
+        for event in self._translator.event(message, at):
+            self._queue.put_nowait(event)
+        if name == "Hangup":
+            self._names.pop(message.get("Uniqueid", ""), None)
+
+    async def events(self) -> AsyncIterator[pbx.PbxEvent]:
+        while True:
+            yield await self._queue.get()
+
+    def drain_ready(self) -> list[pbx.PbxEvent]:
+        """Events already queued, without waiting (lets the engine handle bursts in one go)."""
+        out: list[pbx.PbxEvent] = []
+        while not self._queue.empty():
+            out.append(self._queue.get_nowait())
+        return out
+
+    # -- actions ----------------------------------------------------------------------------
+
+    def _send(self, action: dict[str, object], as_list: bool | None = None) -> asyncio.Future[Any]:
+        if not self._up and action.get("Action") != "Login" or self._manager is None:
+            raise pbx.PbxUnavailable("not connected to Asterisk AMI")
+        if self._manager.protocol is None or self._manager.protocol.closed:
+            raise pbx.PbxUnavailable("not connected to Asterisk AMI")
+        fut: asyncio.Future[Any] = self._manager.send_action(dict(action), as_list=as_list)
+        return fut
+
+    async def _call(self, action: dict[str, object], as_list: bool | None = None) -> Any:
+        fut = self._send(action, as_list)
+        try:
+            return await asyncio.wait_for(asyncio.shield(fut), _ACTION_TIMEOUT_S)
+        except TimeoutError:
+            raise pbx.PbxUnavailable(f"AMI action {action.get('Action')} got no reply") from None
+
+    async def originate_customer(self, call: pbx.CustomerCall) -> None:
+        self._originate(actions.originate_customer(call, self._ctx), call.channel_id)
+
+    async def originate_agent(self, leg: pbx.AgentLeg) -> None:
+        self._originate(actions.originate_agent(leg, self._ctx), leg.channel_id)
+
+    def _originate(self, action: dict[str, object], channel_id: str) -> None:
+        fut = self._send(action)
+
+        def done(f: asyncio.Future[Any]) -> None:
+            if f.cancelled() or f.exception() is not None:
+                return
+            replies = f.result()
+            last = replies[-1] if isinstance(replies, list) else replies
+            at = asyncio.get_running_loop().time()
+            for event in self._translator.originate_response(last, channel_id, at):
+                self._queue.put_nowait(event)
+
+        fut.add_done_callback(done)
+
+    def _channel(self, channel_id: str) -> str:
+        return self._names.get(channel_id) or channel_id
+
+    async def connect(self, channel_id: str, agent_channel_id: str) -> None:
+        customer = self._channel(channel_id)
+        # Pipelined: AMI handles one session's actions in order, so the variable is set before
+        # the bridge without waiting a round trip for it.
+        self._send(actions.mark_bridged(customer))
+        reply = await self._call(actions.bridge(customer, self._channel(agent_channel_id)))
+        if not reply.success:
+            raise pbx.PbxError(f"bridge refused: {reply.get('Message')}")
+
+    async def abandon(self, channel_id: str) -> None:
+        reply = await self._call(actions.redirect_abandon(self._channel(channel_id), self._ctx))
+        if not reply.success:
+            raise pbx.PbxError(f"redirect to the abandon message refused: {reply.get('Message')}")
+
+    async def hangup(self, channel_id: str) -> None:
+        reply = await self._call(actions.hangup(self._channel(channel_id)))
+        if not reply.success:
+            raise pbx.PbxError(f"hangup refused: {reply.get('Message')}")
+
+    async def live_channels(self) -> list[pbx.LiveChannel]:
+        replies = await self._call(actions.core_show_channels(), as_list=True)
+        out: list[pbx.LiveChannel] = []
+        for message in replies if isinstance(replies, list) else [replies]:
+            channel = live_channel(message)
+            if channel is not None:
+                out.append(channel)
+                self._names.setdefault(channel.channel_id, channel.name)
+        return out

@@ -1,0 +1,153 @@
+"""AMI events -> `dialer.pbx` events. Pure: header mappings in, frozen event values out.
+
+`AmiTranslator` keeps the little state AMI forces on us: which channels sit in which bridge
+(BridgeEnter names only the channel entering, so pairing needs memory). Everything is keyed by
+the channel's `Uniqueid`, which for channels the dialer starts is our own id (`Originate
+ChannelId=`), so events of other channels are translated too and simply ignored by the tracker.
+
+Asterisk facts this relies on (seen on the Asterisk 22 rig, see shared/RIG.md and the
+transcripts in tests/data/ami/):
+- Newstate ChannelState 5 (Ringing) = the far end sent 180/183; 6 (Up) = answered.
+- DialEnd carries the outbound leg as DestUniqueid when the dial came from Originate.
+- Results come from DialEnd/Hangup, never from OriginateResponse (its Reason is 0 for a busy
+  line, the same as for a missing endpoint).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from dialer import pbx
+
+DIAL_STATUS = {
+    "ANSWER": pbx.DialStatus.ANSWER,
+    "BUSY": pbx.DialStatus.BUSY,
+    "NOANSWER": pbx.DialStatus.NOANSWER,
+    "CONGESTION": pbx.DialStatus.CONGESTION,
+    "CHANUNAVAIL": pbx.DialStatus.CHANUNAVAIL,
+    "CANCEL": pbx.DialStatus.CANCEL,
+}
+
+# The only AMI events the dialer needs; the client asks Asterisk to send just these.
+WANTED_EVENTS = (
+    "Newchannel",
+    "Newstate",
+    "DialEnd",
+    "Hangup",
+    "BridgeEnter",
+    "BridgeLeave",
+    "UserEvent",
+    "FullyBooted",
+    "Shutdown",
+)
+
+MESSAGE_USER_EVENT = "DialerMessage"
+
+Headers = Mapping[str, str]
+
+
+def _get(headers: Headers, key: str) -> str:
+    value = headers.get(key)
+    if value is None:
+        return ""
+    if isinstance(value, list):  # a repeated header; take the last
+        return str(value[-1])
+    return str(value)
+
+
+class AmiTranslator:
+    """Translate AMI events to PBX events, one event at a time."""
+
+    def __init__(self) -> None:
+        self._bridges: dict[str, list[str]] = {}  # bridge id -> channel ids in it
+        self._bridge_of: dict[str, str] = {}  # channel id -> bridge id
+
+    def reset(self) -> None:
+        """Forget bridge membership (after a reconnect the PBX's state is re-read)."""
+        self._bridges.clear()
+        self._bridge_of.clear()
+
+    def event(self, headers: Headers, at: float) -> list[pbx.PbxEvent]:
+        name = _get(headers, "Event")
+        uid = _get(headers, "Uniqueid")
+        if name == "Newchannel":
+            return [pbx.OriginateAccepted(uid, at)]
+        if name == "Newstate":
+            state = _get(headers, "ChannelState")
+            if state == "5":
+                return [pbx.Ringing(uid, at)]
+            if state == "6":
+                return [pbx.Answered(uid, at)]
+            return []
+        if name == "DialEnd":
+            status = DIAL_STATUS.get(_get(headers, "DialStatus").upper())
+            dest = _get(headers, "DestUniqueid") or uid
+            if status is None or not dest:
+                return []
+            return [pbx.DialEnded(dest, status, at)]
+        if name == "Hangup":
+            self._leave(uid)
+            try:
+                cause = int(_get(headers, "Cause") or 0)
+            except ValueError:
+                cause = 0
+            return [pbx.HungUp(uid, cause, _get(headers, "Cause-txt"), at)]
+        if name == "BridgeEnter":
+            return self._enter(_get(headers, "BridgeUniqueid"), uid, at)
+        if name == "BridgeLeave":
+            return [pbx.Unbridged(uid, at)] if self._leave(uid) else []
+        if name == "UserEvent" and _get(headers, "UserEvent") == MESSAGE_USER_EVENT:
+            return [pbx.MessageStarted(uid, at)]
+        return []
+
+    def originate_response(self, headers: Headers, channel_id: str, at: float) -> list[pbx.PbxEvent]:
+        """Translate the action's reply(ies): only a failure matters (see module notes)."""
+        response = _get(headers, "Response")
+        if response in ("Error", "Failure", "Fail"):
+            reason = _get(headers, "Message") or f"originate failed (reason {_get(headers, 'Reason')})"
+            return [pbx.OriginateFailed(channel_id, reason, at)]
+        return []
+
+    def _enter(self, bridge: str, uid: str, at: float) -> list[pbx.PbxEvent]:
+        if not bridge or not uid:
+            return []
+        members = self._bridges.setdefault(bridge, [])
+        if uid not in members:
+            members.append(uid)
+        self._bridge_of[uid] = bridge
+        if len(members) < 2:
+            return []
+        peer = next(m for m in members if m != uid)
+        return [pbx.Bridged(uid, peer, at), pbx.Bridged(peer, uid, at)]
+
+    def _leave(self, uid: str) -> bool:
+        bridge = self._bridge_of.pop(uid, None)
+        if bridge is None:
+            return False
+        members = self._bridges.get(bridge, [])
+        if uid in members:
+            members.remove(uid)
+        if not members:
+            self._bridges.pop(bridge, None)
+        return True
+
+
+_STATE_OF = {
+    "Up": pbx.ChannelState.UP,
+    "Ringing": pbx.ChannelState.RINGING,
+    "Ring": pbx.ChannelState.RINGING,
+}
+
+
+def live_channel(headers: Headers) -> pbx.LiveChannel | None:
+    """A CoreShowChannel event as a LiveChannel (None for other events)."""
+    if _get(headers, "Event") != "CoreShowChannel":
+        return None
+    state = _STATE_OF.get(_get(headers, "ChannelStateDesc"), pbx.ChannelState.DOWN)
+    bridged = _get(headers, "BridgeId") or None
+    return pbx.LiveChannel(
+        channel_id=_get(headers, "Uniqueid"),
+        name=_get(headers, "Channel"),
+        state=state,
+        bridged_to=bridged,
+    )

@@ -1,0 +1,144 @@
+"""The composition root: builds the database, the PBX adapter and the engine, runs them, and
+tears them down in reverse order.
+
+Signals: the first SIGINT/SIGTERM starts a graceful drain (no new calls; live calls finish
+within `dialer.drain_timeout_s`; CDRs flushed); a second SIGINT forces the exit. The handlers
+only set flags.
+
+Exit codes: 0 clean stop, 2 invalid configuration, 3 a dependency unreachable (database, PBX),
+4 the PBX refused our credentials.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import Callable
+
+from dialer import pbx
+from dialer.engine.engine import Engine
+from dialer.pacing.base import Pacer, ProgressivePacer
+from dialer.settings import Settings, mask_url
+from dialer.store.engine import Database
+from dialer.store.errors import StoreUnavailable
+from dialer.store.gateway import PgEngineStore
+from dialer.store.records import Campaign
+
+logger = logging.getLogger(__name__)
+
+EXIT_OK = 0
+EXIT_CONFIG = 2
+EXIT_UNREACHABLE = 3
+EXIT_AUTH = 4
+
+
+def default_pacer(campaign: Campaign) -> Pacer:
+    """The campaign's pacer, from its pacing mode."""
+    return ProgressivePacer()
+
+
+def build_pbx(settings: Settings) -> pbx.Pbx:
+    if settings.pbx.kind == "asterisk":
+        from ami_bridge.client import AmiPbx
+
+        return AmiPbx(settings.pbx)
+    from esl_bridge.client import EslPbx  # type: ignore[import-not-found,unused-ignore]
+
+    adapter: pbx.Pbx = EslPbx(settings.pbx)
+    return adapter
+
+
+class App:
+    def __init__(self, settings: Settings, pacer_factory: Callable[[Campaign], Pacer] | None = None) -> None:
+        self.settings = settings
+        self.engine: Engine | None = None
+        self._pacer_factory = pacer_factory
+        self._stop = asyncio.Event()
+        self._force = asyncio.Event()
+        self._signals = 0
+        self.started = asyncio.Event()
+
+    def request_stop(self) -> None:
+        self._signals += 1
+        if self._signals == 1:
+            logger.info("stopping: no new calls; live calls may finish")
+            self._stop.set()
+        else:
+            logger.warning("second signal: stopping now")
+            self._force.set()
+
+    def _install_signals(self) -> None:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.add_signal_handler(sig, self.request_stop)
+
+    async def serve(self, install_signals: bool = True) -> int:
+        if install_signals:
+            self._install_signals()
+        s = self.settings
+        db = Database(s.database.url, connect_timeout_s=s.database.connect_timeout_s)
+        try:
+            await self._retry(db.ping, s.database.retry_for_s, "database")
+        except StoreUnavailable as exc:
+            logger.error("database unreachable: %s (database.url=%s)", exc, mask_url(s.database.url))
+            await db.dispose()
+            return EXIT_UNREACHABLE
+        adapter = build_pbx(s)
+        try:
+            await self._retry(adapter.start, s.database.retry_for_s, "PBX")
+        except pbx.PbxAuthError as exc:
+            logger.error("%s", exc)
+            await db.dispose()
+            return EXIT_AUTH
+        except pbx.PbxUnavailable as exc:
+            logger.error("%s", exc)
+            await db.dispose()
+            return EXIT_UNREACHABLE
+        store = PgEngineStore(db, s.dialer.owner_name(), s.dialer.lease_s)
+        engine = Engine(adapter, store, s.dialer, self._pacer_factory or default_pacer)
+        self.engine = engine
+        try:
+            await engine.load()
+            runner = asyncio.create_task(engine.run(), name="engine")
+            self.started.set()
+            stop = asyncio.create_task(self._stop.wait())
+            await asyncio.wait({runner, stop}, return_when=asyncio.FIRST_COMPLETED)
+            if runner.done():
+                stop.cancel()
+                runner.result()  # re-raise an engine crash
+            drain = asyncio.create_task(engine.drain(s.dialer.drain_timeout_s))
+            force = asyncio.create_task(self._force.wait())
+            await asyncio.wait({drain, force}, return_when=asyncio.FIRST_COMPLETED)
+            force.cancel()
+            if not drain.done():
+                drain.cancel()
+                await engine.cdr.flush()
+            runner.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await runner
+        finally:
+            await adapter.close()
+            await db.dispose()
+        logger.info("stopped")
+        return EXIT_OK
+
+    async def _retry(self, attempt: Callable[[], object], for_s: float, what: str) -> None:
+        """Retry a start-up step that failed for want of a peer, with back-off, for `for_s`."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + for_s
+        delay = 0.5
+        while True:
+            try:
+                result = attempt()
+                if asyncio.iscoroutine(result):
+                    await result
+                return
+            except (StoreUnavailable, pbx.PbxUnavailable) as exc:
+                if loop.time() + delay > deadline or self._stop.is_set():
+                    raise
+                logger.warning("%s not reachable yet (%s); retrying in %.1f s", what, exc, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)

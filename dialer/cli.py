@@ -1,0 +1,72 @@
+"""The `dialer` command: run the daemon, migrate the database, simulate pacing."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from pathlib import Path
+
+from dialer import __version__, logs, settings
+
+
+def _run(args: argparse.Namespace) -> int:
+    try:
+        cfg = settings.load(args.config)
+    except settings.ConfigError as exc:
+        print(f"dialer: invalid configuration: {exc}", file=sys.stderr)
+        return 2
+    logs.setup(args.log_level or cfg.log.level, cfg.log.format)
+    from dialer.app import App
+
+    return asyncio.run(App(cfg).serve())
+
+
+def _migrate(args: argparse.Namespace) -> int:
+    from dialer.store.migrate import upgrade
+
+    try:
+        cfg = settings.load(args.config)
+    except settings.ConfigError as exc:
+        print(f"dialer: invalid configuration: {exc}", file=sys.stderr)
+        return 2
+    upgrade(args.url or cfg.database.url, args.revision)
+    print(f"database migrated to {args.revision}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="dialer", description="Predictive dialer for Asterisk and FreeSWITCH.")
+    parser.add_argument("--version", action="version", version=f"dialer {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="run the dialer daemon")
+    run.add_argument("--config", type=Path, default=None, help="TOML configuration file (see config/)")
+    run.add_argument("--log-level", default=None, help="override log.level")
+    run.set_defaults(func=_run)
+
+    db = sub.add_parser("migrate", help="apply the database migrations (Alembic)")
+    db.add_argument("--config", type=Path, default=None)
+    db.add_argument("--url", default=None, help="database URL (default: from the config)")
+    db.add_argument("--revision", default="head")
+    db.set_defaults(func=_migrate)
+
+    try:
+        from dialer.sim import cli as sim_cli
+    except ImportError:
+        sim_cli = None  # type: ignore[assignment]
+    if sim_cli is not None:
+        simulate = sub.add_parser("simulate", help="run the pacing simulator on a scenario")
+        sim_cli.add_arguments(simulate)
+        simulate.set_defaults(func=sim_cli.run)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    code: int = args.func(args)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Pure domain logic: no asyncio, sockets, SQLAlchemy or MQTT in here."""

@@ -1,0 +1,1 @@
+"""The running dialer: pacing loop, call and agent tracking, CDR batching."""

@@ -1,0 +1,544 @@
+"""The engine: PBX events in, state machines updated, pacing decided, PBX actions out.
+
+Rules:
+- One event loop, one consumer of PBX events. State changes happen synchronously in the event
+  handler (pure state machines), so an agent can never be given two calls: the second `Assign`
+  is refused by the agent's transition table. PBX actions that wait for a reply (bridge,
+  redirect, hang-up) run as owned tasks; their failures come back as state changes.
+- An answered call goes at once to the ready agent who has waited longest. With no ready agent
+  it waits at most the campaign's hold time for one (never more than 2 s in total, the
+  abandonment rule) and then hears the abandon message.
+- Pacing runs after every event that frees capacity and at least every `tick_s`.
+- Stop: no new originates, live calls may finish within the drain time, then they are hung up;
+  every CDR is written or closed, leases not dialed are released.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
+from typing import Any
+
+from dialer import pbx
+from dialer.domain import agent as ag
+from dialer.domain import call as cl
+from dialer.domain.results import CallResult
+from dialer.engine.bucket import TokenBucket
+from dialer.engine.campaign import PRE_ANSWER, CampaignRun
+from dialer.engine.cdr import CdrWriter, WallClock
+from dialer.engine.ports import EngineStore
+from dialer.pacing.base import AgentWork, CallOutcome, Pacer, ProgressivePacer
+from dialer.settings import DialerSettings
+from dialer.store.records import AttemptEnd, AttemptStart, Campaign, LeasedLead
+
+logger = logging.getLogger(__name__)
+
+MAX_ANSWER_WAIT_S = 2.0  # the legal limit from answer to agent (or message)
+_STALE_GRACE_S = 20.0  # a pre-answer call this long past its ring timeout is hung up
+_LOGIN_RETRY_S = 5.0
+
+
+@dataclass(frozen=True, slots=True)
+class CallRecord:
+    """A finished call, kept for statistics and tests (bounded list)."""
+
+    call_id: str
+    campaign_id: int
+    lead_id: int
+    result: CallResult
+    agent_id: str | None
+    answer_to_agent_ms: float | None
+
+
+class Engine:
+    def __init__(
+        self,
+        pbx_: pbx.Pbx,
+        store: EngineStore,
+        settings: DialerSettings,
+        pacer_factory: Callable[[Campaign], Pacer] | None = None,
+    ) -> None:
+        self._pbx = pbx_
+        self._store = store
+        self._settings = settings
+        self._owner = settings.owner_name()
+        self._pacer_factory = pacer_factory or (lambda _c: ProgressivePacer())
+        self._loop = asyncio.get_event_loop()
+        self._clock = WallClock(self._loop.time())
+        self.cdr = CdrWriter(store, settings.cdr_flush_s)
+        self.campaigns: dict[int, CampaignRun] = {}
+        self._call_index: dict[str, CampaignRun] = {}
+        self._legs: dict[str, tuple[CampaignRun, ag.Agent]] = {}
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._timers: dict[str, asyncio.TimerHandle] = {}
+        self._accepting = False
+        self._pbx_up = True
+        self._calls_ended = asyncio.Event()
+        self.finished: list[CallRecord] = []
+        self.latencies_ms: list[float] = []
+        self.events_handled = 0
+
+    # -- lifecycle --------------------------------------------------------------------------
+
+    async def load(self) -> None:
+        for campaign, trunk, agents in await self._store.running_campaigns():
+            run = CampaignRun(
+                campaign=campaign,
+                trunk=trunk,
+                pacer=self._pacer_factory(campaign),
+                bucket=TokenBucket(trunk.max_cps),
+            )
+            for a in agents:
+                run.agents[str(a.id)] = ag.Agent(str(a.id), a.sip_endpoint)
+            self.campaigns[campaign.id] = run
+            logger.info("campaign %s loaded: %d agents, trunk %s", campaign.name, len(agents),
+                        trunk.name, extra={"campaign": campaign.name})
+
+    async def run(self) -> None:
+        """Consume PBX events and pace until cancelled (the app cancels it after `drain`)."""
+        self._accepting = True
+        if self._settings.autologin_agents:
+            for run in self.campaigns.values():
+                for agent in run.agents.values():
+                    await self._login(run, agent)
+        self._spawn(self.cdr.run(), "cdr-writer")
+        self._spawn(self._tick_loop(), "pacing-tick")
+        async for event in self._pbx.events():
+            self._on_event(event)
+
+    async def drain(self, timeout_s: float) -> None:
+        """Graceful stop: no new calls, let live ones end, then hang up, close every record."""
+        self._accepting = False
+        deadline = self._loop.time() + timeout_s
+        while self._live_calls() and self._loop.time() < deadline:
+            self._calls_ended.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._calls_ended.wait(), max(0.0, deadline - self._loop.time()))
+        remaining = [cid for run in self.campaigns.values() for cid in run.calls]
+        if remaining:
+            logger.info("drain: hanging up %d live calls", len(remaining))
+            for cid in remaining:
+                with contextlib.suppress(pbx.PbxError):
+                    await self._pbx.hangup(cid)
+            end = self._loop.time() + 3.0
+            while self._live_calls() and self._loop.time() < end:
+                await asyncio.sleep(0.05)
+        now = self._loop.time()
+        for run in self.campaigns.values():
+            for cid in list(run.calls):
+                # Still no hang-up event: close the record ourselves.
+                self._on_call_event(run, cid, pbx.HungUp(cid, 0, "closed at daemon stop", now))
+        for run in self.campaigns.values():
+            for agent in run.agents.values():
+                if agent.leg_id is not None:
+                    with contextlib.suppress(pbx.PbxError):
+                        await self._pbx.hangup(agent.leg_id)
+        unused = [lead.id for run in self.campaigns.values() for lead in run.leads]
+        for run in self.campaigns.values():
+            run.leads.clear()
+        await self.cdr.flush()
+        with contextlib.suppress(Exception):
+            if unused:
+                await self._store.release(unused)
+            closed = await self._store.close_open()
+            if closed:
+                logger.info("drain: closed %d open attempt records", closed)
+        for timer in self._timers.values():
+            timer.cancel()
+        for task in list(self._tasks):
+            task.cancel()
+
+    def _live_calls(self) -> int:
+        return sum(len(run.calls) for run in self.campaigns.values())
+
+    # -- tasks ------------------------------------------------------------------------------
+
+    def _spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> None:
+        task = asyncio.create_task(coro, name=name)
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+
+    def _task_done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            logger.error("task %s failed", task.get_name(), exc_info=task.exception())
+
+    async def _tick_loop(self) -> None:
+        renew_every = self._settings.lease_s / 3
+        renewed = self._loop.time()
+        while True:
+            await asyncio.sleep(self._settings.tick_s)
+            now = self._loop.time()
+            if now - renewed >= renew_every:
+                renewed = now
+                self._spawn(self._store.renew(), "lease-renew")
+            for run in self.campaigns.values():
+                self._sweep(run, now)
+                self._pace(run)
+
+    # -- events -----------------------------------------------------------------------------
+
+    def _on_event(self, event: pbx.PbxEvent) -> None:
+        self.events_handled += 1
+        if isinstance(event, pbx.ConnectionLost):
+            self._pbx_up = False
+            logger.warning("PBX link lost; pacing paused until it is back")
+            return
+        if isinstance(event, pbx.ConnectionRestored):
+            self._pbx_up = True
+            self._reconcile(event)
+            return
+        cid = event.channel_id
+        run = self._call_index.get(cid)
+        if run is not None:
+            self._on_call_event(run, cid, event)
+            return
+        leg = self._legs.get(cid)
+        if leg is not None:
+            self._on_leg_event(leg[0], leg[1], event)
+
+    def _on_call_event(self, run: CampaignRun, cid: str, event: cl.CallEvent) -> None:
+        call = run.calls.get(cid)
+        if call is None:
+            return
+        before = call.state
+        try:
+            after = call.handle(event)
+        except cl.IllegalCallTransition as exc:
+            logger.warning("call %s: %s", cid, exc, extra={"call": cid})
+            return
+        if after is before:
+            return
+        if after is cl.CallState.ANSWERED:
+            run.answered += 1
+            self._give_to_agent(run, call)
+        elif after is cl.CallState.ENDED:
+            self._finish(run, call)
+
+    def _on_leg_event(self, run: CampaignRun, agent: ag.Agent, event: pbx.PbxEvent) -> None:
+        at = getattr(event, "at", self._loop.time())
+        try:
+            if isinstance(event, pbx.Answered) and agent.state is ag.AgentState.LOGGING_IN:
+                agent.handle(ag.LegUp(at))
+                logger.info("agent %s ready", agent.agent_id, extra={"agent": agent.agent_id})
+                self._agent_free(run, agent)
+            elif isinstance(event, pbx.HungUp) or (
+                isinstance(event, pbx.OriginateFailed) and agent.state is ag.AgentState.LOGGING_IN
+            ):
+                self._leg_down(run, agent, at)
+        except ag.IllegalAgentTransition as exc:
+            logger.warning("agent %s: %s", agent.agent_id, exc, extra={"agent": agent.agent_id})
+
+    def _leg_down(self, run: CampaignRun, agent: ag.Agent, at: float) -> None:
+        leg = agent.leg_id
+        if leg is not None:
+            self._legs.pop(leg, None)
+        if agent.state is ag.AgentState.LOGGED_OUT:
+            return
+        was_logging_out = agent.state is ag.AgentState.LOGGING_OUT
+        agent.handle(ag.LegDown(at))
+        self._cancel_timer(f"wrapup:{agent.agent_id}")
+        logger.warning("agent %s leg is down; logged out", agent.agent_id, extra={"agent": agent.agent_id})
+        if self._accepting and self._settings.autologin_agents and not was_logging_out:
+            self._timers[f"login:{agent.agent_id}"] = self._loop.call_later(
+                _LOGIN_RETRY_S, lambda: self._spawn(self._login(run, agent), "agent-login")
+            )
+
+    # -- agents -----------------------------------------------------------------------------
+
+    async def _login(self, run: CampaignRun, agent: ag.Agent) -> None:
+        if agent.state is not ag.AgentState.LOGGED_OUT or not self._accepting:
+            return
+        leg_id = str(uuid.uuid4())
+        agent.handle(ag.Login(leg_id, self._loop.time()))
+        self._legs[leg_id] = (run, agent)
+        try:
+            await self._pbx.originate_agent(
+                pbx.AgentLeg(leg_id, agent.endpoint, self._settings.agent_ring_timeout_s,
+                             {"DIALER_AGENT": agent.agent_id})
+            )
+        except pbx.PbxError as exc:
+            logger.warning("agent %s login failed: %s", agent.agent_id, exc)
+            self._leg_down(run, agent, self._loop.time())
+
+    def _agent_free(self, run: CampaignRun, agent: ag.Agent) -> None:
+        """An agent became ready: serve the oldest waiting answered call, else pace."""
+        while run.waiting and agent.is_ready:
+            cid = run.waiting.popleft()
+            call = run.calls.get(cid)
+            if call is not None and call.state is cl.CallState.ANSWERED:
+                self._cancel_timer(f"hold:{cid}")
+                self._assign(run, call, agent)
+        self._pace(run)
+
+    def _give_to_agent(self, run: CampaignRun, call: cl.CallAttempt) -> None:
+        agent = run.ready_agent()
+        if agent is not None:
+            self._assign(run, call, agent)
+            return
+        answered = call.answered_at if call.answered_at is not None else self._loop.time()
+        wait = min(run.campaign.hold_s, MAX_ANSWER_WAIT_S - 0.5)
+        if wait <= 0:
+            self._abandon(run, call)
+            return
+        run.waiting.append(call.channel_id)
+        delay = max(0.0, answered + wait - self._loop.time())
+        self._timers[f"hold:{call.channel_id}"] = self._loop.call_later(
+            delay, self._hold_expired, run, call.channel_id
+        )
+
+    def _hold_expired(self, run: CampaignRun, cid: str) -> None:
+        self._timers.pop(f"hold:{cid}", None)
+        call = run.calls.get(cid)
+        if call is not None and call.state is cl.CallState.ANSWERED:
+            with contextlib.suppress(ValueError):
+                run.waiting.remove(cid)
+            self._abandon(run, call)
+
+    def _assign(self, run: CampaignRun, call: cl.CallAttempt, agent: ag.Agent) -> None:
+        now = self._loop.time()
+        agent.handle(ag.Assign(call.channel_id, now))  # raises if the agent is not ready
+        call.handle(cl.AssignAgent(agent.agent_id, now))
+        leg = agent.leg_id
+        assert leg is not None  # a READY agent has a leg
+        self._spawn(self._connect(run, call.channel_id, leg, agent), "bridge")
+
+    async def _connect(self, run: CampaignRun, cid: str, leg: str, agent: ag.Agent) -> None:
+        try:
+            await self._pbx.connect(cid, leg)
+        except pbx.PbxError as exc:
+            logger.warning("bridge of call %s to agent %s failed: %s", cid, agent.agent_id, exc,
+                           extra={"call": cid, "agent": agent.agent_id})
+            call = run.calls.get(cid)
+            if call is not None and call.state is cl.CallState.CONNECTING:
+                call.handle(cl.Abandon(self._loop.time()))
+                self._release_agent(run, agent, cid, talked=False)
+                await self._play_abandon(cid)
+
+    def _abandon(self, run: CampaignRun, call: cl.CallAttempt) -> None:
+        call.handle(cl.Abandon(self._loop.time()))
+        logger.info("call %s abandoned: no agent free", call.channel_id, extra={"call": call.channel_id})
+        self._spawn(self._play_abandon(call.channel_id), "abandon")
+
+    async def _play_abandon(self, cid: str) -> None:
+        try:
+            await self._pbx.abandon(cid)
+        except pbx.PbxError as exc:
+            # The dialplan's own hold timer plays the message anyway; hang up if that is gone too.
+            logger.warning("abandon redirect for %s failed: %s", cid, exc, extra={"call": cid})
+
+    def _release_agent(self, run: CampaignRun, agent: ag.Agent, cid: str, *, talked: bool) -> None:
+        if agent.call_id != cid:
+            return
+        now = self._loop.time()
+        started = agent.talk_started
+        agent.handle(ag.CallEnded(cid, now, talked))
+        if agent.state is ag.AgentState.WRAPUP:
+            wrap = run.campaign.wrapup_s
+            run.pacer.observe_work(AgentWork(now - (started or now), wrap))
+            if wrap <= 0:
+                self._wrapup_done(run, agent)
+            else:
+                self._timers[f"wrapup:{agent.agent_id}"] = self._loop.call_later(
+                    wrap, self._wrapup_done, run, agent
+                )
+        elif agent.is_ready:
+            self._agent_free(run, agent)
+
+    def _wrapup_done(self, run: CampaignRun, agent: ag.Agent) -> None:
+        self._timers.pop(f"wrapup:{agent.agent_id}", None)
+        if agent.state is not ag.AgentState.WRAPUP:
+            return
+        agent.handle(ag.WrapupDone(self._loop.time()))
+        if agent.state is ag.AgentState.LOGGING_OUT and agent.leg_id is not None:
+            self._spawn(self._pbx.hangup(agent.leg_id), "agent-logout")
+        elif agent.is_ready:
+            self._agent_free(run, agent)
+
+    def _cancel_timer(self, key: str) -> None:
+        timer = self._timers.pop(key, None)
+        if timer is not None:
+            timer.cancel()
+
+    # -- pacing and originating -------------------------------------------------------------
+
+    def _trunk_in_use(self, trunk_id: int) -> int:
+        return sum(len(r.calls) for r in self.campaigns.values() if r.trunk.id == trunk_id)
+
+    def _pace(self, run: CampaignRun) -> None:
+        if not self._accepting or not self._pbx_up:
+            return
+        now = self._loop.time()
+        snap = run.snapshot(now, self._trunk_in_use(run.trunk.id))
+        decision = run.pacer.decide(snap)
+        if decision.reason != run.last_reason:
+            logger.debug("pacing: %s", decision.reason, extra={"campaign": run.campaign.name})
+            run.last_reason = decision.reason
+        for _ in range(decision.dial):
+            if not run.leads or not run.bucket.take(now):
+                break
+            self._originate(run, run.leads.popleft(), now)
+        if len(run.leads) < self._settings.lease_batch // 2 and not run.refilling and now >= run.exhausted_until:
+            run.refilling = True
+            self._spawn(self._refill(run), "lease")
+
+    async def _refill(self, run: CampaignRun) -> None:
+        try:
+            leads = await self._store.lease(run.campaign.id, self._settings.lease_batch)
+        except Exception as exc:
+            logger.warning("leasing leads failed: %s", exc, extra={"campaign": run.campaign.name})
+            leads = []
+        finally:
+            run.refilling = False
+        if not leads:
+            run.exhausted_until = self._loop.time() + 2.0
+            return
+        if not self._accepting:
+            await self._store.release([lead.id for lead in leads])
+            return
+        run.leads.extend(leads)
+        self._pace(run)
+
+    def _originate(self, run: CampaignRun, lead: LeasedLead, now: float) -> None:
+        cid = str(uuid.uuid4())
+        call = cl.CallAttempt(cid, lead.id)
+        call.handle(cl.Originate(now))
+        run.calls[cid] = call
+        self._call_index[cid] = run
+        run.dialed += 1
+        c = run.campaign
+        self.cdr.start(
+            AttemptStart(cid, lead.id, c.id, run.trunk.id, self._owner, self._clock.at(now), cid)
+        )
+        hold = min(MAX_ANSWER_WAIT_S - 0.1, max(c.hold_s, 0.0) + 0.5)
+        request = pbx.CustomerCall(
+            channel_id=cid,
+            trunk=run.trunk.endpoint,
+            number=run.trunk.dial_prefix + lead.phone,
+            caller_id=c.caller_id,
+            ring_timeout_s=c.ring_timeout_s,
+            variables={"DIALER_LEAD": str(lead.id), "DIALER_CAMPAIGN": str(c.id), "DIALER_HOLD": f"{hold:.1f}"},
+        )
+        self._spawn(self._send_originate(run, request), "originate")
+
+    async def _send_originate(self, run: CampaignRun, request: pbx.CustomerCall) -> None:
+        try:
+            await self._pbx.originate_customer(request)
+        except pbx.PbxError as exc:
+            logger.warning("originate not sent: %s", exc, extra={"call": request.channel_id})
+            now = self._loop.time()
+            self._on_call_event(run, request.channel_id, cl.Cancel(now))
+            self._on_call_event(run, request.channel_id, pbx.OriginateFailed(request.channel_id, str(exc), now))
+
+    def _finish(self, run: CampaignRun, call: cl.CallAttempt) -> None:
+        cid = call.channel_id
+        run.calls.pop(cid, None)
+        self._call_index.pop(cid, None)
+        self._cancel_timer(f"hold:{cid}")
+        with contextlib.suppress(ValueError):
+            run.waiting.remove(cid)
+        result = call.result or CallResult.FAILED
+        run.results[result.value] += 1
+        latency = call.answer_to_agent_ms
+        if latency is not None:
+            self.latencies_ms.append(latency)
+        clk = self._clock
+        agent_db_id = int(call.agent_id) if call.agent_id is not None and call.connected_at else None
+        self.cdr.end(
+            AttemptEnd(
+                attempt_id=cid,
+                hangup_at=clk.at(call.ended_at if call.ended_at is not None else self._loop.time()),
+                result=result,
+                cause=call.cause,
+                cause_text=call.cause_text or call.failure_reason,
+                ring_at=clk.at(call.ringing_at) if call.ringing_at is not None else None,
+                answer_at=clk.at(call.answered_at) if call.answered_at is not None else None,
+                agent_connect_at=clk.at(call.connected_at) if call.connected_at is not None else None,
+                agent_id=agent_db_id,
+                answer_to_agent_ms=round(latency) if latency is not None else None,
+            )
+        )
+        if call.originated_at is not None and result is not CallResult.CANCELLED:
+            run.pacer.observe_call(
+                CallOutcome(call.originated_at, call.answered_at,
+                            call.ended_at or self._loop.time(), result is CallResult.ABANDONED)
+            )
+        self.finished.append(CallRecord(cid, run.campaign.id, call.lead_id, result, call.agent_id, latency))
+        if len(self.finished) > 100_000:
+            del self.finished[:50_000]
+        if call.agent_id is not None:
+            agent = run.agents.get(call.agent_id)
+            if agent is not None:
+                self._release_agent(run, agent, cid, talked=call.connected_at is not None)
+        self._calls_ended.set()
+        self._pace(run)
+
+    # -- housekeeping -----------------------------------------------------------------------
+
+    def _sweep(self, run: CampaignRun, now: float) -> None:
+        """No stale calls: a pre-answer call far past its ring time is hung up, then closed."""
+        limit = run.campaign.ring_timeout_s + _STALE_GRACE_S
+        for cid, call in list(run.calls.items()):
+            if call.state in PRE_ANSWER and call.originated_at is not None:
+                age = now - call.originated_at
+                if age > 2 * limit:
+                    self._on_call_event(run, cid, cl.Cancel(now))
+                    self._on_call_event(run, cid, pbx.HungUp(cid, 0, "no events from the PBX", now))
+                elif age > limit and not call.cancelled:
+                    call.cancelled = True
+                    self._spawn(self._quiet_hangup(cid), "stale-hangup")
+
+    async def _quiet_hangup(self, cid: str) -> None:
+        with contextlib.suppress(pbx.PbxError):
+            await self._pbx.hangup(cid)
+
+    def _reconcile(self, event: pbx.ConnectionRestored) -> None:
+        """After a reconnect: calls and agent legs the PBX no longer has ended while we were away."""
+        live = {ch.channel_id: ch for ch in event.live}
+        now = event.at
+        ended = 0
+        for run in self.campaigns.values():
+            for cid, call in list(run.calls.items()):
+                ch = live.get(cid)
+                if ch is None:
+                    ended += 1
+                    self._on_call_event(run, cid, pbx.HungUp(cid, 0, "ended while the PBX link was down", now))
+                elif ch.state is pbx.ChannelState.UP and call.state in PRE_ANSWER:
+                    self._on_call_event(run, cid, pbx.Answered(cid, now))
+                elif ch.bridged_to and call.state is cl.CallState.CONNECTING and call.agent_id:
+                    agent = run.agents.get(call.agent_id)
+                    if agent is not None and agent.leg_id is not None:
+                        self._on_call_event(run, cid, pbx.Bridged(cid, agent.leg_id, now))
+            for agent in run.agents.values():
+                if agent.leg_id is not None and agent.leg_id not in live:
+                    self._leg_down(run, agent, now)
+        logger.info("PBX link restored: %d live channels, %d calls ended while it was down", len(live), ended)
+        for run in self.campaigns.values():
+            self._pace(run)
+
+    # -- statistics -------------------------------------------------------------------------
+
+    def stats(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"campaigns": {}, "pbx_up": self._pbx_up, "cdr_pending": self.cdr.pending}
+        for run in self.campaigns.values():
+            states = Counter(c.state.value for c in run.calls.values())
+            out["campaigns"][run.campaign.name] = {
+                "dialed": run.dialed,
+                "answered": run.answered,
+                "in_flight": dict(states),
+                "results": dict(run.results),
+                "agents": {a.agent_id: a.state.value for a in run.agents.values()},
+                "leads_buffered": len(run.leads),
+                "pacing": run.last_reason,
+            }
+        return out
+
+    @staticmethod
+    def wall_now() -> float:
+        return time.time()

@@ -1,0 +1,231 @@
+"""Configuration: defaults < TOML file < `DIALER_<SECTION>_<KEY>` environment variables.
+
+Loaded once at start-up and passed explicitly. Every value is checked here; a bad one raises
+`ConfigError` naming the key (`pbx.port: expected an integer from 1 to 65535, got 'abc'`), and
+the daemon stops with that message. Secrets (the AMI/ESL secret, the database password) never
+appear in `repr`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import socket
+import tomllib
+import types
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+
+class ConfigError(Exception):
+    """An invalid configuration value; the message names the key."""
+
+
+@dataclass(frozen=True, slots=True)
+class DatabaseSettings:
+    url: str = field(default="postgresql+asyncpg://postgres@127.0.0.1:5432/dialer", repr=False)
+    connect_timeout_s: float = 5.0
+    retry_for_s: float = 30.0  # how long start-up keeps trying an unreachable database
+
+    def __repr__(self) -> str:
+        return f"DatabaseSettings(url={mask_url(self.url)!r}, connect_timeout_s={self.connect_timeout_s})"
+
+    def check(self) -> None:
+        if not self.url.startswith("postgresql+asyncpg://"):
+            raise ConfigError(f"database.url: expected a postgresql+asyncpg:// URL, got {mask_url(self.url)!r}")
+        _positive("database.connect_timeout_s", self.connect_timeout_s)
+        _non_negative("database.retry_for_s", self.retry_for_s)
+
+
+@dataclass(frozen=True, slots=True)
+class PbxSettings:
+    kind: str = "asterisk"  # asterisk | freeswitch
+    host: str = "127.0.0.1"
+    port: int = 5038
+    username: str = "dialer"
+    secret: str = field(default="", repr=False)
+    connect_timeout_s: float = 5.0
+    reconnect_min_s: float = 0.5
+    reconnect_max_s: float = 10.0
+    customer_context: str = "dialer-customer"
+    agent_context: str = "dialer-agent"
+    abandon_context: str = "dialer-abandon"
+
+    def check(self) -> None:
+        if self.kind not in ("asterisk", "freeswitch"):
+            raise ConfigError(f"pbx.kind: expected 'asterisk' or 'freeswitch', got {self.kind!r}")
+        _port("pbx.port", self.port)
+        if not self.host:
+            raise ConfigError("pbx.host: must not be empty")
+        if not self.secret:
+            raise ConfigError("pbx.secret: must be set (in the file or DIALER_PBX_SECRET)")
+        _positive("pbx.connect_timeout_s", self.connect_timeout_s)
+        _positive("pbx.reconnect_min_s", self.reconnect_min_s)
+        if self.reconnect_max_s < self.reconnect_min_s:
+            raise ConfigError("pbx.reconnect_max_s: must be at least pbx.reconnect_min_s")
+
+
+@dataclass(frozen=True, slots=True)
+class DialerSettings:
+    owner: str = ""  # lease owner name; defaults to the host name and process id
+    tick_s: float = 0.25  # pacing runs at least this often, and on every event
+    lease_batch: int = 50
+    lease_s: float = 300.0  # a lease not finished by then may be taken by another daemon
+    cdr_flush_s: float = 0.2
+    drain_timeout_s: float = 30.0  # on stop: how long live calls may run before they are hung up
+    autologin_agents: bool = True  # log in the campaign's agents at start
+    agent_ring_timeout_s: float = 30.0
+
+    def check(self) -> None:
+        _positive("dialer.tick_s", self.tick_s)
+        if not 1 <= self.lease_batch <= 10_000:
+            raise ConfigError(f"dialer.lease_batch: expected 1..10000, got {self.lease_batch}")
+        _positive("dialer.lease_s", self.lease_s)
+        _positive("dialer.cdr_flush_s", self.cdr_flush_s)
+        _non_negative("dialer.drain_timeout_s", self.drain_timeout_s)
+        _positive("dialer.agent_ring_timeout_s", self.agent_ring_timeout_s)
+
+    def owner_name(self) -> str:
+        return self.owner or f"{socket.gethostname()}:{os.getpid()}"
+
+
+@dataclass(frozen=True, slots=True)
+class LogSettings:
+    level: str = "INFO"
+    format: str = "text"  # text | json
+
+    def check(self) -> None:
+        if self.level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+            raise ConfigError(f"log.level: expected DEBUG, INFO, WARNING or ERROR, got {self.level!r}")
+        if self.format not in ("text", "json"):
+            raise ConfigError(f"log.format: expected 'text' or 'json', got {self.format!r}")
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    database: DatabaseSettings = field(default_factory=DatabaseSettings)
+    pbx: PbxSettings = field(default_factory=PbxSettings)
+    dialer: DialerSettings = field(default_factory=DialerSettings)
+    log: LogSettings = field(default_factory=LogSettings)
+
+    def check(self) -> None:
+        self.database.check()
+        self.pbx.check()
+        self.dialer.check()
+        self.log.check()
+
+
+_SECTIONS: dict[str, type[Any]] = {
+    "database": DatabaseSettings,
+    "pbx": PbxSettings,
+    "dialer": DialerSettings,
+    "log": LogSettings,
+}
+
+
+def load(path: Path | None, env: Mapping[str, str] | None = None) -> Settings:
+    """Read the file (if given), apply `DIALER_*` overrides, check every value."""
+    env = os.environ if env is None else env
+    raw: dict[str, Any] = {}
+    if path is not None:
+        try:
+            raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise ConfigError(f"config file {path} does not exist") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"config file {path}: {exc}") from None
+    for name in raw:
+        if name not in _SECTIONS:
+            raise ConfigError(f"{name}: unknown section (known: {', '.join(_SECTIONS)})")
+    sections: dict[str, Any] = {}
+    for name, cls in _SECTIONS.items():
+        values = raw.get(name, {})
+        if not isinstance(values, dict):
+            raise ConfigError(f"{name}: expected a table")
+        sections[name] = _build(name, cls, values, env)
+    settings = Settings(**sections)
+    settings.check()
+    return settings
+
+
+def _build(section: str, cls: type[Any], values: dict[str, Any], env: Mapping[str, str]) -> Any:
+    hints = typing.get_type_hints(cls)
+    known = {f.name for f in dataclasses.fields(cls)}
+    for key in values:
+        if key not in known:
+            raise ConfigError(f"{section}.{key}: unknown key (known: {', '.join(sorted(known))})")
+    kwargs: dict[str, Any] = {}
+    for f in dataclasses.fields(cls):
+        key = f"{section}.{f.name}"
+        env_name = f"DIALER_{section}_{f.name}".upper()
+        if env_name in env:
+            kwargs[f.name] = _coerce(key, hints[f.name], env[env_name], from_env=True)
+        elif f.name in values:
+            kwargs[f.name] = _coerce(key, hints[f.name], values[f.name], from_env=False)
+    return cls(**kwargs)
+
+
+def _coerce(key: str, typ: Any, value: Any, *, from_env: bool) -> Any:
+    if isinstance(typ, types.UnionType):
+        typ = next(t for t in typing.get_args(typ) if t is not type(None))
+    if typ is bool:
+        if isinstance(value, bool):
+            return value
+        if from_env and str(value).lower() in ("1", "true", "yes", "on"):
+            return True
+        if from_env and str(value).lower() in ("0", "false", "no", "off"):
+            return False
+        raise ConfigError(f"{key}: expected true or false, got {value!r}")
+    if typ is int:
+        if isinstance(value, bool):
+            raise ConfigError(f"{key}: expected an integer, got {value!r}")
+        try:
+            return int(value) if from_env or isinstance(value, int) else _fail(key, "an integer", value)
+        except ValueError:
+            raise ConfigError(f"{key}: expected an integer, got {value!r}") from None
+    if typ is float:
+        if isinstance(value, bool):
+            raise ConfigError(f"{key}: expected a number, got {value!r}")
+        try:
+            if from_env or isinstance(value, int | float):
+                return float(value)
+            return _fail(key, "a number", value)
+        except ValueError:
+            raise ConfigError(f"{key}: expected a number, got {value!r}") from None
+    if typ is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"{key}: expected a string, got {value!r}")
+        return value
+    raise ConfigError(f"{key}: unsupported setting type {typ!r}")  # pragma: no cover
+
+
+def _fail(key: str, what: str, value: Any) -> Any:
+    raise ConfigError(f"{key}: expected {what}, got {value!r}")
+
+
+def _positive(key: str, value: float) -> None:
+    if not value > 0:
+        raise ConfigError(f"{key}: must be greater than 0, got {value}")
+
+
+def _non_negative(key: str, value: float) -> None:
+    if value < 0:
+        raise ConfigError(f"{key}: must not be negative, got {value}")
+
+
+def _port(key: str, value: int) -> None:
+    if not 1 <= value <= 65535:
+        raise ConfigError(f"{key}: expected an integer from 1 to 65535, got {value}")
+
+
+def mask_url(url: str) -> str:
+    """The URL with any password replaced by ***."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return urlunsplit(parts._replace(netloc=netloc))

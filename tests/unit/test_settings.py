@@ -1,0 +1,79 @@
+"""Configuration: file < environment, and every bad value named by its key."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from dialer.settings import ConfigError, load, mask_url
+
+GOOD = """
+[database]
+url = "postgresql+asyncpg://dialer:s3cret@127.0.0.1:5432/dialer"
+[pbx]
+secret = "ami"
+port = 5038
+[dialer]
+lease_batch = 20
+"""
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    p = tmp_path / "dialer.toml"
+    p.write_text(text)
+    return p
+
+
+def test_file_values_and_defaults(tmp_path: Path) -> None:
+    s = load(write(tmp_path, GOOD), env={})
+    assert s.pbx.secret == "ami"
+    assert s.dialer.lease_batch == 20
+    assert s.pbx.host == "127.0.0.1"  # default
+    assert s.log.level == "INFO"
+
+
+def test_environment_overrides_file(tmp_path: Path) -> None:
+    s = load(write(tmp_path, GOOD), env={"DIALER_PBX_PORT": "6038", "DIALER_DIALER_AUTOLOGIN_AGENTS": "no"})
+    assert s.pbx.port == 6038
+    assert s.dialer.autologin_agents is False
+
+
+@pytest.mark.parametrize(
+    ("text", "env", "message"),
+    [
+        ('[pbx]\nsecret="x"\nport="abc"', {}, "pbx.port: expected an integer"),
+        ('[pbx]\nsecret="x"\nport=70000', {}, "pbx.port: expected an integer from 1 to 65535"),
+        ('[pbx]\nsecret="x"', {"DIALER_PBX_PORT": "five"}, "pbx.port: expected an integer"),
+        ('[pbx]\nsecret="x"\nkind="sip"', {}, "pbx.kind"),
+        ("[pbx]\n", {}, "pbx.secret: must be set"),
+        ('[pbx]\nsecret="x"\nportt=1', {}, "pbx.portt: unknown key"),
+        ('[pbxx]\nsecret="x"', {}, "pbxx: unknown section"),
+        ('[pbx]\nsecret="x"\n[dialer]\ntick_s=0', {}, "dialer.tick_s: must be greater than 0"),
+        ('[pbx]\nsecret="x"\n[dialer]\nautologin_agents="maybe"', {}, "dialer.autologin_agents"),
+        ('[pbx]\nsecret="x"\n[database]\nurl="mysql://x"', {}, "database.url"),
+        ('[pbx]\nsecret="x"\n[log]\nlevel="LOUD"', {}, "log.level"),
+        ('[pbx\nsecret="x"', {}, "dialer.toml"),
+    ],
+)
+def test_bad_values_name_the_key(tmp_path: Path, text: str, env: dict[str, str], message: str) -> None:
+    with pytest.raises(ConfigError, match=message.replace(".", r"\.")):
+        load(write(tmp_path, text), env=env)
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="does not exist"):
+        load(tmp_path / "nope.toml", env={})
+
+
+def test_secrets_do_not_appear_in_repr(tmp_path: Path) -> None:
+    s = load(write(tmp_path, GOOD), env={})
+    text = repr(s)
+    assert "s3cret" not in text
+    assert "'ami'" not in text
+    assert "***" in text
+
+
+def test_mask_url() -> None:
+    assert mask_url("postgresql+asyncpg://u:pw@h:5432/d") == "postgresql+asyncpg://u:***@h:5432/d"
+    assert mask_url("postgresql+asyncpg://u@h/d") == "postgresql+asyncpg://u@h/d"

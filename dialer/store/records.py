@@ -1,0 +1,275 @@
+"""Values going into and coming out of the store: enums and frozen dataclasses, no SQL.
+
+Every timestamp is timezone-aware (UTC in the database, `timestamptz`); a naive datetime is
+refused at construction, because mixing naive and aware times is how retry schedules drift by
+the server's UTC offset. Attempt ids are the UUID strings the daemon chose for the PBX channel.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from dialer.domain.results import CallResult
+
+# ITU-T E.164: a leading +, a non-zero country code digit, at most 15 digits in all.
+E164_PATTERN = r"^\+[1-9][0-9]{1,14}$"
+_E164 = re.compile(E164_PATTERN)
+
+
+def is_e164(phone: str) -> bool:
+    return _E164.fullmatch(phone) is not None
+
+
+def mask_phone(phone: str) -> str:
+    """Keep the country code area and the last 2 digits: logs must not carry full numbers."""
+    if len(phone) <= 6:
+        return "*" * len(phone)
+    return phone[:4] + "*" * (len(phone) - 6) + phone[-2:]
+
+
+def require_aware(name: str, value: datetime | None) -> None:
+    if value is not None and value.utcoffset() is None:
+        raise ValueError(f"{name} must be a timezone-aware datetime, got naive {value!r}")
+
+
+def require_uuid(name: str, value: str) -> None:
+    try:
+        uuid.UUID(value)
+    except ValueError:
+        raise ValueError(f"{name} must be a UUID string, got {value!r}") from None
+
+
+class CampaignStatus(enum.StrEnum):
+    DRAFT = "draft"
+    RUNNING = "running"
+    PAUSED = "paused"
+    STOPPED = "stopped"
+    FINISHED = "finished"
+
+
+class PacingMode(enum.StrEnum):
+    PREVIEW = "preview"
+    PROGRESSIVE = "progressive"
+    POWER = "power"
+    PREDICTIVE = "predictive"
+
+
+class LeadStatus(enum.StrEnum):
+    """new: never attempted (or only cancelled attempts); retry: waiting for next_call_at;
+    dialing: leased by a daemon (queued or on a call); done: no more calls."""
+
+    NEW = "new"
+    RETRY = "retry"
+    DIALING = "dialing"
+    DONE = "done"
+
+
+class AgentState(enum.StrEnum):
+    OFFLINE = "offline"
+    READY = "ready"
+    TALKING = "talking"
+    WRAPUP = "wrapup"
+    PAUSED = "paused"
+
+
+@dataclass(frozen=True, slots=True)
+class Trunk:
+    id: int
+    name: str
+    max_channels: int
+    max_cps: float
+    dial_prefix: str
+    endpoint: str
+
+
+@dataclass(frozen=True, slots=True)
+class Campaign:
+    id: int
+    name: str
+    status: CampaignStatus
+    pacing_mode: PacingMode
+    caller_id: str
+    trunk_id: int
+    ring_timeout_s: float
+    max_attempts: int
+    wrapup_s: float
+    hold_s: float
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class LeadList:
+    id: int
+    campaign_id: int
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class Agent:
+    id: int
+    name: str
+    sip_endpoint: str
+    campaign_id: int | None
+    state: AgentState
+
+
+@dataclass(frozen=True, slots=True)
+class NewLead:
+    """One lead to import. `phone` must be E.164 (with the +); `time_zone` an IANA name."""
+
+    phone: str
+    time_zone: str = "UTC"
+    priority: int = 0
+    next_call_at: datetime | None = None  # None: dialable from the moment of import
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not is_e164(self.phone):
+            raise ValueError(f"lead phone {mask_phone(self.phone)!r} is not E.164 (+ and digits)")
+        require_aware("next_call_at", self.next_call_at)
+
+
+@dataclass(frozen=True, slots=True)
+class LeasedLead:
+    """A lead handed to one daemon (`owner`) until `lease_expires_at`."""
+
+    id: int
+    campaign_id: int
+    list_id: int
+    phone: str
+    time_zone: str
+    attempts: int
+    priority: int
+    extra: Mapping[str, Any]
+    lease_expires_at: datetime
+
+    def __repr__(self) -> str:  # keep full numbers out of logs and tracebacks
+        return (
+            f"LeasedLead(id={self.id}, campaign_id={self.campaign_id}, "
+            f"phone={mask_phone(self.phone)!r})"
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class AttemptStart:
+    """Written when the originate is sent. `attempt_id` is the PBX channel id (a UUID)."""
+
+    attempt_id: str
+    lead_id: int
+    campaign_id: int
+    trunk_id: int | None
+    owner: str
+    originated_at: datetime
+    pbx_unique_id: str | None = None
+
+    def __post_init__(self) -> None:
+        require_uuid("attempt_id", self.attempt_id)
+        require_aware("originated_at", self.originated_at)
+
+
+@dataclass(frozen=True, slots=True)
+class AttemptProgress:
+    """What became known about a call in flight; None leaves the stored value as it is."""
+
+    attempt_id: str
+    ring_at: datetime | None = None
+    answer_at: datetime | None = None
+    agent_connect_at: datetime | None = None
+    agent_id: int | None = None
+    pbx_unique_id: str | None = None
+    answer_to_agent_ms: int | None = None
+
+    def __post_init__(self) -> None:
+        require_uuid("attempt_id", self.attempt_id)
+        for name in ("ring_at", "answer_at", "agent_connect_at"):
+            require_aware(name, getattr(self, name))
+        if self.answer_to_agent_ms is not None and self.answer_to_agent_ms < 0:
+            raise ValueError("answer_to_agent_ms must be >= 0")
+
+
+@dataclass(frozen=True, slots=True)
+class AttemptEnd:
+    """Written at hang-up; also updates the lead (attempts, status, next call) and frees it.
+
+    The optional progress fields let a daemon that skipped progress updates write the whole
+    attempt with one start and one end. `answer_to_agent_ms` is computed from `answer_at` and
+    `agent_connect_at` when not given.
+    """
+
+    attempt_id: str
+    hangup_at: datetime
+    result: CallResult
+    cause: int | None = None
+    cause_text: str | None = None
+    ring_at: datetime | None = None
+    answer_at: datetime | None = None
+    agent_connect_at: datetime | None = None
+    agent_id: int | None = None
+    answer_to_agent_ms: int | None = None
+
+    def __post_init__(self) -> None:
+        require_uuid("attempt_id", self.attempt_id)
+        for name in ("hangup_at", "ring_at", "answer_at", "agent_connect_at"):
+            require_aware(name, getattr(self, name))
+        if self.answer_to_agent_ms is not None and self.answer_to_agent_ms < 0:
+            raise ValueError("answer_to_agent_ms must be >= 0")
+
+
+@dataclass(frozen=True, slots=True)
+class EndedAttempt:
+    """An attempt that `end_attempts` closed, and what became of its lead."""
+
+    attempt_id: str
+    lead_id: int
+    result: CallResult
+    lead_status: LeadStatus
+    lead_attempts: int
+    next_call_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Disposition:
+    id: int
+    attempt_id: str
+    campaign_id: int
+    agent_id: int | None
+    code: str
+    note: str
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    """One call attempt as stored (a CDR)."""
+
+    id: str
+    lead_id: int
+    campaign_id: int
+    trunk_id: int | None
+    agent_id: int | None
+    owner: str
+    pbx_unique_id: str | None
+    originated_at: datetime
+    ring_at: datetime | None
+    answer_at: datetime | None
+    agent_connect_at: datetime | None
+    hangup_at: datetime | None
+    hangup_cause: int | None
+    hangup_cause_text: str | None
+    result: CallResult | None
+    answer_to_agent_ms: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class CloseReport:
+    """What a stop or a sweep closed: open attempts ended as cancelled, leases given back."""
+
+    attempts_closed: int
+    leads_released: int

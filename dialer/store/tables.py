@@ -1,0 +1,287 @@
+"""The schema, as SQLAlchemy Core tables. Alembic's migrations create it; a test checks that the
+migrated database and these tables agree.
+
+Integrity the database enforces itself (so a bug in one daemon cannot corrupt the data):
+- lead phones are E.164 (check constraint);
+- a lead's campaign is its list's campaign (composite foreign key);
+- a disposition's code is one of its attempt's campaign's codes (two composite foreign keys);
+- an attempt has a result exactly when it has a hang-up time.
+The lease query (`leads.lease_leads`) is served by a partial index over dialable leads.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    Column,
+    DateTime,
+    Float,
+    ForeignKey,
+    ForeignKeyConstraint,
+    Index,
+    Integer,
+    MetaData,
+    PrimaryKeyConstraint,
+    Table,
+    Text,
+    UniqueConstraint,
+    func,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB, UUID
+
+from dialer.domain.results import CallResult
+from dialer.store.records import (
+    E164_PATTERN,
+    AgentState,
+    CampaignStatus,
+    LeadStatus,
+    PacingMode,
+)
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_N_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+
+def _one_of(column: str, values: list[str]) -> str:
+    listed = ", ".join(f"'{v}'" for v in values)
+    return f"{column} IN ({listed})"
+
+
+trunks = Table(
+    "trunks",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=True),
+    Column("name", Text, nullable=False, unique=True),
+    Column("max_channels", Integer, nullable=False),
+    Column("max_cps", Float, nullable=False),
+    Column("dial_prefix", Text, nullable=False, server_default=""),
+    Column("endpoint", Text, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    CheckConstraint("max_channels > 0", name="max_channels_positive"),
+    CheckConstraint("max_cps > 0", name="max_cps_positive"),
+)
+
+campaigns = Table(
+    "campaigns",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=True),
+    Column("name", Text, nullable=False, unique=True),
+    Column("status", Text, nullable=False, server_default=CampaignStatus.DRAFT.value),
+    Column("pacing_mode", Text, nullable=False, server_default=PacingMode.PROGRESSIVE.value),
+    Column("caller_id", Text, nullable=False),
+    Column("trunk_id", BigInteger, ForeignKey("trunks.id", ondelete="RESTRICT"), nullable=False),
+    Column("ring_timeout_s", Float, nullable=False, server_default="25"),
+    Column("max_attempts", Integer, nullable=False, server_default="3"),
+    Column("wrapup_s", Float, nullable=False, server_default="10"),
+    Column("hold_s", Float, nullable=False, server_default="2"),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    CheckConstraint(_one_of("status", [s.value for s in CampaignStatus]), name="status"),
+    CheckConstraint(_one_of("pacing_mode", [m.value for m in PacingMode]), name="pacing_mode"),
+    CheckConstraint("ring_timeout_s > 0", name="ring_timeout_positive"),
+    CheckConstraint("max_attempts >= 1", name="max_attempts_positive"),
+    CheckConstraint("wrapup_s >= 0", name="wrapup_not_negative"),
+    CheckConstraint("hold_s >= 0", name="hold_not_negative"),
+    Index(None, "trunk_id"),
+)
+
+disposition_codes = Table(
+    "disposition_codes",
+    metadata,
+    Column(
+        "campaign_id",
+        BigInteger,
+        ForeignKey("campaigns.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("code", Text, nullable=False),
+    Column("label", Text, nullable=False, server_default=""),
+    PrimaryKeyConstraint("campaign_id", "code"),
+    CheckConstraint("length(code) BETWEEN 1 AND 64", name="code_length"),
+)
+
+lead_lists = Table(
+    "lead_lists",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=True),
+    Column(
+        "campaign_id",
+        BigInteger,
+        ForeignKey("campaigns.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("name", Text, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    UniqueConstraint("campaign_id", "name"),
+    # target of leads' composite key: a lead's campaign is its list's campaign
+    UniqueConstraint("id", "campaign_id"),
+)
+
+leads = Table(
+    "leads",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=True),
+    Column("list_id", BigInteger, nullable=False),
+    Column("campaign_id", BigInteger, nullable=False),
+    Column("phone", Text, nullable=False),
+    Column("time_zone", Text, nullable=False, server_default="UTC"),
+    Column("status", Text, nullable=False, server_default=LeadStatus.NEW.value),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("next_call_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("lease_owner", Text, nullable=True),
+    Column("lease_expires_at", DateTime(timezone=True), nullable=True),
+    Column("last_result", Text, nullable=True),
+    Column("priority", Integer, nullable=False, server_default="0"),
+    Column("extra", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    ForeignKeyConstraint(
+        ["list_id", "campaign_id"],
+        ["lead_lists.id", "lead_lists.campaign_id"],
+        ondelete="CASCADE",
+        name="fk_leads_list_id_campaign_id_lead_lists",
+    ),
+    UniqueConstraint("list_id", "phone"),
+    CheckConstraint(f"phone ~ '{E164_PATTERN}'", name="phone_e164"),
+    CheckConstraint(_one_of("status", [s.value for s in LeadStatus]), name="status"),
+    CheckConstraint("attempts >= 0", name="attempts_not_negative"),
+    CheckConstraint(
+        "last_result IS NULL OR " + _one_of("last_result", [r.value for r in CallResult]),
+        name="last_result",
+    ),
+    CheckConstraint(
+        "(lease_owner IS NULL) = (lease_expires_at IS NULL)", name="lease_owner_and_expiry"
+    ),
+    # The lease query: dialable leads of one campaign, best first.
+    Index(
+        "ix_leads_dialable",
+        "campaign_id",
+        text("priority DESC"),
+        "next_call_at",
+        "id",
+        postgresql_where=text("status IN ('new', 'retry')"),
+    ),
+    # release_expired_leases and close_open_attempts look leases up by expiry and owner.
+    Index(
+        "ix_leads_lease_expires_at",
+        "lease_expires_at",
+        postgresql_where=text("lease_owner IS NOT NULL"),
+    ),
+    Index("ix_leads_lease_owner", "lease_owner", postgresql_where=text("lease_owner IS NOT NULL")),
+    Index(None, "campaign_id", "status"),
+)
+
+agents = Table(
+    "agents",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=True),
+    Column("name", Text, nullable=False, unique=True),
+    Column("sip_endpoint", Text, nullable=False, unique=True),
+    Column(
+        "campaign_id",
+        BigInteger,
+        ForeignKey("campaigns.id", ondelete="SET NULL"),
+        nullable=True,
+    ),
+    Column("state", Text, nullable=False, server_default=AgentState.OFFLINE.value),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    CheckConstraint(_one_of("state", [s.value for s in AgentState]), name="state"),
+    Index(None, "campaign_id"),
+)
+
+call_attempts = Table(
+    "call_attempts",
+    metadata,
+    Column("id", UUID(as_uuid=False), primary_key=True),
+    Column("lead_id", BigInteger, ForeignKey("leads.id", ondelete="RESTRICT"), nullable=False),
+    Column(
+        "campaign_id",
+        BigInteger,
+        ForeignKey("campaigns.id", ondelete="RESTRICT"),
+        nullable=False,
+    ),
+    Column("trunk_id", BigInteger, ForeignKey("trunks.id", ondelete="RESTRICT"), nullable=True),
+    Column("agent_id", BigInteger, ForeignKey("agents.id", ondelete="SET NULL"), nullable=True),
+    Column("owner", Text, nullable=False),
+    Column("pbx_unique_id", Text, nullable=True),
+    Column("originated_at", DateTime(timezone=True), nullable=False),
+    Column("ring_at", DateTime(timezone=True), nullable=True),
+    Column("answer_at", DateTime(timezone=True), nullable=True),
+    Column("agent_connect_at", DateTime(timezone=True), nullable=True),
+    Column("hangup_at", DateTime(timezone=True), nullable=True),
+    Column("hangup_cause", Integer, nullable=True),
+    Column("hangup_cause_text", Text, nullable=True),
+    Column("result", Text, nullable=True),
+    Column("answer_to_agent_ms", Integer, nullable=True),
+    # target of dispositions' composite key: a disposition's campaign is its attempt's campaign
+    UniqueConstraint("id", "campaign_id"),
+    CheckConstraint(
+        "result IS NULL OR " + _one_of("result", [r.value for r in CallResult]), name="result"
+    ),
+    CheckConstraint("(result IS NULL) = (hangup_at IS NULL)", name="result_iff_hangup"),
+    CheckConstraint("answer_to_agent_ms IS NULL OR answer_to_agent_ms >= 0", name="latency"),
+    Index(None, "campaign_id", "originated_at"),
+    Index(None, "lead_id"),
+    Index(None, "agent_id"),
+    Index("ix_call_attempts_open_owner", "owner", postgresql_where=text("hangup_at IS NULL")),
+)
+
+dispositions = Table(
+    "dispositions",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=True),
+    Column("attempt_id", UUID(as_uuid=False), nullable=False, unique=True),
+    Column("campaign_id", BigInteger, nullable=False),
+    Column("agent_id", BigInteger, ForeignKey("agents.id", ondelete="SET NULL"), nullable=True),
+    Column("code", Text, nullable=False),
+    Column("note", Text, nullable=False, server_default=""),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    ForeignKeyConstraint(
+        ["attempt_id", "campaign_id"],
+        ["call_attempts.id", "call_attempts.campaign_id"],
+        ondelete="CASCADE",
+        name="fk_dispositions_attempt_id_campaign_id_call_attempts",
+    ),
+    ForeignKeyConstraint(
+        ["campaign_id", "code"],
+        ["disposition_codes.campaign_id", "disposition_codes.code"],
+        ondelete="RESTRICT",
+        onupdate="CASCADE",
+        name="fk_dispositions_campaign_id_code_disposition_codes",
+    ),
+    Index(None, "campaign_id", "code"),
+    Index(None, "agent_id"),
+)
+
+ALL_TABLES = (
+    trunks,
+    campaigns,
+    disposition_codes,
+    lead_lists,
+    leads,
+    agents,
+    call_attempts,
+    dispositions,
+)
+
+__all__ = [
+    "ALL_TABLES",
+    "agents",
+    "call_attempts",
+    "campaigns",
+    "disposition_codes",
+    "dispositions",
+    "lead_lists",
+    "leads",
+    "metadata",
+    "trunks",
+]

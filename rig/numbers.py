@@ -1,0 +1,147 @@
+"""Phone numbers that tell the rig's SIPp trunk what to do with the call.
+
+A rig number is a valid 15-digit E.164 number::
+
+    +1555 K RRR TTTT SSS
+          | |   |    '-- serial, free for the test (000-999), e.g. to tell leads apart
+          | |   '------- talk time before the far end hangs up, tenths of a second
+          | '----------- ring time before the final answer, tenths of a second
+          '------------- behaviour (Behaviour below)
+
+rig/sipp/trunk_uas.xml decodes the same layout from the INVITE's Request-URI, so one SIPp
+process on one port serves a whole mixed campaign. Pure: no I/O here.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from dataclasses import dataclass
+from typing import Final
+
+from dialer.pbx import DialStatus
+
+PREFIX: Final = "+1555"
+_PATTERN: Final = re.compile(r"^\+1555([0-9])([0-9]{3})([0-9]{4})([0-9]{3})$")
+MAX_RING_S: Final = 99.9
+MAX_TALK_S: Final = 999.9
+MAX_SERIAL: Final = 999
+
+
+class Behaviour(enum.IntEnum):
+    """What the far end does; the value is the K digit."""
+
+    ANSWER = 1
+    """Ring, answer, talk, then hang up (BYE) itself."""
+    BUSY = 2
+    """Ring, then 486 Busy Here."""
+    NO_ANSWER = 3
+    """Ring until the caller gives up (CANCEL, answered with 487); the ring time is ignored."""
+    FAIL = 4
+    """Ring, then 503 Service Unavailable (a carrier failure)."""
+    ANSWER_HOLD = 5
+    """Ring, answer, and stay on the line until the PBX hangs up (talk time ignored)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Expected:
+    """What Asterisk 22 reports for a behaviour, as seen on the rig (tests/data/ami/).
+
+    `dial_status` is the dialer's outcome; `dial_end` the DialStatus of the AMI DialEnd event,
+    None when Asterisk sends no DialEnd at all (a ring-out: the Originate timeout cancels the
+    dial without one); `cause` the Cause of the Hangup event when the call ends that way (an
+    answered call: when the far end hangs up while bridged, or the dialplan hangs up).
+    `originate_reason` is OriginateResponse's Reason (4 answered, 3 ring-out, 0 otherwise).
+    """
+
+    dial_status: DialStatus
+    dial_end: str | None
+    cause: int
+    originate_reason: int
+
+
+EXPECTED: Final[dict[Behaviour, Expected]] = {
+    Behaviour.ANSWER: Expected(DialStatus.ANSWER, "ANSWER", 16, 4),
+    Behaviour.ANSWER_HOLD: Expected(DialStatus.ANSWER, "ANSWER", 16, 4),
+    Behaviour.BUSY: Expected(DialStatus.BUSY, "BUSY", 17, 0),
+    Behaviour.NO_ANSWER: Expected(DialStatus.NOANSWER, None, 19, 3),
+    Behaviour.FAIL: Expected(DialStatus.CONGESTION, "CONGESTION", 34, 0),
+}
+"""Outcome per behaviour. `cause` 16 is for an answered call that ends in a bridge or by the
+dialplan's Hangup(); see CAUSE_HANGUP_IN_DIALPLAN_APP for the other case."""
+
+CAUSE_HANGUP_IN_DIALPLAN_APP: Final = 0
+"""Hangup Cause when an answered channel is hung up while it runs a dialplan application
+(waiting in Wait() to be bridged, or hearing the abandon message in Playback()) by a BYE from the
+far end without a Reason header, or by AMI Hangup without a Cause header (Asterisk 22.10)."""
+
+NOT_FOUND: Final = Expected(DialStatus.NOANSWER, "NOANSWER", 1, 0)
+"""A number the trunk does not know (404): DialEnd says NOANSWER, the Hangup cause is 1."""
+
+
+def _tenths(seconds: float, limit: float, what: str) -> int:
+    if not 0 <= seconds <= limit:
+        raise ValueError(f"{what} must be within 0..{limit} s, got {seconds}")
+    tenths = round(seconds * 10)
+    if abs(tenths - seconds * 10) > 1e-6:
+        raise ValueError(f"{what} must be a multiple of 0.1 s, got {seconds}")
+    return tenths
+
+
+@dataclass(frozen=True, slots=True)
+class RigNumber:
+    """A decoded rig number."""
+
+    behaviour: Behaviour
+    ring_s: float = 0.0
+    talk_s: float = 0.0
+    serial: int = 0
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.behaviour, Behaviour):
+            raise TypeError(f"behaviour must be a Behaviour, got {self.behaviour!r}")
+        _tenths(self.ring_s, MAX_RING_S, "ring time")
+        _tenths(self.talk_s, MAX_TALK_S, "talk time")
+        if not 0 <= self.serial <= MAX_SERIAL:
+            raise ValueError(f"serial must be within 0..{MAX_SERIAL}, got {self.serial}")
+
+    @property
+    def e164(self) -> str:
+        ring = _tenths(self.ring_s, MAX_RING_S, "ring time")
+        talk = _tenths(self.talk_s, MAX_TALK_S, "talk time")
+        return f"{PREFIX}{self.behaviour.value}{ring:03d}{talk:04d}{self.serial:03d}"
+
+    @property
+    def expected(self) -> Expected:
+        return EXPECTED[self.behaviour]
+
+    def __str__(self) -> str:
+        return self.e164
+
+
+def make_number(
+    behaviour: Behaviour, ring_s: float = 0.0, talk_s: float = 0.0, serial: int = 0
+) -> str:
+    """The E.164 number that makes the rig's trunk behave so."""
+    return RigNumber(behaviour, ring_s, talk_s, serial).e164
+
+
+def parse_number(number: str) -> RigNumber:
+    """Decode a rig number; ValueError if it is not one (the trunk answers those 404)."""
+    match = _PATTERN.match(number)
+    if match is None:
+        raise ValueError(f"not a rig number: {number!r}")
+    kind, ring, talk, serial = match.groups()
+    try:
+        behaviour = Behaviour(int(kind))
+    except ValueError:
+        raise ValueError(f"unknown rig behaviour {kind} in {number!r}") from None
+    return RigNumber(behaviour, int(ring) / 10, int(talk) / 10, int(serial))
+
+
+def is_rig_number(number: str) -> bool:
+    try:
+        parse_number(number)
+    except ValueError:
+        return False
+    return True

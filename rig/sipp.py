@@ -1,0 +1,185 @@
+"""SIPp user agents for the rig: the carrier trunk and the agents' headsets, on loopback ports.
+
+Each `Sipp` is one SIPp process in server (UAS) mode, started and stopped by its PID. SIPp runs
+in the foreground without a terminal (`-nostdin`); its screen goes to a file and its statistics
+to a CSV file in .rig/run/, read back by `stats()`.
+
+Stopping sends SIGUSR1 (SIPp's soft quit: it stops taking calls, lets live ones end, writes the
+final screen and statistics), then SIGTERM, then SIGKILL.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import shutil
+import signal
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+
+from rig import SIPP_SCENARIOS, RigError, run_dir
+
+TRUNK_SCENARIO = SIPP_SCENARIOS / "trunk_uas.xml"
+HEADSET_SCENARIO = SIPP_SCENARIOS / "headset_uas.xml"
+
+
+@dataclass(frozen=True, slots=True)
+class SippStats:
+    """Cumulative counters from SIPp's statistics file (the last line)."""
+
+    incoming_calls: int
+    successful_calls: int
+    failed_calls: int
+    current_calls: int
+    raw: dict[str, str]
+
+
+def _udp_port_bound(port: int) -> bool:
+    """Whether some socket is bound to 127.0.0.1:`port`/udp (read from /proc/net/udp)."""
+    wanted = f"0100007F:{port:04X}"
+    try:
+        lines = Path("/proc/net/udp").read_text().splitlines()[1:]
+    except OSError:
+        return False
+    return any(line.split()[1] == wanted for line in lines if len(line.split()) > 1)
+
+
+class Sipp:
+    """One SIPp UAS process listening on 127.0.0.1:`port`."""
+
+    def __init__(self, name: str, scenario: Path, port: int, media_port: int) -> None:
+        self.name = name
+        self.scenario = scenario
+        self.port = port
+        self.media_port = media_port
+        self.process: subprocess.Popen[bytes] | None = None
+        base = run_dir() / f"sipp-{name}"
+        self.stat_file = base.with_suffix(".csv")
+        self.screen_file = base.with_suffix(".screen")
+        self.error_file = base.with_suffix(".errors")
+        self.output = base.with_suffix(".out")
+
+    @property
+    def pid(self) -> int | None:
+        return self.process.pid if self.process is not None else None
+
+    def command(self) -> list[str]:
+        sipp = shutil.which("sipp")
+        if sipp is None:
+            raise RigError("sipp is not installed (apt-get install sip-tester)")
+        return [
+            sipp,
+            "-sf",
+            str(self.scenario),
+            "-t",
+            "u1",
+            "-i",
+            "127.0.0.1",
+            "-p",
+            str(self.port),
+            "-ci",
+            "127.0.0.1",
+            "-mi",
+            "127.0.0.1",
+            "-mp",
+            str(self.media_port),
+            "-nostdin",
+            "-trace_stat",
+            "-stf",
+            str(self.stat_file),
+            "-fd",
+            "1",
+            "-trace_screen",
+            "-screen_file",
+            str(self.screen_file),
+            "-trace_err",
+            "-error_file",
+            str(self.error_file),
+        ]
+
+    def start(self, timeout: float = 5.0) -> None:
+        if self.process is not None:
+            return
+        if _udp_port_bound(self.port):
+            raise RigError(f"127.0.0.1:{self.port}/udp is already in use (SIPp {self.name})")
+        for path in (self.stat_file, self.screen_file, self.error_file):
+            path.unlink(missing_ok=True)
+        with self.output.open("wb") as out:
+            self.process = subprocess.Popen(
+                self.command(),
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                code = self.process.returncode
+                self.process = None
+                tail = self.output.read_text(errors="replace")[-2000:]
+                raise RigError(f"sipp {self.name} exited with {code}: {tail}")
+            if _udp_port_bound(self.port):
+                return
+            time.sleep(0.02)
+        self.stop()
+        raise RigError(f"sipp {self.name} did not bind 127.0.0.1:{self.port} in {timeout} s")
+
+    def stop(self, timeout: float = 5.0) -> None:
+        process, self.process = self.process, None
+        if process is None or process.poll() is not None:
+            return
+        for sig, wait in ((signal.SIGUSR1, timeout), (signal.SIGTERM, 2.0), (signal.SIGKILL, 2.0)):
+            os.kill(process.pid, sig)
+            try:
+                process.wait(wait)
+                return
+            except subprocess.TimeoutExpired:
+                continue
+
+    def stats(self) -> SippStats:
+        """The cumulative counters SIPp last wrote (it writes them every second)."""
+        try:
+            text = self.stat_file.read_text(errors="replace")
+        except OSError as exc:
+            raise RigError(f"no statistics from sipp {self.name} yet: {exc}") from exc
+        rows = list(csv.reader(text.splitlines(), delimiter=";"))
+        if len(rows) < 2:
+            raise RigError(f"no statistics from sipp {self.name} yet")
+        row = dict(zip(rows[0], rows[-1], strict=False))
+
+        def count(key: str) -> int:
+            return int(row.get(key, "0") or 0)
+
+        return SippStats(
+            incoming_calls=count("IncomingCall(C)"),
+            successful_calls=count("SuccessfulCall(C)"),
+            failed_calls=count("FailedCall(C)"),
+            current_calls=count("CurrentCall"),
+            raw=row,
+        )
+
+    def __enter__(self) -> Sipp:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+
+def trunk(port: int = 5070, media_port: int = 6000) -> Sipp:
+    """The carrier: behaviour per call from the dialed number (rig/numbers.py)."""
+    return Sipp("trunk", TRUNK_SCENARIO, port, media_port)
+
+
+def headsets(port: int = 5080, media_port: int = 6100) -> Sipp:
+    """Every agent's headset: answers at once, stays up until Asterisk hangs up."""
+    return Sipp("headsets", HEADSET_SCENARIO, port, media_port)

@@ -128,7 +128,8 @@ class AmiPbx:
         self._manager = manager
         try:
             reply = await self._call(
-                {"Action": "Login", "Username": s.username, "Secret": s.secret, "Events": "on"}
+                {"Action": "Login", "Username": s.username, "Secret": s.secret, "Events": "on"},
+                logging_in=True,
             )
         except pbx.PbxError:
             manager.close()
@@ -141,9 +142,11 @@ class AmiPbx:
                 "(check pbx.username and pbx.secret against manager.conf)"
             )
         for action in actions.event_filter(WANTED_EVENTS):
-            reply = await self._call(action)
+            reply = await self._call(action, logging_in=True)
             if not reply.success:
-                logger.warning("AMI event filter refused (%s); receiving all events", reply.get("Message"))
+                logger.warning(
+                    "AMI event filter refused (%s); receiving all events", reply.get("Message")
+                )
                 break
         self._translator.reset()
         self._names.clear()
@@ -184,7 +187,9 @@ class AmiPbx:
                 self._lost.set()
                 self._up = False
                 continue
-            self._queue.put_nowait(pbx.ConnectionRestored(tuple(live), asyncio.get_running_loop().time()))
+            self._queue.put_nowait(
+                pbx.ConnectionRestored(tuple(live), asyncio.get_running_loop().time())
+            )
 
     async def _ping_loop(self) -> None:
         """Detect a silently dead link (no RST) by pinging."""
@@ -235,16 +240,21 @@ class AmiPbx:
 
     # -- actions ----------------------------------------------------------------------------
 
-    def _send(self, action: dict[str, object], as_list: bool | None = None) -> asyncio.Future[Any]:
-        if not self._up and action.get("Action") != "Login" or self._manager is None:
+    def _send(
+        self, action: dict[str, object], as_list: bool | None = None, *, logging_in: bool = False
+    ) -> asyncio.Future[Any]:
+        manager = self._manager
+        if (not self._up and not logging_in) or manager is None:
             raise pbx.PbxUnavailable("not connected to Asterisk AMI")
-        if self._manager.protocol is None or self._manager.protocol.closed:
+        if manager.protocol is None or manager.protocol.closed:
             raise pbx.PbxUnavailable("not connected to Asterisk AMI")
-        fut: asyncio.Future[Any] = self._manager.send_action(dict(action), as_list=as_list)
+        fut: asyncio.Future[Any] = manager.send_action(dict(action), as_list=as_list)
         return fut
 
-    async def _call(self, action: dict[str, object], as_list: bool | None = None) -> Any:
-        fut = self._send(action, as_list)
+    async def _call(
+        self, action: dict[str, object], as_list: bool | None = None, *, logging_in: bool = False
+    ) -> Any:
+        fut = self._send(action, as_list, logging_in=logging_in)
         try:
             return await asyncio.wait_for(asyncio.shield(fut), _ACTION_TIMEOUT_S)
         except TimeoutError:

@@ -16,6 +16,7 @@ transcripts in tests/data/ami/):
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 from dialer import pbx
 
@@ -43,7 +44,7 @@ WANTED_EVENTS = (
 
 MESSAGE_USER_EVENT = "DialerMessage"
 
-Headers = Mapping[str, str]
+Headers = Mapping[str, Any]  # panoramisk gives a list for a repeated header
 
 
 def _get(headers: Headers, key: str) -> str:
@@ -100,11 +101,15 @@ class AmiTranslator:
             return [pbx.MessageStarted(uid, at)]
         return []
 
-    def originate_response(self, headers: Headers, channel_id: str, at: float) -> list[pbx.PbxEvent]:
+    def originate_response(
+        self, headers: Headers, channel_id: str, at: float
+    ) -> list[pbx.PbxEvent]:
         """Translate the action's reply(ies): only a failure matters (see module notes)."""
         response = _get(headers, "Response")
         if response in ("Error", "Failure", "Fail"):
-            reason = _get(headers, "Message") or f"originate failed (reason {_get(headers, 'Reason')})"
+            reason = (
+                _get(headers, "Message") or f"originate failed (reason {_get(headers, 'Reason')})"
+            )
             return [pbx.OriginateFailed(channel_id, reason, at)]
         return []
 

@@ -51,7 +51,9 @@ def build_pbx(settings: Settings) -> pbx.Pbx:
 
 
 class App:
-    def __init__(self, settings: Settings, pacer_factory: Callable[[Campaign], Pacer] | None = None) -> None:
+    def __init__(
+        self, settings: Settings, pacer_factory: Callable[[Campaign], Pacer] | None = None
+    ) -> None:
         self.settings = settings
         self.engine: Engine | None = None
         self._pacer_factory = pacer_factory
@@ -83,7 +85,9 @@ class App:
         try:
             await self._retry(db.ping, s.database.retry_for_s, "database")
         except StoreUnavailable as exc:
-            logger.error("database unreachable: %s (database.url=%s)", exc, mask_url(s.database.url))
+            logger.error(
+                "database unreachable: %s (database.url=%s)", exc, mask_url(s.database.url)
+            )
             await db.dispose()
             return EXIT_UNREACHABLE
         adapter = build_pbx(s)

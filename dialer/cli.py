@@ -30,18 +30,28 @@ def _migrate(args: argparse.Namespace) -> int:
     except settings.ConfigError as exc:
         print(f"dialer: invalid configuration: {exc}", file=sys.stderr)
         return 2
-    upgrade(args.url or cfg.database.url, args.revision)
+    from dialer.store.errors import StoreUnavailable
+
+    try:
+        upgrade(args.url or cfg.database.url, args.revision)
+    except StoreUnavailable as exc:
+        print(f"dialer: {exc}", file=sys.stderr)
+        return 3
     print(f"database migrated to {args.revision}")
     return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="dialer", description="Predictive dialer for Asterisk and FreeSWITCH.")
+    parser = argparse.ArgumentParser(
+        prog="dialer", description="Predictive dialer for Asterisk and FreeSWITCH."
+    )
     parser.add_argument("--version", action="version", version=f"dialer {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     run = sub.add_parser("run", help="run the dialer daemon")
-    run.add_argument("--config", type=Path, default=None, help="TOML configuration file (see config/)")
+    run.add_argument(
+        "--config", type=Path, default=None, help="TOML configuration file (see config/)"
+    )
     run.add_argument("--log-level", default=None, help="override log.level")
     run.set_defaults(func=_run)
 
@@ -51,14 +61,11 @@ def build_parser() -> argparse.ArgumentParser:
     db.add_argument("--revision", default="head")
     db.set_defaults(func=_migrate)
 
-    try:
-        from dialer.sim import cli as sim_cli
-    except ImportError:
-        sim_cli = None  # type: ignore[assignment]
-    if sim_cli is not None:
-        simulate = sub.add_parser("simulate", help="run the pacing simulator on a scenario")
-        sim_cli.add_arguments(simulate)
-        simulate.set_defaults(func=sim_cli.run)
+    from dialer.sim import cli as sim_cli
+
+    simulate = sub.add_parser("simulate", help="run the pacing simulator on a scenario")
+    sim_cli.add_arguments(simulate)
+    simulate.set_defaults(func=sim_cli.run)
     return parser
 
 

@@ -98,7 +98,9 @@ for _s in A:
 
 class IllegalAgentTransition(Exception):
     def __init__(self, state: AgentState, event: object) -> None:
-        super().__init__(f"event {type(event).__name__} is not allowed in agent state {state.value}")
+        super().__init__(
+            f"event {type(event).__name__} is not allowed in agent state {state.value}"
+        )
         self.state = state
         self.event = event
 

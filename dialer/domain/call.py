@@ -7,8 +7,9 @@ Rules:
   events (OriginateResponse, DialEnd, BridgeLeave) after a hang-up.
 - An answered call not bridged to an agent ends ABANDONED, whatever the reason (no agent, the
   callee hung up while waiting, the bridge failed): a person answered and got no agent.
-- The result of an unanswered call comes from the dial status when the PBX gave one, else from
-  the Q.850 hang-up cause (Asterisk 22 reports busy as DialEnd BUSY and Hangup cause 17, while its
+- The result of an unanswered call comes from a hang-up cause that names a failure (no such
+  number, network failure), else from the dial status when the PBX gave one, else from the
+  Q.850 hang-up cause (Asterisk 22 reports busy as DialEnd BUSY and Hangup cause 17, while its
   OriginateResponse says Reason 0, so the response is never used for the result).
 - Before the PBX confirms the channel exists, an `OriginateFailed` ends the attempt FAILED; after
   that, the hang-up decides (Asterisk sends a failure response for busy and ring-out too).
@@ -90,15 +91,21 @@ _TRANSITIONS: dict[CallState, dict[type, CallState]] = {
         pbx.OriginateFailed: S.ORIGINATING,  # ends it only if no channel was seen; see _apply
         pbx.Ringing: S.RINGING,
     },
-    S.RINGING: {pbx.OriginateAccepted: S.RINGING, pbx.OriginateFailed: S.RINGING,
-                pbx.Ringing: S.RINGING},
+    S.RINGING: {
+        pbx.OriginateAccepted: S.RINGING,
+        pbx.OriginateFailed: S.RINGING,
+        pbx.Ringing: S.RINGING,
+    },
     S.ANSWERED: {
         AssignAgent: S.CONNECTING,
         Abandon: S.ABANDONING,
         pbx.MessageStarted: S.ABANDONING,  # the dialplan's own fail-safe hold ran out
     },
-    S.CONNECTING: {pbx.Bridged: S.CONNECTED, Abandon: S.ABANDONING,
-                   pbx.MessageStarted: S.ABANDONING},
+    S.CONNECTING: {
+        pbx.Bridged: S.CONNECTED,
+        Abandon: S.ABANDONING,
+        pbx.MessageStarted: S.ABANDONING,
+    },
     S.CONNECTED: {pbx.Bridged: S.CONNECTED, pbx.Unbridged: S.CONNECTED},
     S.ABANDONING: {pbx.MessageStarted: S.ABANDONING, Abandon: S.ABANDONING},
     S.ENDED: {},
@@ -116,6 +123,9 @@ for _s in _LIVE:
 # Q.850 causes for calls that ended before answer without a dial status.
 _BUSY_CAUSES = frozenset({17})
 _NOANSWER_CAUSES = frozenset({18, 19, 16})
+# Unallocated number, no route, number changed, destination out of order, invalid format,
+# no circuit, network out of order, temporary failure, congestion, unavailable.
+_FAILURE_CAUSES = frozenset({1, 2, 3, 22, 27, 28, 34, 38, 41, 42, 44, 47})
 _DIAL_STATUS_RESULT = {
     pbx.DialStatus.BUSY: CallResult.BUSY,
     pbx.DialStatus.NOANSWER: CallResult.NO_ANSWER,
@@ -245,7 +255,10 @@ class CallAttempt:
             return CallResult.CONNECTED
         if self.state in (CallState.ANSWERED, CallState.CONNECTING, CallState.ABANDONING):
             return CallResult.ABANDONED
-        # Not answered.
+        # Not answered. A cause that says the number or the network is wrong wins over the dial
+        # status: Asterisk 22 reports a 404 as DialEnd NOANSWER with Hangup cause 1.
+        if self.cause in _FAILURE_CAUSES:
+            return CallResult.FAILED
         if self.dial_status in _DIAL_STATUS_RESULT:
             return _DIAL_STATUS_RESULT[self.dial_status]
         if self.cancelled:

@@ -39,7 +39,9 @@ class CampaignRun:
 
     def snapshot(self, now: float, trunk_in_use: int) -> PacingSnapshot:
         views = tuple(
-            AgentView(_ACTIVITY[a.state], a.since) for a in self.agents.values() if a.state in _ACTIVITY
+            AgentView(_ACTIVITY[a.state], a.since)
+            for a in self.agents.values()
+            if a.state in _ACTIVITY
         )
         ringing = tuple(
             c.originated_at if c.originated_at is not None else now

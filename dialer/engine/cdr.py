@@ -73,8 +73,11 @@ class CdrWriter:
                 self.written_ends += len(ends)
                 ends = []
         except Exception as exc:  # the store's errors vary; keep the records either way
-            logger.warning("CDR write failed (%s); %d records kept for the next try", exc,
-                           len(starts) + len(ends))
+            logger.warning(
+                "CDR write failed (%s); %d records kept for the next try",
+                exc,
+                len(starts) + len(ends),
+            )
             self._starts[:0] = starts
             self._ends[:0] = ends
             return False

@@ -54,6 +54,7 @@ class CallRecord:
     result: CallResult
     agent_id: str | None
     answer_to_agent_ms: float | None
+    answer_to_message_ms: float | None  # when the abandon message started, after the answer
 
 
 class Engine:
@@ -87,6 +88,8 @@ class Engine:
     # -- lifecycle --------------------------------------------------------------------------
 
     async def load(self) -> None:
+        report = await self._store.sweep_expired()
+        logger.info("expired leases of stopped daemons released: %s", report)
         for campaign, trunk, agents in await self._store.running_campaigns():
             run = CampaignRun(
                 campaign=campaign,
@@ -97,8 +100,13 @@ class Engine:
             for a in agents:
                 run.agents[str(a.id)] = ag.Agent(str(a.id), a.sip_endpoint)
             self.campaigns[campaign.id] = run
-            logger.info("campaign %s loaded: %d agents, trunk %s", campaign.name, len(agents),
-                        trunk.name, extra={"campaign": campaign.name})
+            logger.info(
+                "campaign %s loaded: %d agents, trunk %s",
+                campaign.name,
+                len(agents),
+                trunk.name,
+                extra={"campaign": campaign.name},
+            )
 
     async def run(self) -> None:
         """Consume PBX events and pace until cancelled (the app cancels it after `drain`)."""
@@ -112,23 +120,26 @@ class Engine:
         async for event in self._pbx.events():
             self._on_event(event)
 
-    async def drain(self, timeout_s: float) -> None:
-        """Graceful stop: no new calls, let live ones end, then hang up, close every record."""
-        self._accepting = False
+    async def _wait_calls_ended(self, timeout_s: float) -> None:
         deadline = self._loop.time() + timeout_s
         while self._live_calls() and self._loop.time() < deadline:
             self._calls_ended.clear()
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._calls_ended.wait(), max(0.0, deadline - self._loop.time()))
+                await asyncio.wait_for(
+                    self._calls_ended.wait(), max(0.0, deadline - self._loop.time())
+                )
+
+    async def drain(self, timeout_s: float) -> None:
+        """Graceful stop: no new calls, let live ones end, then hang up, close every record."""
+        self._accepting = False
+        await self._wait_calls_ended(timeout_s)
         remaining = [cid for run in self.campaigns.values() for cid in run.calls]
         if remaining:
             logger.info("drain: hanging up %d live calls", len(remaining))
             for cid in remaining:
                 with contextlib.suppress(pbx.PbxError):
                     await self._pbx.hangup(cid)
-            end = self._loop.time() + 3.0
-            while self._live_calls() and self._loop.time() < end:
-                await asyncio.sleep(0.05)
+            await self._wait_calls_ended(3.0)
         now = self._loop.time()
         for run in self.campaigns.values():
             for cid in list(run.calls):
@@ -178,6 +189,7 @@ class Engine:
             if now - renewed >= renew_every:
                 renewed = now
                 self._spawn(self._store.renew(), "lease-renew")
+                self._spawn(self._store.sweep_expired(), "lease-sweep")
             for run in self.campaigns.values():
                 self._sweep(run, now)
                 self._pace(run)
@@ -244,7 +256,9 @@ class Engine:
         was_logging_out = agent.state is ag.AgentState.LOGGING_OUT
         agent.handle(ag.LegDown(at))
         self._cancel_timer(f"wrapup:{agent.agent_id}")
-        logger.warning("agent %s leg is down; logged out", agent.agent_id, extra={"agent": agent.agent_id})
+        logger.warning(
+            "agent %s leg is down; logged out", agent.agent_id, extra={"agent": agent.agent_id}
+        )
         if self._accepting and self._settings.autologin_agents and not was_logging_out:
             self._timers[f"login:{agent.agent_id}"] = self._loop.call_later(
                 _LOGIN_RETRY_S, lambda: self._spawn(self._login(run, agent), "agent-login")
@@ -260,8 +274,12 @@ class Engine:
         self._legs[leg_id] = (run, agent)
         try:
             await self._pbx.originate_agent(
-                pbx.AgentLeg(leg_id, agent.endpoint, self._settings.agent_ring_timeout_s,
-                             {"DIALER_AGENT": agent.agent_id})
+                pbx.AgentLeg(
+                    leg_id,
+                    agent.endpoint,
+                    self._settings.agent_ring_timeout_s,
+                    {"DIALER_AGENT": agent.agent_id},
+                )
             )
         except pbx.PbxError as exc:
             logger.warning("agent %s login failed: %s", agent.agent_id, exc)
@@ -313,8 +331,13 @@ class Engine:
         try:
             await self._pbx.connect(cid, leg)
         except pbx.PbxError as exc:
-            logger.warning("bridge of call %s to agent %s failed: %s", cid, agent.agent_id, exc,
-                           extra={"call": cid, "agent": agent.agent_id})
+            logger.warning(
+                "bridge of call %s to agent %s failed: %s",
+                cid,
+                agent.agent_id,
+                exc,
+                extra={"call": cid, "agent": agent.agent_id},
+            )
             call = run.calls.get(cid)
             if call is not None and call.state is cl.CallState.CONNECTING:
                 call.handle(cl.Abandon(self._loop.time()))
@@ -323,7 +346,9 @@ class Engine:
 
     def _abandon(self, run: CampaignRun, call: cl.CallAttempt) -> None:
         call.handle(cl.Abandon(self._loop.time()))
-        logger.info("call %s abandoned: no agent free", call.channel_id, extra={"call": call.channel_id})
+        logger.info(
+            "call %s abandoned: no agent free", call.channel_id, extra={"call": call.channel_id}
+        )
         self._spawn(self._play_abandon(call.channel_id), "abandon")
 
     async def _play_abandon(self, cid: str) -> None:
@@ -355,8 +380,8 @@ class Engine:
         self._timers.pop(f"wrapup:{agent.agent_id}", None)
         if agent.state is not ag.AgentState.WRAPUP:
             return
-        agent.handle(ag.WrapupDone(self._loop.time()))
-        if agent.state is ag.AgentState.LOGGING_OUT and agent.leg_id is not None:
+        state = agent.handle(ag.WrapupDone(self._loop.time()))
+        if state is ag.AgentState.LOGGING_OUT and agent.leg_id is not None:
             self._spawn(self._pbx.hangup(agent.leg_id), "agent-logout")
         elif agent.is_ready:
             self._agent_free(run, agent)
@@ -384,7 +409,11 @@ class Engine:
             if not run.leads or not run.bucket.take(now):
                 break
             self._originate(run, run.leads.popleft(), now)
-        if len(run.leads) < self._settings.lease_batch // 2 and not run.refilling and now >= run.exhausted_until:
+        if (
+            len(run.leads) < self._settings.lease_batch // 2
+            and not run.refilling
+            and now >= run.exhausted_until
+        ):
             run.refilling = True
             self._spawn(self._refill(run), "lease")
 
@@ -423,7 +452,11 @@ class Engine:
             number=run.trunk.dial_prefix + lead.phone,
             caller_id=c.caller_id,
             ring_timeout_s=c.ring_timeout_s,
-            variables={"DIALER_LEAD": str(lead.id), "DIALER_CAMPAIGN": str(c.id), "DIALER_HOLD": f"{hold:.1f}"},
+            variables={
+                "DIALER_LEAD": str(lead.id),
+                "DIALER_CAMPAIGN": str(c.id),
+                "DIALER_HOLD": f"{hold:.1f}",
+            },
         )
         self._spawn(self._send_originate(run, request), "originate")
 
@@ -434,7 +467,9 @@ class Engine:
             logger.warning("originate not sent: %s", exc, extra={"call": request.channel_id})
             now = self._loop.time()
             self._on_call_event(run, request.channel_id, cl.Cancel(now))
-            self._on_call_event(run, request.channel_id, pbx.OriginateFailed(request.channel_id, str(exc), now))
+            self._on_call_event(
+                run, request.channel_id, pbx.OriginateFailed(request.channel_id, str(exc), now)
+            )
 
     def _finish(self, run: CampaignRun, call: cl.CallAttempt) -> None:
         cid = call.channel_id
@@ -449,7 +484,9 @@ class Engine:
         if latency is not None:
             self.latencies_ms.append(latency)
         clk = self._clock
-        agent_db_id = int(call.agent_id) if call.agent_id is not None and call.connected_at else None
+        agent_db_id = (
+            int(call.agent_id) if call.agent_id is not None and call.connected_at else None
+        )
         self.cdr.end(
             AttemptEnd(
                 attempt_id=cid,
@@ -459,17 +496,32 @@ class Engine:
                 cause_text=call.cause_text or call.failure_reason,
                 ring_at=clk.at(call.ringing_at) if call.ringing_at is not None else None,
                 answer_at=clk.at(call.answered_at) if call.answered_at is not None else None,
-                agent_connect_at=clk.at(call.connected_at) if call.connected_at is not None else None,
+                agent_connect_at=clk.at(call.connected_at)
+                if call.connected_at is not None
+                else None,
                 agent_id=agent_db_id,
                 answer_to_agent_ms=round(latency) if latency is not None else None,
             )
         )
         if call.originated_at is not None and result is not CallResult.CANCELLED:
             run.pacer.observe_call(
-                CallOutcome(call.originated_at, call.answered_at,
-                            call.ended_at or self._loop.time(), result is CallResult.ABANDONED)
+                CallOutcome(
+                    call.originated_at,
+                    call.answered_at,
+                    call.ended_at or self._loop.time(),
+                    result is CallResult.ABANDONED,
+                )
             )
-        self.finished.append(CallRecord(cid, run.campaign.id, call.lead_id, result, call.agent_id, latency))
+        message_ms = (
+            (call.message_at - call.answered_at) * 1000
+            if call.message_at is not None and call.answered_at is not None
+            else None
+        )
+        self.finished.append(
+            CallRecord(
+                cid, run.campaign.id, call.lead_id, result, call.agent_id, latency, message_ms
+            )
+        )
         if len(self.finished) > 100_000:
             del self.finished[:50_000]
         if call.agent_id is not None:
@@ -499,7 +551,8 @@ class Engine:
             await self._pbx.hangup(cid)
 
     def _reconcile(self, event: pbx.ConnectionRestored) -> None:
-        """After a reconnect: calls and agent legs the PBX no longer has ended while we were away."""
+        """After a reconnect: calls and agent legs the PBX no longer has ended while we were
+        away; calls it answered or bridged meanwhile catch up."""
         live = {ch.channel_id: ch for ch in event.live}
         now = event.at
         ended = 0
@@ -508,7 +561,9 @@ class Engine:
                 ch = live.get(cid)
                 if ch is None:
                     ended += 1
-                    self._on_call_event(run, cid, pbx.HungUp(cid, 0, "ended while the PBX link was down", now))
+                    self._on_call_event(
+                        run, cid, pbx.HungUp(cid, 0, "ended while the PBX link was down", now)
+                    )
                 elif ch.state is pbx.ChannelState.UP and call.state in PRE_ANSWER:
                     self._on_call_event(run, cid, pbx.Answered(cid, now))
                 elif ch.bridged_to and call.state is cl.CallState.CONNECTING and call.agent_id:
@@ -518,14 +573,22 @@ class Engine:
             for agent in run.agents.values():
                 if agent.leg_id is not None and agent.leg_id not in live:
                     self._leg_down(run, agent, now)
-        logger.info("PBX link restored: %d live channels, %d calls ended while it was down", len(live), ended)
+        logger.info(
+            "PBX link restored: %d live channels, %d calls ended while it was down",
+            len(live),
+            ended,
+        )
         for run in self.campaigns.values():
             self._pace(run)
 
     # -- statistics -------------------------------------------------------------------------
 
     def stats(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"campaigns": {}, "pbx_up": self._pbx_up, "cdr_pending": self.cdr.pending}
+        out: dict[str, Any] = {
+            "campaigns": {},
+            "pbx_up": self._pbx_up,
+            "cdr_pending": self.cdr.pending,
+        }
         for run in self.campaigns.values():
             states = Counter(c.state.value for c in run.calls.values())
             out["campaigns"][run.campaign.name] = {

@@ -38,6 +38,9 @@ WANTED_EVENTS = (
     "BridgeEnter",
     "BridgeLeave",
     "UserEvent",
+    # The reply to an Originate to a missing endpoint is only this event (no channel exists);
+    # the whitelist would hide it otherwise (seen on the rig).
+    "OriginateResponse",
     "FullyBooted",
     "Shutdown",
 )

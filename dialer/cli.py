@@ -41,6 +41,13 @@ def _migrate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_simulate_arguments(parser: argparse.ArgumentParser) -> None:
+    from dialer.sim import cli as sim_cli
+
+    sim_cli.add_arguments(parser)
+    parser.set_defaults(func=sim_cli.run)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="dialer", description="Predictive dialer for Asterisk and FreeSWITCH."
@@ -61,11 +68,8 @@ def build_parser() -> argparse.ArgumentParser:
     db.add_argument("--revision", default="head")
     db.set_defaults(func=_migrate)
 
-    from dialer.sim import cli as sim_cli
-
     simulate = sub.add_parser("simulate", help="run the pacing simulator on a scenario")
-    sim_cli.add_arguments(simulate)
-    simulate.set_defaults(func=sim_cli.run)
+    _add_simulate_arguments(simulate)
     return parser
 
 

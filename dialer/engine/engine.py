@@ -256,8 +256,12 @@ class Engine:
         was_logging_out = agent.state is ag.AgentState.LOGGING_OUT
         agent.handle(ag.LegDown(at))
         self._cancel_timer(f"wrapup:{agent.agent_id}")
-        logger.warning(
-            "agent %s leg is down; logged out", agent.agent_id, extra={"agent": agent.agent_id}
+        expected = was_logging_out or not self._accepting
+        logger.log(
+            logging.INFO if expected else logging.WARNING,
+            "agent %s leg is down; logged out",
+            agent.agent_id,
+            extra={"agent": agent.agent_id},
         )
         if self._accepting and self._settings.autologin_agents and not was_logging_out:
             self._timers[f"login:{agent.agent_id}"] = self._loop.call_later(

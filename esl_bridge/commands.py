@@ -1,0 +1,137 @@
+"""The FreeSWITCH API commands the dialer sends, as text. Pure: no sockets here.
+
+The extensions named here are defined in deploy/freeswitch/dialplan/dialer.xml; the channel
+variables are the contract between the daemon and that dialplan:
+
+- `origination_uuid` makes the dialer's id the channel's Unique-ID; the same id is the
+  originate's Job-UUID (see codec.bgapi_command).
+- `dialer_leg` (customer | agent) marks the dialer's legs; the event socket filters on it.
+- `originate_timeout` is the ring time, in whole seconds (see _ring_seconds).
+- `dialer_hold_ms` (optional, from CustomerCall.variables) overrides the dialplan's hold time.
+
+Every value goes into an originate's `{...}` block or a space-separated API line, so values are
+checked here: a number with a space, brace or line break would change the command.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from dialer.pbx import AgentLeg, CustomerCall
+
+_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$")
+_NUMBER = re.compile(r"^\+?[0-9*#]{1,32}$")
+_VARIABLE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
+_ENDPOINT = re.compile(r"^[A-Za-z0-9_.@:/+*#=;-]{1,200}$")
+_FORBIDDEN_IN_VALUE = set(" \t\r\n{}[]<>'\"^")
+
+
+@dataclass(frozen=True, slots=True)
+class Dialplan:
+    """Where the dialer's legs go once answered: extensions in one XML dialplan context."""
+
+    context: str = "dialer"
+    customer: str = "dialer-customer"
+    agent: str = "dialer-agent"
+    abandon: str = "dialer-abandon"
+
+    def __post_init__(self) -> None:
+        for field_name in ("context", "customer", "agent", "abandon"):
+            _check(_NAME, getattr(self, field_name), f"dialplan {field_name}")
+
+
+def _check(pattern: re.Pattern[str], value: str, what: str) -> str:
+    if not pattern.match(value):
+        raise ValueError(f"invalid {what}: {value!r}")
+    return value
+
+
+def variable_value(value: str) -> str:
+    """A value for an originate's `{...}` block: commas escaped, separators refused."""
+    bad = _FORBIDDEN_IN_VALUE.intersection(value)
+    if bad:
+        raise ValueError(f"channel variable value contains {''.join(sorted(bad))!r}")
+    return value.replace(",", "\\,")
+
+
+def channel_variables(values: Mapping[str, str]) -> str:
+    parts = [
+        f"{_check(_VARIABLE, k, 'channel variable name')}={variable_value(v)}"
+        for k, v in values.items()
+    ]
+    return "{" + ",".join(parts) + "}"
+
+
+def _ring_seconds(seconds: float) -> str:
+    """originate_timeout for a ring time of `seconds`.
+
+    FreeSWITCH compares whole epoch seconds (`elapsed >= timelimit_sec` in
+    switch_ivr_originate.c), so a limit of N ends the ring between N-1 and N s after the start
+    (a 2 s limit ended one after 1.1 s). Asking for ceil(t) + 1 makes it ring at least t and
+    at most t + 1 seconds; the dialer can cancel sooner with hangup().
+    """
+    if not seconds > 0:
+        raise ValueError(f"ring timeout must be positive, got {seconds}")
+    return str(math.ceil(seconds) + 1)
+
+
+def originate_customer(call: CustomerCall, dialplan: Dialplan, leg_variable: str) -> str:
+    """`originate {vars}sofia/gateway/<trunk>/<number> dialer-customer XML dialer`."""
+    values = {
+        **call.variables,
+        "origination_uuid": _check(_ID, call.channel_id, "channel id"),
+        leg_variable: "customer",
+        "originate_timeout": _ring_seconds(call.ring_timeout_s),
+        "origination_caller_id_number": _check(_NUMBER, call.caller_id, "caller id"),
+    }
+    dial = (
+        f"sofia/gateway/{_check(_NAME, call.trunk, 'trunk')}/"
+        f"{_check(_NUMBER, call.number, 'number')}"
+    )
+    return f"originate {channel_variables(values)}{dial} {dialplan.customer} XML {dialplan.context}"
+
+
+def agent_dial_string(endpoint: str) -> str:
+    """An agent endpoint as a dial string: `agent1` -> `user/agent1` (the directory user);
+    anything with a slash is a dial string already (`sofia/dialer/agent1@192.0.2.10`)."""
+    _check(_ENDPOINT, endpoint, "agent endpoint")
+    return endpoint if "/" in endpoint else f"user/{endpoint}"
+
+
+def originate_agent(leg: AgentLeg, dialplan: Dialplan, leg_variable: str) -> str:
+    """`originate {vars}user/<agent> dialer-agent XML dialer`; the leg parks between calls."""
+    values = {
+        **leg.variables,
+        "origination_uuid": _check(_ID, leg.channel_id, "channel id"),
+        leg_variable: "agent",
+        "originate_timeout": _ring_seconds(leg.ring_timeout_s),
+        # Back to park when the customer hangs up (the dialplan sets it too).
+        "park_after_bridge": "true",
+    }
+    return (
+        f"originate {channel_variables(values)}{agent_dial_string(leg.endpoint)} "
+        f"{dialplan.agent} XML {dialplan.context}"
+    )
+
+
+def bridge(channel_id: str, agent_channel_id: str) -> str:
+    """The customer first: it is the bridge's A leg, whose hangup_after_bridge ends the call
+    when the agent's side leaves, while the agent's leg parks again when the customer leaves."""
+    customer = _check(_ID, channel_id, "channel id")
+    agent = _check(_ID, agent_channel_id, "channel id")
+    return f"uuid_bridge {customer} {agent}"
+
+
+def transfer_abandon(channel_id: str, dialplan: Dialplan) -> str:
+    return (
+        f"uuid_transfer {_check(_ID, channel_id, 'channel id')} "
+        f"{dialplan.abandon} XML {dialplan.context}"
+    )
+
+
+def kill(channel_id: str, cause: str = "NORMAL_CLEARING") -> str:
+    return f"uuid_kill {_check(_ID, channel_id, 'channel id')} {_check(_NAME, cause, 'cause')}"

@@ -44,7 +44,7 @@ def build_pbx(settings: Settings) -> pbx.Pbx:
         from ami_bridge.client import AmiPbx
 
         return AmiPbx(settings.pbx)
-    from esl_bridge.client import EslPbx  # type: ignore[import-not-found,unused-ignore]
+    from esl_bridge.client import EslPbx
 
     adapter: pbx.Pbx = EslPbx(settings.pbx)
     return adapter

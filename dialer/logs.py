@@ -25,7 +25,12 @@ def mask_phone(number: str) -> str:
         return "*" * len(digits)
     keep_head = 2 if number.startswith("+") else 1
     head = "".join(digits[:keep_head])
-    return ("+" if number.startswith("+") else "") + head + "*" * (len(digits) - keep_head - 2) + "".join(digits[-2:])
+    return (
+        ("+" if number.startswith("+") else "")
+        + head
+        + "*" * (len(digits) - keep_head - 2)
+        + "".join(digits[-2:])
+    )
 
 
 def mask_text(text: str) -> str:

@@ -190,7 +190,9 @@ class Pbx(Protocol):
     """What the dialer asks of a PBX. Results come back as events, not return values."""
 
     async def start(self) -> None:
-        """Connect and log in. Raises PbxAuthError on bad credentials, PbxUnavailable if unreachable."""
+        """Connect and log in.
+
+        Raises PbxAuthError on bad credentials, PbxUnavailable if the PBX is unreachable."""
 
     async def close(self) -> None:
         """Disconnect; no more events after this."""

@@ -32,11 +32,14 @@ class DatabaseSettings:
     retry_for_s: float = 30.0  # how long start-up keeps trying an unreachable database
 
     def __repr__(self) -> str:
-        return f"DatabaseSettings(url={mask_url(self.url)!r}, connect_timeout_s={self.connect_timeout_s})"
+        url = mask_url(self.url)
+        return f"DatabaseSettings(url={url!r}, connect_timeout_s={self.connect_timeout_s})"
 
     def check(self) -> None:
         if not self.url.startswith("postgresql+asyncpg://"):
-            raise ConfigError(f"database.url: expected a postgresql+asyncpg:// URL, got {mask_url(self.url)!r}")
+            raise ConfigError(
+                f"database.url: expected a postgresql+asyncpg:// URL, got {mask_url(self.url)!r}"
+            )
         _positive("database.connect_timeout_s", self.connect_timeout_s)
         _non_negative("database.retry_for_s", self.retry_for_s)
 
@@ -45,7 +48,7 @@ class DatabaseSettings:
 class PbxSettings:
     kind: str = "asterisk"  # asterisk | freeswitch
     host: str = "127.0.0.1"
-    port: int = 5038
+    port: int = 0  # 0: the kind's usual port (AMI 5038, ESL 8021)
     username: str = "dialer"
     secret: str = field(default="", repr=False)
     connect_timeout_s: float = 5.0
@@ -58,7 +61,8 @@ class PbxSettings:
     def check(self) -> None:
         if self.kind not in ("asterisk", "freeswitch"):
             raise ConfigError(f"pbx.kind: expected 'asterisk' or 'freeswitch', got {self.kind!r}")
-        _port("pbx.port", self.port)
+        if self.port != 0:
+            _port("pbx.port", self.port)
         if not self.host:
             raise ConfigError("pbx.host: must not be empty")
         if not self.secret:
@@ -100,7 +104,9 @@ class LogSettings:
 
     def check(self) -> None:
         if self.level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
-            raise ConfigError(f"log.level: expected DEBUG, INFO, WARNING or ERROR, got {self.level!r}")
+            raise ConfigError(
+                f"log.level: expected DEBUG, INFO, WARNING or ERROR, got {self.level!r}"
+            )
         if self.format not in ("text", "json"):
             raise ConfigError(f"log.format: expected 'text' or 'json', got {self.format!r}")
 
@@ -118,6 +124,8 @@ class Settings:
         self.dialer.check()
         self.log.check()
 
+
+DEFAULT_PORTS = {"asterisk": 5038, "freeswitch": 8021}
 
 _SECTIONS: dict[str, type[Any]] = {
     "database": DatabaseSettings,
@@ -147,6 +155,9 @@ def load(path: Path | None, env: Mapping[str, str] | None = None) -> Settings:
         if not isinstance(values, dict):
             raise ConfigError(f"{name}: expected a table")
         sections[name] = _build(name, cls, values, env)
+    if sections["pbx"].port == 0:
+        default = DEFAULT_PORTS.get(sections["pbx"].kind, 0)
+        sections["pbx"] = dataclasses.replace(sections["pbx"], port=default)
     settings = Settings(**sections)
     settings.check()
     return settings
@@ -184,7 +195,11 @@ def _coerce(key: str, typ: Any, value: Any, *, from_env: bool) -> Any:
         if isinstance(value, bool):
             raise ConfigError(f"{key}: expected an integer, got {value!r}")
         try:
-            return int(value) if from_env or isinstance(value, int) else _fail(key, "an integer", value)
+            return (
+                int(value)
+                if from_env or isinstance(value, int)
+                else _fail(key, "an integer", value)
+            )
         except ValueError:
             raise ConfigError(f"{key}: expected an integer, got {value!r}") from None
     if typ is float:

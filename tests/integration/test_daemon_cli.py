@@ -3,6 +3,7 @@ SIGTERM drains live calls and closes their records."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import socket
@@ -51,7 +52,9 @@ def config(tmp_path: Path, asterisk: Asterisk | None, url: str, **pbx: object) -
     return path
 
 
-def dialer(*args: str, env: dict[str, str] | None = None, timeout: float = 30) -> subprocess.CompletedProcess[str]:
+def dialer(
+    *args: str, env: dict[str, str] | None = None, timeout: float = 30
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "dialer", *args],
         cwd=REPO,
@@ -130,31 +133,37 @@ async def test_sigterm_drains_and_closes_every_record(
     numbers = [make_number(Behaviour.ANSWER, 0.3, 60.0, i) for i in range(10)]
     seeded = await seed(store_db, name="sigterm", numbers=numbers, agents=2)
     path = config(tmp_path, asterisk, store_db_url)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "dialer", "run", "--config", str(path)],
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "dialer",
+        "run",
+        "--config",
+        str(path),
         cwd=REPO,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
     )
     try:
-        deadline = time.monotonic() + 30
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 30
         connected = 0
-        while connected < 2 and time.monotonic() < deadline:
-            time.sleep(0.2)
+        while connected < 2 and loop.time() < deadline:
+            await asyncio.sleep(0.2)
             connected = await _count(
                 store_db,
                 "SELECT count(*) FROM call_attempts WHERE campaign_id = :c",
                 c=seeded.campaign_id,
             )
         assert connected == 2, "two calls should be up (one per agent)"
-        time.sleep(1.0)  # let them be answered and bridged
+        await asyncio.sleep(1.0)  # let them be answered and bridged
         proc.send_signal(signal.SIGTERM)
-        _out, err = proc.communicate(timeout=30)
+        _out, err_bytes = await asyncio.wait_for(proc.communicate(), 30)
+        err = err_bytes.decode()
     finally:
-        if proc.poll() is None:
+        if proc.returncode is None:
             proc.kill()
-            proc.communicate()
+            await proc.communicate()
     assert proc.returncode == 0, err
     assert "stopping: no new calls" in err
     open_rows = await _count(

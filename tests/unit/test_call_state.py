@@ -70,7 +70,9 @@ def test_busy_comes_from_dial_status_not_originate_response() -> None:
         (None, 38, CallResult.FAILED),
     ],
 )
-def test_unanswered_results(status: pbx.DialStatus | None, cause: int, expected: CallResult) -> None:
+def test_unanswered_results(
+    status: pbx.DialStatus | None, cause: int, expected: CallResult
+) -> None:
     events: list[object] = [Originate(0.0), pbx.OriginateAccepted(CID, 0.01), pbx.Ringing(CID, 0.1)]
     if status is not None:
         events.append(pbx.DialEnded(CID, status, 5.0))

@@ -28,7 +28,9 @@ def test_uuid_is_not_masked() -> None:
 
 
 def test_filter_masks_args_and_json_carries_extra(caplog: pytest.LogCaptureFixture) -> None:
-    record = logging.LogRecord("x", logging.INFO, __file__, 1, "dialing %s", ("+33612345678",), None)
+    record = logging.LogRecord(
+        "x", logging.INFO, __file__, 1, "dialing %s", ("+33612345678",), None
+    )
     record.campaign = "spring"
     MaskingFilter().filter(record)
     out = json.loads(JsonFormatter().format(record))

@@ -34,7 +34,10 @@ def test_file_values_and_defaults(tmp_path: Path) -> None:
 
 
 def test_environment_overrides_file(tmp_path: Path) -> None:
-    s = load(write(tmp_path, GOOD), env={"DIALER_PBX_PORT": "6038", "DIALER_DIALER_AUTOLOGIN_AGENTS": "no"})
+    s = load(
+        write(tmp_path, GOOD),
+        env={"DIALER_PBX_PORT": "6038", "DIALER_DIALER_AUTOLOGIN_AGENTS": "no"},
+    )
     assert s.pbx.port == 6038
     assert s.dialer.autologin_agents is False
 
@@ -56,7 +59,9 @@ def test_environment_overrides_file(tmp_path: Path) -> None:
         ('[pbx\nsecret="x"', {}, "dialer.toml"),
     ],
 )
-def test_bad_values_name_the_key(tmp_path: Path, text: str, env: dict[str, str], message: str) -> None:
+def test_bad_values_name_the_key(
+    tmp_path: Path, text: str, env: dict[str, str], message: str
+) -> None:
     with pytest.raises(ConfigError, match=message.replace(".", r"\.")):
         load(write(tmp_path, text), env=env)
 
@@ -77,3 +82,12 @@ def test_secrets_do_not_appear_in_repr(tmp_path: Path) -> None:
 def test_mask_url() -> None:
     assert mask_url("postgresql+asyncpg://u:pw@h:5432/d") == "postgresql+asyncpg://u:***@h:5432/d"
     assert mask_url("postgresql+asyncpg://u@h/d") == "postgresql+asyncpg://u@h/d"
+
+
+def test_pbx_port_defaults_to_the_kind(tmp_path: Path) -> None:
+    ast = load(write(tmp_path, '[pbx]\nsecret = "x"\n'), env={})
+    fs = load(write(tmp_path, '[pbx]\nsecret = "x"\nkind = "freeswitch"\n'), env={})
+    explicit = load(
+        write(tmp_path, '[pbx]\nsecret = "x"\nkind = "freeswitch"\nport = 9000\n'), env={}
+    )
+    assert (ast.pbx.port, fs.pbx.port, explicit.pbx.port) == (5038, 8021, 9000)

@@ -30,6 +30,7 @@ class CampaignRun:
     leads: deque[LeasedLead] = field(default_factory=deque)
     calls: dict[str, CallAttempt] = field(default_factory=dict)
     waiting: deque[str] = field(default_factory=deque)  # answered calls with no agent yet
+    paused: bool = False  # a supervisor paused or stopped it: no new calls
     refilling: bool = False
     exhausted_until: float = 0.0  # no leads were dialable at the last lease; retry after this
     results: Counter[str] = field(default_factory=Counter)

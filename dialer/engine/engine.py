@@ -32,6 +32,7 @@ from dialer.domain.results import CallResult
 from dialer.engine.bucket import TokenBucket
 from dialer.engine.campaign import PRE_ANSWER, CampaignRun
 from dialer.engine.cdr import CdrWriter, WallClock
+from dialer.engine.observe import AgentChanged, CallChanged, EngineEvent, Observer, PacingDecided
 from dialer.engine.ports import EngineStore
 from dialer.pacing.base import AgentWork, CallOutcome, Pacer, ProgressivePacer
 from dialer.settings import DialerSettings
@@ -84,6 +85,7 @@ class Engine:
         self.finished: list[CallRecord] = []
         self.latencies_ms: list[float] = []
         self.events_handled = 0
+        self._observers: list[Observer] = []
 
     # -- lifecycle --------------------------------------------------------------------------
 
@@ -168,6 +170,46 @@ class Engine:
     def _live_calls(self) -> int:
         return sum(len(run.calls) for run in self.campaigns.values())
 
+    # -- observers ---------------------------------------------------------------------------
+
+    def add_observer(self, observer: Observer) -> None:
+        self._observers.append(observer)
+
+    def _emit(self, event: EngineEvent) -> None:
+        for observer in self._observers:
+            try:
+                observer(event)
+            except Exception:
+                logger.exception("engine observer %r failed", observer)
+
+    def _call_do(self, run: CampaignRun, call: cl.CallAttempt, event: cl.CallEvent) -> cl.CallState:
+        before = call.state
+        after = call.handle(event)
+        if after is not before and self._observers:
+            latency = call.answer_to_agent_ms
+            self._emit(
+                CallChanged(
+                    run.campaign.name,
+                    call.channel_id,
+                    call.lead_id,
+                    after.value,
+                    call.result.value if call.result is not None else None,
+                    call.agent_id,
+                    self._loop.time(),
+                    latency,
+                )
+            )
+        return after
+
+    def _agent_do(self, run: CampaignRun, agent: ag.Agent, event: ag.AgentEvent) -> ag.AgentState:
+        before = agent.state
+        after = agent.handle(event)
+        if after is not before and self._observers:
+            self._emit(
+                AgentChanged(run.campaign.name, agent.agent_id, after.value, self._loop.time())
+            )
+        return after
+
     # -- tasks ------------------------------------------------------------------------------
 
     def _spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> None:
@@ -221,7 +263,7 @@ class Engine:
             return
         before = call.state
         try:
-            after = call.handle(event)
+            after = self._call_do(run, call, event)
         except cl.IllegalCallTransition as exc:
             logger.warning("call %s: %s", cid, exc, extra={"call": cid})
             return
@@ -237,7 +279,7 @@ class Engine:
         at = getattr(event, "at", self._loop.time())
         try:
             if isinstance(event, pbx.Answered) and agent.state is ag.AgentState.LOGGING_IN:
-                agent.handle(ag.LegUp(at))
+                self._agent_do(run, agent, ag.LegUp(at))
                 logger.info("agent %s ready", agent.agent_id, extra={"agent": agent.agent_id})
                 self._agent_free(run, agent)
             elif isinstance(event, pbx.HungUp) or (
@@ -254,7 +296,7 @@ class Engine:
         if agent.state is ag.AgentState.LOGGED_OUT:
             return
         was_logging_out = agent.state is ag.AgentState.LOGGING_OUT
-        agent.handle(ag.LegDown(at))
+        self._agent_do(run, agent, ag.LegDown(at))
         self._cancel_timer(f"wrapup:{agent.agent_id}")
         expected = was_logging_out or not self._accepting
         logger.log(
@@ -274,7 +316,7 @@ class Engine:
         if agent.state is not ag.AgentState.LOGGED_OUT or not self._accepting:
             return
         leg_id = str(uuid.uuid4())
-        agent.handle(ag.Login(leg_id, self._loop.time()))
+        self._agent_do(run, agent, ag.Login(leg_id, self._loop.time()))
         self._legs[leg_id] = (run, agent)
         try:
             await self._pbx.originate_agent(
@@ -325,8 +367,10 @@ class Engine:
 
     def _assign(self, run: CampaignRun, call: cl.CallAttempt, agent: ag.Agent) -> None:
         now = self._loop.time()
-        agent.handle(ag.Assign(call.channel_id, now))  # raises if the agent is not ready
-        call.handle(cl.AssignAgent(agent.agent_id, now))
+        self._agent_do(
+            run, agent, ag.Assign(call.channel_id, now)
+        )  # raises if the agent is not ready
+        self._call_do(run, call, cl.AssignAgent(agent.agent_id, now))
         leg = agent.leg_id
         assert leg is not None  # a READY agent has a leg
         self._spawn(self._connect(run, call.channel_id, leg, agent), "bridge")
@@ -344,12 +388,12 @@ class Engine:
             )
             call = run.calls.get(cid)
             if call is not None and call.state is cl.CallState.CONNECTING:
-                call.handle(cl.Abandon(self._loop.time()))
+                self._call_do(run, call, cl.Abandon(self._loop.time()))
                 self._release_agent(run, agent, cid, talked=False)
                 await self._play_abandon(cid)
 
     def _abandon(self, run: CampaignRun, call: cl.CallAttempt) -> None:
-        call.handle(cl.Abandon(self._loop.time()))
+        self._call_do(run, call, cl.Abandon(self._loop.time()))
         logger.info(
             "call %s abandoned: no agent free", call.channel_id, extra={"call": call.channel_id}
         )
@@ -367,7 +411,7 @@ class Engine:
             return
         now = self._loop.time()
         started = agent.talk_started
-        agent.handle(ag.CallEnded(cid, now, talked))
+        self._agent_do(run, agent, ag.CallEnded(cid, now, talked))
         if agent.state is ag.AgentState.WRAPUP:
             wrap = run.campaign.wrapup_s
             run.pacer.observe_work(AgentWork(now - (started or now), wrap))
@@ -384,7 +428,7 @@ class Engine:
         self._timers.pop(f"wrapup:{agent.agent_id}", None)
         if agent.state is not ag.AgentState.WRAPUP:
             return
-        state = agent.handle(ag.WrapupDone(self._loop.time()))
+        state = self._agent_do(run, agent, ag.WrapupDone(self._loop.time()))
         if state is ag.AgentState.LOGGING_OUT and agent.leg_id is not None:
             self._spawn(self._pbx.hangup(agent.leg_id), "agent-logout")
         elif agent.is_ready:
@@ -395,17 +439,75 @@ class Engine:
         if timer is not None:
             timer.cancel()
 
+    # -- control (HTTP API, CLI) ------------------------------------------------------------
+
+    def find_agent(self, agent_id: str) -> tuple[CampaignRun, ag.Agent]:
+        for run in self.campaigns.values():
+            agent = run.agents.get(agent_id)
+            if agent is not None:
+                return run, agent
+        raise KeyError(f"no agent {agent_id} in a running campaign")
+
+    def login_agent(self, agent_id: str) -> None:
+        """Call the agent's headset; the agent is ready once it answers."""
+        run, agent = self.find_agent(agent_id)
+        if agent.state is not ag.AgentState.LOGGED_OUT:
+            raise ag.IllegalAgentTransition(agent.state, ag.Login("", self._loop.time()))
+        self._cancel_timer(f"login:{agent_id}")
+        self._spawn(self._login(run, agent), "agent-login")
+
+    def logout_agent(self, agent_id: str) -> None:
+        """Log out now, or after the current call and wrap-up."""
+        run, agent = self.find_agent(agent_id)
+        state = self._agent_do(run, agent, ag.Logout(self._loop.time()))
+        if state is ag.AgentState.LOGGING_OUT and agent.leg_id is not None:
+            self._spawn(self._pbx.hangup(agent.leg_id), "agent-logout")
+
+    def pause_agent(self, agent_id: str, reason: str) -> None:
+        """Pause now, or after the current call and wrap-up."""
+        run, agent = self.find_agent(agent_id)
+        self._agent_do(run, agent, ag.Pause(reason, self._loop.time()))
+
+    def resume_agent(self, agent_id: str) -> None:
+        run, agent = self.find_agent(agent_id)
+        if self._agent_do(run, agent, ag.Resume(self._loop.time())) is ag.AgentState.READY:
+            self._agent_free(run, agent)
+
+    def pause_campaign(self, campaign_id: int) -> None:
+        """No new calls; calls in progress go on."""
+        self.campaigns[campaign_id].paused = True
+
+    def resume_campaign(self, campaign_id: int) -> None:
+        run = self.campaigns[campaign_id]
+        run.paused = False
+        self._pace(run)
+
+    async def stop_campaign(self, campaign_id: int) -> None:
+        """No new calls, and the leads leased but not dialed go back to the list."""
+        run = self.campaigns[campaign_id]
+        run.paused = True
+        unused = [lead.id for lead in run.leads]
+        run.leads.clear()
+        if unused:
+            await self._store.release(unused)
+
     # -- pacing and originating -------------------------------------------------------------
 
     def _trunk_in_use(self, trunk_id: int) -> int:
         return sum(len(r.calls) for r in self.campaigns.values() if r.trunk.id == trunk_id)
 
     def _pace(self, run: CampaignRun) -> None:
-        if not self._accepting or not self._pbx_up:
+        if not self._accepting or not self._pbx_up or run.paused:
             return
         now = self._loop.time()
         snap = run.snapshot(now, self._trunk_in_use(run.trunk.id))
         decision = run.pacer.decide(snap)
+        if decision.dial and self._observers:
+            self._emit(
+                PacingDecided(
+                    run.campaign.name, decision.dial, decision.level, decision.reason, now
+                )
+            )
         if decision.reason != run.last_reason:
             logger.debug("pacing: %s", decision.reason, extra={"campaign": run.campaign.name})
             run.last_reason = decision.reason
@@ -441,7 +543,7 @@ class Engine:
     def _originate(self, run: CampaignRun, lead: LeasedLead, now: float) -> None:
         cid = str(uuid.uuid4())
         call = cl.CallAttempt(cid, lead.id)
-        call.handle(cl.Originate(now))
+        self._call_do(run, call, cl.Originate(now))
         run.calls[cid] = call
         self._call_index[cid] = run
         run.dialed += 1

@@ -1,0 +1,45 @@
+"""What the engine tells the outside world: every call and agent state change and every pacing
+decision, as frozen values. Metrics, MQTT and the HTTP API subscribe with `Engine.add_observer`.
+
+Observers run synchronously on the call path, so they must only record or enqueue (the MQTT
+publisher puts the event on a bounded queue; metrics bump counters). An observer that raises is
+logged and kept; it never breaks a call.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class CallChanged:
+    campaign: str
+    call_id: str
+    lead_id: int
+    state: str  # dialer.domain.call.CallState value
+    result: str | None  # set when state is "ended"
+    agent_id: str | None
+    at: float  # loop time
+    answer_to_agent_ms: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AgentChanged:
+    campaign: str
+    agent_id: str
+    state: str  # dialer.domain.agent.AgentState value
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class PacingDecided:
+    campaign: str
+    dial: int
+    level: float
+    reason: str
+    at: float
+
+
+EngineEvent = CallChanged | AgentChanged | PacingDecided
+Observer = Callable[[EngineEvent], None]

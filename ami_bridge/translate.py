@@ -45,7 +45,9 @@ WANTED_EVENTS = (
     "Shutdown",
 )
 
-MESSAGE_USER_EVENT = "DialerMessage"
+MESSAGE_USER_EVENT = "DialerMessage"  # the abandon message starts
+AMD_USER_EVENT = "DialerAmd"  # AMD() finished: Status (AMDSTATUS), Cause (AMDCAUSE)
+MACHINE_MESSAGE_USER_EVENT = "DialerMachineMessage"  # the message left on a machine starts
 
 Headers = Mapping[str, Any]  # panoramisk gives a list for a repeated header
 
@@ -100,8 +102,17 @@ class AmiTranslator:
             return self._enter(_get(headers, "BridgeUniqueid"), uid, at)
         if name == "BridgeLeave":
             return [pbx.Unbridged(uid, at)] if self._leave(uid) else []
-        if name == "UserEvent" and _get(headers, "UserEvent") == MESSAGE_USER_EVENT:
-            return [pbx.MessageStarted(uid, at)]
+        if name == "UserEvent":
+            kind = _get(headers, "UserEvent")
+            if kind in (MESSAGE_USER_EVENT, MACHINE_MESSAGE_USER_EVENT):
+                return [pbx.MessageStarted(uid, at)]
+            if kind == AMD_USER_EVENT:
+                status = _get(headers, "Status").upper()
+                return [
+                    pbx.MachineDetected(
+                        uid, status == "MACHINE", status, _get(headers, "Cause"), at
+                    )
+                ]
         return []
 
     def originate_response(

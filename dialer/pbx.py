@@ -88,9 +88,26 @@ class Unbridged:
 
 @dataclass(frozen=True, slots=True)
 class MessageStarted:
-    """A recorded message (the abandon message) started playing on the channel."""
+    """A recorded message started playing on the channel: the abandon message, or the message
+    left on an answering machine (the call's state tells which)."""
 
     channel_id: str
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class MachineDetected:
+    """Answering-machine detection finished on an answered channel.
+
+    `status` is the PBX's verdict (Asterisk AMDSTATUS: HUMAN, MACHINE, NOTSURE, HANGUP);
+    `machine` is True only for a machine. NOTSURE counts as a person: hanging up on a person who
+    said a long "hello" is worse than giving an agent a machine.
+    """
+
+    channel_id: str
+    machine: bool
+    status: str
+    cause: str
     at: float
 
 
@@ -129,6 +146,7 @@ PbxEvent = (
     | Bridged
     | Unbridged
     | MessageStarted
+    | MachineDetected
     | HungUp
     | ConnectionLost
     | ConnectionRestored

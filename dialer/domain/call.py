@@ -7,6 +7,9 @@ Rules:
   events (OriginateResponse, DialEnd, BridgeLeave) after a hang-up.
 - An answered call not bridged to an agent ends ABANDONED, whatever the reason (no agent, the
   callee hung up while waiting, the bridge failed): a person answered and got no agent.
+- With answering-machine detection (`amd=True`) an answer goes to SCREENING first; the
+  detection's verdict sends it to ANSWERED (a person, or not sure) or MACHINE (result MACHINE,
+  counted apart from people). A hang-up during SCREENING is ABANDONED (it may have been a person).
 - The result of an unanswered call comes from a hang-up cause that names a failure (no such
   number, network failure), else from the dial status when the PBX gave one, else from the
   Q.850 hang-up cause (Asterisk 22 reports busy as DialEnd BUSY and Hangup cause 17, while its
@@ -28,7 +31,9 @@ class CallState(enum.Enum):
     QUEUED = "queued"  # leased lead, not yet sent to the PBX
     ORIGINATING = "originating"  # originate sent, no ring yet
     RINGING = "ringing"
-    ANSWERED = "answered"  # a person (or machine) answered; waiting for an agent
+    SCREENING = "screening"  # answered; answering-machine detection is running
+    ANSWERED = "answered"  # a person answered; waiting for an agent
+    MACHINE = "machine"  # an answering machine: hung up or left a message
     CONNECTING = "connecting"  # an agent is assigned, bridge requested
     CONNECTED = "connected"  # bridged to the agent
     ABANDONING = "abandoning"  # hearing the abandon message
@@ -77,12 +82,22 @@ CallEvent = (
     | pbx.Bridged
     | pbx.Unbridged
     | pbx.MessageStarted
+    | pbx.MachineDetected
     | pbx.HungUp
 )
 
 S = CallState
 _PRE_ANSWER = (S.ORIGINATING, S.RINGING)
-_LIVE = (S.ORIGINATING, S.RINGING, S.ANSWERED, S.CONNECTING, S.CONNECTED, S.ABANDONING)
+_LIVE = (
+    S.ORIGINATING,
+    S.RINGING,
+    S.SCREENING,
+    S.ANSWERED,
+    S.CONNECTING,
+    S.CONNECTED,
+    S.ABANDONING,
+    S.MACHINE,
+)
 
 _TRANSITIONS: dict[CallState, dict[type, CallState]] = {
     S.QUEUED: {Originate: S.ORIGINATING, Cancel: S.ENDED},
@@ -108,6 +123,9 @@ _TRANSITIONS: dict[CallState, dict[type, CallState]] = {
     },
     S.CONNECTED: {pbx.Bridged: S.CONNECTED, pbx.Unbridged: S.CONNECTED},
     S.ABANDONING: {pbx.MessageStarted: S.ABANDONING, Abandon: S.ABANDONING},
+    # A person -> ANSWERED; a machine -> MACHINE (decided in _apply from the event's value).
+    S.SCREENING: {pbx.MachineDetected: S.ANSWERED},
+    S.MACHINE: {pbx.MessageStarted: S.MACHINE, pbx.MachineDetected: S.MACHINE},
     S.ENDED: {},
 }
 for _s in _PRE_ANSWER:
@@ -146,6 +164,8 @@ class CallAttempt:
 
     __slots__ = (
         "agent_id",
+        "amd",
+        "amd_status",
         "answered_at",
         "cancelled",
         "cause",
@@ -157,6 +177,7 @@ class CallAttempt:
         "ended_at",
         "failure_reason",
         "hold_expired",
+        "human_at",
         "lead_id",
         "message_at",
         "originated_at",
@@ -165,9 +186,12 @@ class CallAttempt:
         "state",
     )
 
-    def __init__(self, channel_id: str, lead_id: int) -> None:
+    def __init__(self, channel_id: str, lead_id: int, *, amd: bool = False) -> None:
         self.channel_id = channel_id
         self.lead_id = lead_id
+        self.amd = amd  # answering-machine detection runs after the answer
+        self.amd_status: str | None = None
+        self.human_at: float | None = None  # when AMD said a person is there
         self.state = CallState.QUEUED
         self.originated_at: float | None = None
         self.ringing_at: float | None = None
@@ -226,6 +250,15 @@ class CallAttempt:
                 self.channel_seen = True
                 if self.answered_at is None:
                     self.answered_at = at
+                if self.amd and nxt is CallState.ANSWERED:
+                    nxt = CallState.SCREENING
+            case pbx.MachineDetected(machine=machine, status=status, at=at):
+                if self.amd_status is None:
+                    self.amd_status = status
+                if machine:
+                    nxt = CallState.MACHINE
+                elif self.human_at is None:
+                    self.human_at = at
             case pbx.DialEnded(status=status):
                 self.channel_seen = True
                 self.dial_status = status
@@ -253,7 +286,16 @@ class CallAttempt:
     def _result_at_hangup(self) -> CallResult:
         if self.state is CallState.CONNECTED:
             return CallResult.CONNECTED
-        if self.state in (CallState.ANSWERED, CallState.CONNECTING, CallState.ABANDONING):
+        if self.state is CallState.MACHINE:
+            return CallResult.MACHINE
+        # Hung up during detection counts as abandoned: it may have been a person, and the rules
+        # protect the person (the conservative side of the abandonment rate).
+        if self.state in (
+            CallState.SCREENING,
+            CallState.ANSWERED,
+            CallState.CONNECTING,
+            CallState.ABANDONING,
+        ):
             return CallResult.ABANDONED
         # Not answered. A cause that says the number or the network is wrong wins over the dial
         # status: Asterisk 22 reports a 404 as DialEnd NOANSWER with Hangup cause 1.

@@ -17,7 +17,9 @@ class CallResult(enum.StrEnum):
     NO_ANSWER = "no_answer"  # rang out (our ring timeout) or the callee's side gave up
     FAILED = "failed"  # congestion, unreachable, refused originate
     CANCELLED = "cancelled"  # the dialer gave up before answer (stop, reconciliation)
+    MACHINE = "machine"  # answered by an answering machine (AMD): hung up or left a message
 
     @property
     def answered(self) -> bool:
+        """Answered by a person: what the abandonment rate divides by (machines are apart)."""
         return self in (CallResult.CONNECTED, CallResult.ABANDONED)

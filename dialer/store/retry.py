@@ -44,6 +44,8 @@ DEFAULT_RULES: Mapping[CallResult, RetryRule] = MappingProxyType(
         CallResult.FAILED: RetryRule(counts=True, final=False, retry_after=timedelta(minutes=30)),
         CallResult.ABANDONED: RetryRule(counts=True, final=False, retry_after=timedelta(hours=72)),
         CallResult.CANCELLED: RetryRule(counts=False, final=False, retry_after=timedelta(0)),
+        # An answering machine: try again later in the day, when a person may answer.
+        CallResult.MACHINE: RetryRule(counts=True, final=False, retry_after=timedelta(hours=4)),
     }
 )
 

@@ -154,3 +154,61 @@ def test_queued_cancel_ends_immediately() -> None:
     call = run(Cancel(1.0))
     assert call.state is CallState.ENDED
     assert call.result is CallResult.CANCELLED
+
+
+def amd_call() -> CallAttempt:
+    call = CallAttempt(CID, lead_id=7, amd=True)
+    for e in (Originate(0.0), pbx.Ringing(CID, 0.1), pbx.Answered(CID, 1.0)):
+        call.handle(e)
+    assert call.state is CallState.SCREENING
+    return call
+
+
+def test_amd_human_goes_on_to_an_agent() -> None:
+    call = amd_call()
+    call.handle(pbx.MachineDetected(CID, False, "HUMAN", "HUMAN-800-800", 2.3))
+    assert call.state is CallState.ANSWERED
+    assert (call.human_at, call.amd_status) == (2.3, "HUMAN")
+    call.handle(AssignAgent("1", 2.31))
+    call.handle(pbx.Bridged(CID, "leg", 2.32))
+    call.handle(pbx.HungUp(CID, 16, "", 9.0))
+    assert call.result is CallResult.CONNECTED
+
+
+def test_amd_not_sure_counts_as_a_person() -> None:
+    call = amd_call()
+    call.handle(pbx.MachineDetected(CID, False, "NOTSURE", "TOOLONG-5000", 6.0))
+    assert call.state is CallState.ANSWERED
+
+
+def test_amd_machine_left_a_message_is_counted_apart() -> None:
+    call = amd_call()
+    call.handle(pbx.MachineDetected(CID, True, "MACHINE", "MAXWORDS-3-2", 2.8))
+    assert call.state is CallState.MACHINE
+    call.handle(pbx.MessageStarted(CID, 9.0))
+    call.handle(pbx.HungUp(CID, 16, "", 14.0))
+    assert call.result is CallResult.MACHINE
+    assert not call.result.answered  # not a live answer: not in the abandonment rate
+    assert call.message_at == 9.0
+
+
+def test_hangup_during_detection_is_abandoned() -> None:
+    call = amd_call()
+    call.handle(pbx.HungUp(CID, 16, "", 1.5))
+    assert call.result is CallResult.ABANDONED
+
+
+def test_no_amd_answer_is_never_screened() -> None:
+    call = run(Originate(0.0), pbx.Answered(CID, 1.0))
+    assert call.state is CallState.ANSWERED
+    with pytest.raises(IllegalCallTransition):
+        call.handle(pbx.MachineDetected(CID, True, "MACHINE", "x", 2.0))
+    assert call.state is CallState.ANSWERED
+
+
+def test_a_late_verdict_cannot_turn_a_person_into_a_machine() -> None:
+    call = amd_call()
+    call.handle(pbx.MachineDetected(CID, False, "HUMAN", "x", 2.0))
+    with pytest.raises(IllegalCallTransition):
+        call.handle(pbx.MachineDetected(CID, True, "MACHINE", "x", 2.1))
+    assert call.state is CallState.ANSWERED

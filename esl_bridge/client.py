@@ -403,6 +403,7 @@ class EslPbx:
     async def hangup(self, channel_id: str) -> None:
         if channel_id in self._translator.known() and not self._translator.answered(channel_id):
             # Not answered yet: a cancel. If the channel does not exist yet, kill it on creation.
+            self._translator.cancel_requested(channel_id)
             self._kill_on_create.add(channel_id)
             if await self._kill(channel_id, "ORIGINATOR_CANCEL"):
                 self._kill_on_create.discard(channel_id)

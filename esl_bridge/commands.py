@@ -7,7 +7,8 @@ variables are the contract between the daemon and that dialplan:
   originate's Job-UUID (see codec.bgapi_command).
 - `dialer_leg` (customer | agent) marks the dialer's legs; the event socket filters on it.
 - `originate_timeout` is the ring time, in whole seconds (see _ring_seconds).
-- `dialer_hold_ms` (optional, from CustomerCall.variables) overrides the dialplan's hold time.
+- `dialer_hold_ms` (optional, from CustomerCall.variables) overrides the dialplan's hold time;
+  the engine's `DIALER_HOLD` (seconds, the name the Asterisk dialplan reads) is turned into it.
 
 Every value goes into an originate's `{...}` block or a space-separated API line, so values are
 checked here: a number with a space, brace or line break would change the command.
@@ -79,10 +80,35 @@ def _ring_seconds(seconds: float) -> str:
     return str(math.ceil(seconds) + 1)
 
 
+ENGINE_HOLD_VARIABLE = "DIALER_HOLD"
+HOLD_VARIABLE = "dialer_hold_ms"
+
+
+def hold_ms(variables: Mapping[str, str]) -> dict[str, str]:
+    """`dialer_hold_ms` from the engine's `DIALER_HOLD` (seconds), unless already given.
+
+    The engine sets DIALER_HOLD on every customer call: the dialplan's own hold timer, a backstop
+    that fires after the engine's (which abandons at most 1.5 s after the answer). The FreeSWITCH
+    dialplan reads dialer_hold_ms; without this it kept the vars.xml default (1.5 s) whatever the
+    campaign's hold time, and could start the message just as the engine bridged the call.
+    """
+    seconds = variables.get(ENGINE_HOLD_VARIABLE)
+    if seconds is None or HOLD_VARIABLE in variables:
+        return {}
+    try:
+        ms = round(float(seconds) * 1000)
+    except ValueError:
+        raise ValueError(f"invalid {ENGINE_HOLD_VARIABLE}: {seconds!r}") from None
+    if not 0 <= ms <= 60_000:
+        raise ValueError(f"invalid {ENGINE_HOLD_VARIABLE}: {seconds!r}")
+    return {HOLD_VARIABLE: str(ms)}
+
+
 def originate_customer(call: CustomerCall, dialplan: Dialplan, leg_variable: str) -> str:
     """`originate {vars}sofia/gateway/<trunk>/<number> dialer-customer XML dialer`."""
     values = {
         **call.variables,
+        **hold_ms(call.variables),
         "origination_uuid": _check(_ID, call.channel_id, "channel id"),
         leg_variable: "customer",
         "originate_timeout": _ring_seconds(call.ring_timeout_s),

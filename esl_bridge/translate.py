@@ -13,7 +13,9 @@ Rules (seen on FreeSWITCH 1.10.12, transcripts in tests/data/esl/):
   Ringing; CHANNEL_ANSWER -> Answered + DialEnded(ANSWER).
 - CHANNEL_HANGUP_COMPLETE -> (DialEnded with the status of the cause, if never answered) +
   HungUp with `variable_hangup_cause_q850`. A `-ERR` job for a leg that never got a
-  CHANNEL_CREATE (unknown gateway: `-ERR INVALID_GATEWAY`) -> OriginateFailed.
+  CHANNEL_CREATE (unknown gateway: `-ERR INVALID_GATEWAY`) -> OriginateFailed, unless the
+  dialer had hung that leg up: then it is a cancel (DialEnded CANCEL + HungUp), as when the
+  channel's own events come first.
 - `uuid_bridge A B` gives one CHANNEL_BRIDGE and one CHANNEL_UNBRIDGE, both on A only, naming B
   in `Bridge-B-Unique-ID`: both legs get Bridged, and each gets one Unbridged (from the
   UNBRIDGE or from the hang-up of either leg, whichever comes first).
@@ -182,6 +184,7 @@ class _Leg:
     answered: bool = False
     ready: bool = False
     peer: str | None = None
+    cancelling: bool = False  # the dialer hung it up before the answer
 
 
 class EslTranslator:
@@ -224,6 +227,12 @@ class EslTranslator:
         if channel_id in self._jobs:
             self._jobs.discard(channel_id)
             self._legs.pop(channel_id, None)
+
+    def cancel_requested(self, channel_id: str) -> None:
+        """The dialer hangs up a leg it originated before it was answered."""
+        leg = self._legs.get(channel_id)
+        if leg is not None:
+            leg.cancelling = True
 
     def answered(self, channel_id: str) -> bool:
         leg = self._legs.get(channel_id)
@@ -309,6 +318,15 @@ class EslTranslator:
             return []  # the channel existed: its hang-up tells the result
         self._finish(job)
         reason = result.removeprefix("-ERR").strip() or "originate failed"
+        if leg is not None and leg.cancelling:
+            # uuid_kill right after the originate: the job's `-ERR ORIGINATOR_CANCEL` can beat
+            # the channel's CHANNEL_CREATE and CHANNEL_HANGUP_COMPLETE (FreeSWITCH 1.10.12
+            # dispatches events from several threads), which are then dropped as late. The
+            # dialer asked for this end: report the cancel it would have seen from the channel.
+            return [
+                pbx.DialEnded(job, pbx.DialStatus.CANCEL, at),
+                pbx.HungUp(job, q850(reason), reason, at),
+            ]
         return [pbx.OriginateFailed(job, reason, at)]
 
     def _bridge(self, event: Event, uid: str, at: float) -> list[pbx.PbxEvent]:

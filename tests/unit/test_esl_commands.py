@@ -38,6 +38,22 @@ def test_call_variables_come_first_and_cannot_override_ours() -> None:
     assert "evil" not in text
 
 
+def test_the_engines_hold_in_seconds_becomes_the_dialplans_hold_in_ms() -> None:
+    text = commands.originate_customer(call(variables={"DIALER_HOLD": "1.9"}), DP, "dialer_leg")
+    assert text.startswith("originate {DIALER_HOLD=1.9,dialer_hold_ms=1900,origination_uuid=")
+    # An explicit dialer_hold_ms wins.
+    text = commands.originate_customer(
+        call(variables={"DIALER_HOLD": "1.9", "dialer_hold_ms": "800"}), DP, "dialer_leg"
+    )
+    assert "dialer_hold_ms=800," in text and "1900" not in text
+
+
+@pytest.mark.parametrize("bad", ["soon", "-1", "nan", "3600"])
+def test_a_bad_engine_hold_fails_the_attempt(bad: str) -> None:
+    with pytest.raises(ValueError, match="invalid DIALER_HOLD"):
+        commands.originate_customer(call(variables={"DIALER_HOLD": bad}), DP, "dialer_leg")
+
+
 @pytest.mark.parametrize(("ring", "limit"), [(0.4, "2"), (2.0, "3"), (2.5, "4"), (30.0, "31")])
 def test_ring_timeout_is_rounded_up_plus_one_second(ring: float, limit: str) -> None:
     assert f"originate_timeout={limit}," in commands.originate_customer(

@@ -196,6 +196,24 @@ def test_late_events_after_the_end_are_dropped() -> None:
     assert translator.event(hangup, 3.0) == []
 
 
+def test_a_job_error_after_the_dialers_hangup_is_a_cancel() -> None:
+    """uuid_kill right after the originate: the job's -ERR may come before the channel's events
+    (seen once on FreeSWITCH 1.10.12); the leg still ends as the cancel the dialer asked for."""
+    translator = EslTranslator()
+    translator.originate_sent("c3")
+    translator.cancel_requested("c3")
+    cancelled = codec.Event(
+        headers={"Event-Name": "BACKGROUND_JOB", "Job-UUID": "c3", "Job-Command": "originate"},
+        body="-ERR ORIGINATOR_CANCEL\n",
+    )
+    assert translator.event(cancelled, 1.0) == [
+        pbx.DialEnded("c3", D.CANCEL, 1.0),
+        pbx.HungUp("c3", 16, "ORIGINATOR_CANCEL", 1.0),
+    ]
+    leg = {"Unique-ID": "c3", "variable_dialer_leg": "customer"}
+    assert translator.event(_event(**{"Event-Name": "CHANNEL_CREATE", **leg}), 2.0) == []
+
+
 def test_refused_command_fails_the_originate() -> None:
     translator = EslTranslator()
     translator.originate_sent("c2")

@@ -107,10 +107,10 @@ class AmiTranslator:
             if kind in (MESSAGE_USER_EVENT, MACHINE_MESSAGE_USER_EVENT):
                 return [pbx.MessageStarted(uid, at)]
             if kind == AMD_USER_EVENT:
-                status = _get(headers, "Status").upper()
+                verdict = _get(headers, "Status").upper()
                 return [
                     pbx.MachineDetected(
-                        uid, status == "MACHINE", status, _get(headers, "Cause"), at
+                        uid, verdict == "MACHINE", verdict, _get(headers, "Cause"), at
                     )
                 ]
         return []

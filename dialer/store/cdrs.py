@@ -102,6 +102,17 @@ _END = text(
         WHERE a.id = v.id AND a.hangup_at IS NULL
         RETURNING a.id, a.lead_id, a.campaign_id, v.result, v.hangup_at, v.counts, v.final,
                   v.retry_after_s
+    ), ruled AS (
+        -- Issue 5: a campaign's own retry rules (campaign_rules.retry_rules, per result)
+        -- override the batch's policy; a campaign without them keeps it.
+        SELECT e.id, e.lead_id, e.campaign_id, e.result, e.hangup_at,
+               COALESCE(CAST(r.retry_rules -> e.result ->> 'counts' AS boolean), e.counts)
+                   AS counts,
+               COALESCE(CAST(r.retry_rules -> e.result ->> 'final' AS boolean), e.final)
+                   AS final,
+               COALESCE(CAST(r.retry_rules -> e.result ->> 'retry_after_s' AS float8),
+                        e.retry_after_s) AS retry_after_s
+        FROM ended AS e LEFT JOIN campaign_rules AS r ON r.campaign_id = e.campaign_id
     )
     UPDATE leads AS l SET
         attempts = l.attempts + CASE WHEN e.counts THEN 1 ELSE 0 END,
@@ -115,7 +126,7 @@ _END = text(
         next_call_at = e.hangup_at + make_interval(secs => e.retry_after_s),
         lease_owner = NULL,
         lease_expires_at = NULL
-    FROM ended AS e JOIN campaigns AS c ON c.id = e.campaign_id
+    FROM ruled AS e JOIN campaigns AS c ON c.id = e.campaign_id
     WHERE l.id = e.lead_id
     RETURNING e.id AS attempt_id, l.id AS lead_id, e.result, l.status, l.attempts,
               l.next_call_at

@@ -32,6 +32,8 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dialer.store._sql import rowcount
+from dialer.store.callbacks import has_open_callback
+from dialer.store.dnc import abandon_locked, number_blocked
 from dialer.store.errors import NotFound
 from dialer.store.records import LeadStatus, LeasedLead, NewLead, require_aware
 from dialer.store.tables import campaigns, lead_lists, leads
@@ -108,7 +110,10 @@ async def lease_leads(
     """Lease up to `limit` dialable leads of a campaign to `owner`, best first.
 
     Dialable: status new or retry, ``next_call_at <= now``, attempts below the campaign's cap,
-    and no lease or an expired one. In one statement::
+    no lease or an expired one, the number on no do-not-call list and not locked after an
+    abandoned call, and no open callback. (Calling hours and the caps over time depend on the
+    lead's zone: `rules_gateway.RulesStore.lease` checks them on what this returns.)
+    In one statement::
 
         WITH picked AS (SELECT id ... ORDER BY priority DESC, next_call_at, id LIMIT n
                         FOR UPDATE OF leads SKIP LOCKED)
@@ -132,6 +137,12 @@ async def lease_leads(
             leads.c.next_call_at <= now,
             leads.c.attempts < cap,
             or_(leads.c.lease_owner.is_(None), leads.c.lease_expires_at <= now),
+            # Issue 5 (rules): a number on a do-not-call list (global or this campaign's) or
+            # locked for 72 h after an abandoned call is never leased; a lead with an open
+            # callback is leased only as that callback (`RulesStore.lease_callbacks`).
+            ~number_blocked(leads.c.phone, leads.c.campaign_id),
+            ~abandon_locked(leads.c.phone, now),
+            ~has_open_callback(leads.c.id),
         )
         .order_by(leads.c.priority.desc(), leads.c.next_call_at, leads.c.id)
         .limit(limit)

@@ -12,9 +12,11 @@ The lease query (`leads.lease_leads`) is served by a partial index over dialable
 from __future__ import annotations
 
 from sqlalchemy import (
+    ARRAY,
     BigInteger,
     CheckConstraint,
     Column,
+    Date,
     DateTime,
     Float,
     ForeignKey,
@@ -87,7 +89,8 @@ campaigns = Table(
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     CheckConstraint(_one_of("status", [s.value for s in CampaignStatus]), name="status"),
     CheckConstraint(_one_of("pacing_mode", [m.value for m in PacingMode]), name="pacing_mode"),
-    CheckConstraint("ring_timeout_s > 0", name="ring_timeout_positive"),
+    # Issue 5 (migration 0002): an unanswered call rings at least 15 s before we give up.
+    CheckConstraint("ring_timeout_s >= 15", name="ring_timeout_min_15"),
     CheckConstraint("max_attempts >= 1", name="max_attempts_positive"),
     CheckConstraint("wrapup_s >= 0", name="wrapup_not_negative"),
     CheckConstraint("hold_s >= 0", name="hold_not_negative"),
@@ -262,6 +265,116 @@ dispositions = Table(
     Index(None, "agent_id"),
 )
 
+# -- rules that protect the called person (issue 5, migration 0002) ---------------------------
+
+# The lease query's rule filters look numbers up by phone: the same number in other lists (the
+# 72-hour lock after an abandoned call holds across campaigns) and on do-not-call lists.
+Index("ix_leads_phone", leads.c.phone)
+Index(
+    "ix_call_attempts_abandoned",
+    call_attempts.c.lead_id,
+    call_attempts.c.hangup_at,
+    postgresql_where=text("result = 'abandoned'"),
+)
+
+DNC_SOURCES = ("import", "opt_out", "manual", "complaint")  # dialer.rules.dnc.DncSource
+
+dnc_lists = Table(
+    "dnc_lists",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=True),
+    Column("name", Text, nullable=False, unique=True),
+    # NULL: a global list (every campaign); else the one campaign it applies to
+    Column(
+        "campaign_id", BigInteger, ForeignKey("campaigns.id", ondelete="CASCADE"), nullable=True
+    ),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Index(None, "campaign_id"),
+)
+
+dnc_numbers = Table(
+    "dnc_numbers",
+    metadata,
+    Column("list_id", BigInteger, ForeignKey("dnc_lists.id", ondelete="CASCADE"), nullable=False),
+    Column("phone", Text, nullable=False),
+    Column("source", Text, nullable=False, server_default="import"),
+    Column("note", Text, nullable=False, server_default=""),
+    Column("added_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    PrimaryKeyConstraint("list_id", "phone"),
+    CheckConstraint(f"phone ~ '{E164_PATTERN}'", name="phone_e164"),
+    CheckConstraint(_one_of("source", list(DNC_SOURCES)), name="source"),
+    Index(None, "phone"),
+)
+
+PRESETS = ("none", "us", "uk", "ru_debt")  # dialer.rules.policy.Preset
+
+campaign_rules = Table(
+    "campaign_rules",
+    metadata,
+    Column(
+        "campaign_id",
+        BigInteger,
+        ForeignKey("campaigns.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("preset", Text, nullable=False, server_default="none"),
+    Column("default_time_zone", Text, nullable=False, server_default="UTC"),
+    # 7 lists (Monday first) of "HH:MM-HH:MM" windows in the callee's local time
+    Column("weekday_hours", JSONB, nullable=False),
+    Column("holiday_hours", JSONB, nullable=False, server_default=text("'[]'::jsonb")),
+    Column("holidays", ARRAY(Date), nullable=False, server_default=text("'{}'::date[]")),
+    Column("cap_per_day", Integer, nullable=True),
+    Column("cap_rolling_24h", Integer, nullable=True),
+    Column("cap_per_week", Integer, nullable=True),
+    Column("cap_per_month", Integer, nullable=True),
+    # per result: {"busy": {"counts": true, "final": false, "retry_after_s": 600}, ...}
+    Column("retry_rules", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    CheckConstraint(_one_of("preset", list(PRESETS)), name="preset"),
+    CheckConstraint(
+        "(cap_per_day IS NULL OR cap_per_day >= 1) AND "
+        "(cap_rolling_24h IS NULL OR cap_rolling_24h >= 1) AND "
+        "(cap_per_week IS NULL OR cap_per_week >= 1) AND "
+        "(cap_per_month IS NULL OR cap_per_month >= 1)",
+        name="caps_positive",
+    ),
+)
+
+CALLBACK_STATUSES = ("pending", "taken", "done", "cancelled")
+
+callbacks = Table(
+    "callbacks",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=True),
+    Column("lead_id", BigInteger, ForeignKey("leads.id", ondelete="CASCADE"), nullable=False),
+    Column(
+        "campaign_id", BigInteger, ForeignKey("campaigns.id", ondelete="CASCADE"), nullable=False
+    ),
+    Column("due_at", DateTime(timezone=True), nullable=False),
+    # NULL: any agent of the campaign
+    Column("agent_id", BigInteger, ForeignKey("agents.id", ondelete="SET NULL"), nullable=True),
+    Column("status", Text, nullable=False, server_default="pending"),
+    Column("note", Text, nullable=False, server_default=""),
+    Column("created_by", Text, nullable=False, server_default=""),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("taken_at", DateTime(timezone=True), nullable=True),
+    Column("taken_by", Text, nullable=True),
+    CheckConstraint(_one_of("status", list(CALLBACK_STATUSES)), name="status"),
+    # at most one open callback per lead
+    Index(
+        "uq_callbacks_open_lead",
+        "lead_id",
+        unique=True,
+        postgresql_where=text("status IN ('pending', 'taken')"),
+    ),
+    Index(
+        "ix_callbacks_due",
+        "campaign_id",
+        "due_at",
+        postgresql_where=text("status = 'pending'"),
+    ),
+)
+
 ALL_TABLES = (
     trunks,
     campaigns,
@@ -271,15 +384,23 @@ ALL_TABLES = (
     agents,
     call_attempts,
     dispositions,
+    dnc_lists,
+    dnc_numbers,
+    campaign_rules,
+    callbacks,
 )
 
 __all__ = [
     "ALL_TABLES",
     "agents",
     "call_attempts",
+    "callbacks",
+    "campaign_rules",
     "campaigns",
     "disposition_codes",
     "dispositions",
+    "dnc_lists",
+    "dnc_numbers",
     "lead_lists",
     "leads",
     "metadata",

@@ -164,6 +164,7 @@ async def test_retry_rule_per_result(store_db: Database, result: CallResult) -> 
         CallResult.FAILED: timedelta(minutes=30),
         CallResult.ABANDONED: timedelta(hours=72),
         CallResult.CANCELLED: timedelta(0),
+        CallResult.MACHINE: timedelta(hours=4),
     }
     if result is CallResult.CONNECTED:
         assert lead.status == "done"

@@ -1,0 +1,300 @@
+"""Agents: list and create them, log in (calls the headset), ready, pause with a reason, log
+out, the result (disposition) of the last call with a note, and callbacks.
+
+An agent's token acts only on that agent. Live states come from the engine; an agent whose
+campaign is not running here is ``logged_out``. Log-in needs the agent's campaign running in
+this daemon (409 otherwise).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from datetime import UTC, datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Path
+
+from dialer.api import queries
+from dialer.api.auth import Principal, Role
+from dialer.api.context import ApiContext
+from dialer.api.deps import (
+    Anyone,
+    Conflict,
+    Ctx,
+    FieldError,
+    Forbidden,
+    Staff,
+    not_stopping,
+    require_self,
+)
+from dialer.api.models import (
+    AgentCreate,
+    AgentOut,
+    CallbackCreate,
+    CallbackOut,
+    DispositionBody,
+    DispositionOut,
+    PauseBody,
+)
+from dialer.domain import agent as ag
+from dialer.store import agents as agent_repo
+from dialer.store import callbacks
+from dialer.store.dispositions import record_disposition
+from dialer.store.errors import NotFound
+from dialer.store.records import Agent
+
+logger = logging.getLogger(__name__)
+
+router = APIRouter(prefix="/api/v1", tags=["agents"])
+
+AgentPath = Annotated[str, Path(description="the agent's id, or its name")]
+_ROW_WAIT_S = 2.0  # how long to wait for a just-finished call's record to be written
+
+
+def agent_out(ctx: ApiContext, a: Agent) -> AgentOut:
+    try:
+        _, live = ctx.engine.find_agent(str(a.id))
+    except KeyError:
+        return AgentOut(
+            id=a.id,
+            name=a.name,
+            sip_endpoint=a.sip_endpoint,
+            campaign_id=a.campaign_id,
+            state=ag.AgentState.LOGGED_OUT.value,
+        )
+    return AgentOut(
+        id=a.id,
+        name=a.name,
+        sip_endpoint=a.sip_endpoint,
+        campaign_id=a.campaign_id,
+        state=live.state.value,
+        pause_reason=live.pause_reason,
+        calls=live.calls,
+    )
+
+
+async def _agent(ctx: ApiContext, ref: str, who: Principal) -> Agent:
+    async with ctx.db.transaction() as s:
+        a = await queries.agent_by_ref(s, ref)
+    require_self(who, a.id, a.name)
+    return a
+
+
+@router.get("/agents", summary="Agents with their live state")
+async def list_agents(ctx: Ctx, who: Staff, campaign: str | None = None) -> list[AgentOut]:
+    async with ctx.db.transaction() as s:
+        campaign_id = (await queries.campaign_by_ref(s, campaign)).id if campaign else None
+        agents = await agent_repo.list_agents(s, campaign_id)
+    return [agent_out(ctx, a) for a in agents]
+
+
+@router.post("/agents", status_code=201, summary="Create an agent (name and SIP endpoint)")
+async def create_agent(body: AgentCreate, ctx: Ctx, who: Staff) -> AgentOut:
+    async with ctx.db.transaction() as s:
+        campaign_id = None
+        if body.campaign is not None:
+            try:
+                campaign_id = (await queries.campaign_by_ref(s, body.campaign)).id
+            except NotFound as exc:
+                raise FieldError(("body", "campaign"), str(exc)) from None
+        existing = await agent_repo.list_agents(s)
+        for field, value in (("name", body.name), ("sip_endpoint", body.sip_endpoint)):
+            if any(getattr(a, field) == value for a in existing):
+                raise Conflict(f"an agent with {field} {value!r} exists")
+        a = await agent_repo.create_agent(
+            s, name=body.name, sip_endpoint=body.sip_endpoint, campaign_id=campaign_id
+        )
+    if campaign_id is not None and campaign_id in ctx.engine.campaigns:
+        ctx.engine.add_agent(campaign_id, a.id, a.sip_endpoint)
+    logger.info("agent %s created by %s", a.name, who.name, extra={"agent": a.id})
+    return agent_out(ctx, a)
+
+
+@router.get("/agents/{agent}", summary="One agent and its live state")
+async def get_agent(agent: AgentPath, ctx: Ctx, who: Anyone) -> AgentOut:
+    return agent_out(ctx, await _agent(ctx, agent, who))
+
+
+@router.post("/agents/{agent}/login", status_code=202, summary="Log in: call the headset")
+async def login(agent: AgentPath, ctx: Ctx, who: Anyone) -> AgentOut:
+    not_stopping(ctx)
+    a = await _agent(ctx, agent, who)
+    engine = ctx.engine
+    key = str(a.id)
+    try:
+        engine.find_agent(key)
+    except KeyError:
+        if a.campaign_id is None or a.campaign_id not in engine.campaigns:
+            raise Conflict(f"agent {a.name}'s campaign is not running in this daemon") from None
+        engine.add_agent(a.campaign_id, a.id, a.sip_endpoint)
+    _, live = engine.find_agent(key)
+    if live.state is ag.AgentState.LOGGED_OUT:
+        engine.login_agent(key)
+    elif live.state is not ag.AgentState.LOGGING_IN:
+        raise Conflict(f"agent {a.name} is already logged in ({live.state.value})")
+    logger.info("agent %s: log-in by %s", a.name, who.name, extra={"agent": a.id})
+    return agent_out(ctx, a)
+
+
+def _control(ctx: ApiContext, a: Agent) -> str:
+    key = str(a.id)
+    try:
+        ctx.engine.find_agent(key)
+    except KeyError:
+        raise Conflict(f"agent {a.name} is not logged in") from None
+    return key
+
+
+@router.post("/agents/{agent}/ready", summary="Ready for calls (ends a pause)")
+async def ready(agent: AgentPath, ctx: Ctx, who: Anyone) -> AgentOut:
+    a = await _agent(ctx, agent, who)
+    ctx.engine.resume_agent(_control(ctx, a))
+    logger.info("agent %s: ready by %s", a.name, who.name, extra={"agent": a.id})
+    return agent_out(ctx, a)
+
+
+@router.post("/agents/{agent}/pause", summary="Pause (after the current call and wrap-up)")
+async def pause(agent: AgentPath, body: PauseBody, ctx: Ctx, who: Anyone) -> AgentOut:
+    a = await _agent(ctx, agent, who)
+    ctx.engine.pause_agent(_control(ctx, a), body.reason)
+    logger.info("agent %s: pause (%s) by %s", a.name, body.reason, who.name, extra={"agent": a.id})
+    return agent_out(ctx, a)
+
+
+@router.post("/agents/{agent}/logout", summary="Log out (after the current call and wrap-up)")
+async def logout(agent: AgentPath, ctx: Ctx, who: Anyone) -> AgentOut:
+    a = await _agent(ctx, agent, who)
+    ctx.engine.logout_agent(_control(ctx, a))
+    logger.info("agent %s: log-out by %s", a.name, who.name, extra={"agent": a.id})
+    return agent_out(ctx, a)
+
+
+def _engine_call_of(ctx: ApiContext, agent_id: int) -> str | None:
+    """The agent's current call, else its last finished one, as this daemon knows them."""
+    key = str(agent_id)
+    try:
+        _, live = ctx.engine.find_agent(key)
+    except KeyError:
+        live = None
+    if live is not None and live.call_id is not None:
+        return live.call_id
+    for record in reversed(ctx.engine.finished):
+        if record.agent_id == key:
+            return record.call_id
+    return None
+
+
+@router.post(
+    "/agents/{agent}/disposition",
+    status_code=201,
+    summary="The result of the agent's current or last call, with a note (ends wrap-up)",
+)
+async def disposition(
+    agent: AgentPath, body: DispositionBody, ctx: Ctx, who: Anyone
+) -> DispositionOut:
+    a = await _agent(ctx, agent, who)
+    attempt_id = body.attempt_id or _engine_call_of(ctx, a.id)
+    # The call's record may still be queued in the CDR writer.
+    await ctx.engine.cdr.flush()
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + _ROW_WAIT_S
+    while True:
+        async with ctx.db.transaction() as s:
+            if attempt_id is None:
+                attempt_id = await queries.last_attempt_of_agent(s, a.id)
+                if attempt_id is None:
+                    raise Conflict(f"agent {a.name} has had no call")
+            owner = await queries.attempt_campaign_and_agent(s, attempt_id)
+            if owner is not None:
+                if who.role is Role.AGENT and owner[1] not in (None, a.id):
+                    raise Forbidden("that call was another agent's")
+                d = await record_disposition(
+                    s, attempt_id, body.code, at=datetime.now(UTC), agent_id=a.id, note=body.note
+                )
+                break
+        if loop.time() > deadline:
+            raise NotFound(f"no call attempt with id {attempt_id}")
+        await asyncio.sleep(0.1)
+    with contextlib.suppress(KeyError):  # not logged in here: no wrap-up to end
+        ctx.engine.end_wrapup(str(a.id))
+    logger.info(
+        "agent %s: disposition %s by %s",
+        a.name,
+        d.code,
+        who.name,
+        extra={"agent": a.id, "call": d.attempt_id},
+    )
+    return DispositionOut(
+        attempt_id=d.attempt_id,
+        campaign_id=d.campaign_id,
+        agent_id=d.agent_id,
+        code=d.code,
+        note=d.note,
+        created_at=d.created_at,
+    )
+
+
+def callback_out(cb: callbacks.Callback) -> CallbackOut:
+    return CallbackOut(
+        id=cb.id,
+        lead_id=cb.lead_id,
+        campaign_id=cb.campaign_id,
+        at=cb.due_at,
+        agent_id=cb.agent_id,
+        agent_name=cb.agent_name,
+        note=cb.note,
+        by=cb.created_by,
+        status=cb.status,
+    )
+
+
+@router.post("/callbacks", status_code=201, summary="Schedule a callback for a lead")
+async def create_callback(body: CallbackCreate, ctx: Ctx, who: Anyone) -> CallbackOut:
+    """To a named agent or to anyone; it replaces the lead's pending callback. An agent
+    schedules callbacks for its own campaign's leads."""
+    async with ctx.db.transaction() as s:
+        lead = await queries.get_lead(s, body.lead_id)
+        if who.role is Role.AGENT:
+            me = await queries.agent_by_ref(s, who.agent or "")
+            if me.campaign_id != lead.campaign_id:
+                raise Forbidden("an agent schedules callbacks only for its campaign's leads")
+        assignee: int | None = None
+        if body.agent is not None:
+            try:
+                assignee = (await queries.agent_by_ref(s, body.agent)).id
+            except NotFound as exc:
+                raise FieldError(("body", "agent"), str(exc)) from None
+        try:
+            cb = await callbacks.schedule(
+                s, lead.id, body.at, agent_id=assignee, note=body.note, created_by=who.name
+            )
+        except ValueError as exc:
+            raise FieldError(("body", "agent"), str(exc)) from None
+    logger.info(
+        "callback %d for lead %d at %s by %s",
+        cb.id,
+        lead.id,
+        cb.due_at.isoformat(),
+        who.name,
+        extra={"lead": lead.id},
+    )
+    return callback_out(cb)
+
+
+@router.get("/callbacks", summary="Pending callbacks, soonest first")
+async def list_callbacks(ctx: Ctx, who: Staff, campaign: str | None = None) -> list[CallbackOut]:
+    async with ctx.db.transaction() as s:
+        campaign_id = (await queries.campaign_by_ref(s, campaign)).id if campaign else None
+        pending = await callbacks.list_pending(s, campaign_id)
+    return [callback_out(cb) for cb in pending]
+
+
+@router.delete("/callbacks/{callback_id}", status_code=204, summary="Cancel a pending callback")
+async def cancel_callback(callback_id: int, ctx: Ctx, who: Staff) -> None:
+    async with ctx.db.transaction() as s:
+        await callbacks.get(s, callback_id)  # 404 when unknown
+        if not await callbacks.cancel(s, callback_id):
+            raise Conflict(f"callback {callback_id} is no longer pending")
+    logger.info("callback %d cancelled by %s", callback_id, who.name)

@@ -1,0 +1,137 @@
+"""The FastAPI application: routes, error mapping, OpenAPI, and the optional /metrics.
+
+`build_app(ctx, metrics_handler=...)` is all the composition root needs; `start_api` builds the
+context and the app and starts the embedded server (dialer/api/server.py).
+"""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, Response
+from sqlalchemy.exc import IntegrityError
+
+from dialer import __version__
+from dialer.api import agents, campaigns, leads, system
+from dialer.api.auth import TokenTable
+from dialer.api.context import ApiContext, MetricsHandler
+from dialer.api.deps import ApiError, FieldError
+from dialer.api.lifecycle import IllegalCampaignAction
+from dialer.api.server import HttpServer
+from dialer.domain.agent import IllegalAgentTransition
+from dialer.engine.engine import Engine
+from dialer.settings import Settings
+from dialer.store.engine import Database
+from dialer.store.errors import NotFound, StoreUnavailable, UnknownDispositionCode
+
+logger = logging.getLogger(__name__)
+
+DESCRIPTION = """\
+The predictive dialer's HTTP API, served by the running daemon.
+
+Every endpoint under `/api/v1` needs `Authorization: Bearer <token>` (tokens and their roles
+come from `http.tokens_file`). Roles: **admin** (everything), **supervisor** (everything but
+trunk configuration), **agent** (only itself: log-in, ready, pause, log-out, dispositions;
+callbacks for its campaign's leads).
+
+Errors: 401 missing or unknown token, 403 role not allowed, 404 unknown id or name, 409 the
+current state does not allow it, 422 invalid body or query (the field is named in `loc`),
+503 database unreachable or daemon stopping.
+
+Campaigns, agents and trunks are named in paths by id or by name (digits mean an id).
+"""
+
+
+def build_app(ctx: ApiContext, metrics_handler: MetricsHandler | None = None) -> FastAPI:
+    """The ASGI app. `metrics_handler`, if given, is served at GET /metrics (no token)."""
+    app = FastAPI(
+        title="dialer",
+        version=__version__,
+        description=DESCRIPTION,
+        docs_url="/docs",
+        redoc_url=None,
+    )
+    app.state.ctx = ctx
+    app.include_router(system.health_router)
+    app.include_router(campaigns.router)
+    app.include_router(leads.router)
+    app.include_router(agents.router)
+    app.include_router(system.router)
+    _add_error_handlers(app)
+    if metrics_handler is not None:
+        handler = metrics_handler
+
+        @app.get("/metrics", include_in_schema=False)
+        def metrics() -> Response:
+            body, content_type = handler()
+            return Response(body, headers={"Content-Type": content_type})
+
+    return app
+
+
+def _json(status: int, detail: object) -> JSONResponse:
+    return JSONResponse({"detail": detail}, status_code=status)
+
+
+def _add_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(ApiError)
+    async def api_error(_: Request, exc: ApiError) -> JSONResponse:
+        return _json(exc.status, exc.detail)
+
+    @app.exception_handler(FieldError)
+    async def field_error(_: Request, exc: FieldError) -> JSONResponse:
+        return JSONResponse(exc.body(), status_code=422)
+
+    @app.exception_handler(NotFound)
+    async def not_found(_: Request, exc: NotFound) -> JSONResponse:
+        return _json(404, str(exc))
+
+    @app.exception_handler(UnknownDispositionCode)
+    async def unknown_code(_: Request, exc: UnknownDispositionCode) -> JSONResponse:
+        return JSONResponse(FieldError(("body", "code"), str(exc)).body(), status_code=422)
+
+    @app.exception_handler(IllegalCampaignAction)
+    async def illegal_campaign(_: Request, exc: IllegalCampaignAction) -> JSONResponse:
+        return _json(409, str(exc))
+
+    @app.exception_handler(IllegalAgentTransition)
+    async def illegal_agent(_: Request, exc: IllegalAgentTransition) -> JSONResponse:
+        return _json(409, f"not now: {exc}")
+
+    @app.exception_handler(StoreUnavailable)
+    async def unavailable(_: Request, exc: StoreUnavailable) -> JSONResponse:
+        logger.warning("API request failed: %s", exc)
+        return _json(503, "the database is unreachable")
+
+    @app.exception_handler(IntegrityError)
+    async def integrity(_: Request, exc: IntegrityError) -> JSONResponse:
+        # Two requests raced past our own checks; the constraint says which.
+        constraint = getattr(getattr(exc.orig, "__cause__", None), "constraint_name", None)
+        return _json(409, f"conflicts with existing data ({constraint or 'a constraint'})")
+
+
+async def start_api(
+    settings: Settings,
+    db: Database,
+    engine: Engine,
+    tokens: TokenTable,
+    metrics_handler: MetricsHandler | None = None,
+) -> tuple[HttpServer, ApiContext]:
+    """Build the app and start serving it; raises `server.HttpStartError` if it cannot."""
+    ctx = ApiContext(settings, db, engine, tokens)
+    if not len(tokens):
+        logger.warning(
+            "HTTP API has no tokens (set http.tokens_file or DIALER_HTTP_ADMIN_TOKEN): "
+            "every /api request will be refused"
+        )
+    http = settings.http
+    server = HttpServer(
+        build_app(ctx, metrics_handler),
+        http.host,
+        http.port,
+        access_log=http.access_log,
+        shutdown_timeout_s=http.shutdown_timeout_s,
+    )
+    await server.start()
+    return server, ctx

@@ -1,0 +1,100 @@
+"""Dependencies shared by the routes: the context, who is asking, and the API's errors.
+
+Status codes: a missing or unknown token is 401 (with ``WWW-Authenticate: Bearer``), a role
+that may not use the endpoint 403, an unknown id or name in the path 404, a body or query that
+does not validate 422 naming the field (FastAPI's shape: ``{"detail": [{"loc": [...], "msg":
+...}]}``), an action the current state does not allow 409, and a database that cannot be
+reached 503.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Annotated, Any
+
+from fastapi import Depends, HTTPException, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from dialer.api.auth import EVERYONE, STAFF, Principal, Role
+from dialer.api.context import ApiContext
+
+_bearer = HTTPBearer(auto_error=False, description="a token from http.tokens_file")
+
+
+class ApiError(Exception):
+    status = 400
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.detail = detail
+
+
+class Conflict(ApiError):
+    """The request is fine but the current state does not allow it."""
+
+    status = 409
+
+
+class Forbidden(ApiError):
+    status = 403
+
+
+class Unavailable(ApiError):
+    status = 503
+
+
+class FieldError(Exception):
+    """A 422 naming one field, in the same shape as FastAPI's validation errors."""
+
+    def __init__(self, loc: Sequence[str | int], message: str) -> None:
+        super().__init__(message)
+        self.loc = tuple(loc)
+        self.message = message
+
+    def body(self) -> dict[str, Any]:
+        return {"detail": [{"loc": list(self.loc), "msg": self.message, "type": "value_error"}]}
+
+
+def get_ctx(request: Request) -> ApiContext:
+    ctx: ApiContext = request.app.state.ctx
+    return ctx
+
+
+Ctx = Annotated[ApiContext, Depends(get_ctx)]
+
+
+async def principal(
+    ctx: Ctx, creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+) -> Principal:
+    if creds is None or not creds.credentials:
+        raise HTTPException(401, "missing bearer token", headers={"WWW-Authenticate": "Bearer"})
+    who = ctx.tokens.lookup(creds.credentials)
+    if who is None:
+        raise HTTPException(401, "unknown bearer token", headers={"WWW-Authenticate": "Bearer"})
+    return who
+
+
+def allow(*roles: Role) -> Callable[..., Awaitable[Principal]]:
+    async def check(who: Annotated[Principal, Depends(principal)]) -> Principal:
+        if who.role not in roles:
+            allowed = ", ".join(r.value for r in roles)
+            raise HTTPException(403, f"role {who.role.value} may not do this (only {allowed})")
+        return who
+
+    return check
+
+
+Admin = Annotated[Principal, Depends(allow(Role.ADMIN))]
+Staff = Annotated[Principal, Depends(allow(*STAFF))]
+Anyone = Annotated[Principal, Depends(allow(*EVERYONE))]
+
+
+def require_self(who: Principal, agent_id: int, agent_name: str) -> None:
+    """An agent acts only on itself; staff act on anyone."""
+    if who.role is Role.AGENT and not who.acts_as_agent(agent_id, agent_name):
+        raise Forbidden("an agent may act only on itself")
+
+
+def not_stopping(ctx: ApiContext) -> None:
+    if ctx.stopping:
+        raise Unavailable("the daemon is stopping")

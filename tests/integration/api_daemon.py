@@ -1,0 +1,163 @@
+"""A real `dialer run` daemon for the API and CLI tests: a subprocess on the real Asterisk rig
+and Postgres, its HTTP API on a free loopback port, its log in a file the tests can read.
+
+Not a test module: the test_api_* and test_cli_* modules build their fixtures from it.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+from sqlalchemy import text
+
+from dialer.store.engine import Database
+from dialer.store.tables import ALL_TABLES
+from rig.asterisk import Asterisk
+
+REPO = Path(__file__).resolve().parents[2]
+
+TOKENS = {
+    "admin": "admin-token-7f3a9c2e51d8",
+    "supervisor": "supervisor-token-4b6e0d9a",
+    "agent": "agent-token-c81f27e4a9b0",  # acts as the agent named by AGENT_NAME
+}
+AGENT_NAME = "api-agent-self"
+_LISTENING = re.compile(r"HTTP API listening on (http://127\.0\.0\.1:\d+)")
+
+
+async def truncate_all(db_url: str) -> None:
+    """Empty every table, so a daemon starting now loads no campaign left by other tests."""
+    db = Database(db_url)
+    names = ", ".join(t.name for t in ALL_TABLES)
+    try:
+        async with db.transaction() as session:
+            await session.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+    finally:
+        await db.dispose()
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:8]}"
+
+
+def write_tokens(path: Path) -> Path:
+    lines = []
+    for role, token in TOKENS.items():
+        lines += ["[[tokens]]", f'name = "{role}-user"', f'role = "{role}"', f'token = "{token}"']
+        if role == "agent":
+            lines.append(f'agent = "{AGENT_NAME}"')
+        lines.append("")
+    path.write_text("\n".join(lines))
+    path.chmod(0o600)
+    return path
+
+
+def write_config(
+    tmp: Path, asterisk: Asterisk, db_url: str, http_port: int = 0, **dialer: Any
+) -> Path:
+    creds = asterisk.credentials
+    values = {
+        "owner": unique("api-test"),
+        "tick_s": 0.05,
+        "cdr_flush_s": 0.05,
+        "drain_timeout_s": 2.0,
+        "autologin_agents": True,
+        **dialer,
+    }
+    lines = [
+        "[database]",
+        f'url = "{db_url}"',
+        "retry_for_s = 2.0",
+        "[pbx]",
+        f'host = "{creds.host}"',
+        f"port = {creds.port}",
+        f'username = "{creds.username}"',
+        f'secret = "{creds.secret}"',
+        "[dialer]",
+        *(f"{k} = {_toml(v)}" for k, v in values.items()),
+        "[http]",
+        'host = "127.0.0.1"',
+        f"port = {http_port}",
+        f'tokens_file = "{write_tokens(tmp / "tokens.toml")}"',
+        "access_log = true",
+        "[log]",
+        'level = "DEBUG"',
+    ]
+    path = tmp / "dialer.toml"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def _toml(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return f'"{value}"'
+    return str(value)
+
+
+@dataclass
+class Daemon:
+    proc: subprocess.Popen[bytes]
+    url: str
+    log_path: Path
+    config: Path
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def client(self, role: str | None = "admin", **kwargs: Any) -> httpx.Client:
+        headers = {"Authorization": f"Bearer {TOKENS[role]}"} if role else {}
+        return httpx.Client(base_url=self.url, headers=headers, timeout=60, **kwargs)
+
+    def stop(self, timeout_s: float = 30.0) -> int:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                return self.proc.wait(timeout_s)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+                raise
+        return int(self.proc.returncode)
+
+
+def start_daemon(
+    tmp: Path, config: Path, env: Mapping[str, str] | None = None, wait_s: float = 40.0
+) -> Daemon:
+    log_path = tmp / "daemon.log"
+    log = log_path.open("wb")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "dialer", "run", "--config", str(config)],
+        cwd=REPO,
+        env={**os.environ, **(env or {})},
+        stdin=subprocess.DEVNULL,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    log.close()
+    deadline = time.monotonic() + wait_s
+    while time.monotonic() < deadline:
+        found = _LISTENING.search(log_path.read_text(errors="replace"))
+        if found:
+            return Daemon(proc, found.group(1), log_path, config)
+        if proc.poll() is not None:
+            break
+        time.sleep(0.05)
+    if proc.poll() is None:
+        proc.kill()
+        proc.wait(5)
+    raise RuntimeError(
+        f"the daemon did not start (exit {proc.returncode}):\n{log_path.read_text()[-3000:]}"
+    )

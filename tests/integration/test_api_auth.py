@@ -1,0 +1,289 @@
+"""The auth matrix, over HTTP against a running daemon: every endpoint × no token, an unknown
+token, and each role. A role that may use an endpoint gets past authentication and reaches the
+endpoint's own checks (a deliberately invalid body gives 422, an unknown name 404, a state
+that does not allow it 409); a role that may not gets 403 before the body is even looked at.
+Also: an agent acts only on itself, and no token or phone number reaches the log."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from rig.asterisk import Asterisk
+from tests.integration.api_daemon import (
+    AGENT_NAME,
+    TOKENS,
+    Daemon,
+    start_daemon,
+    truncate_all,
+    unique,
+    write_config,
+)
+
+pytestmark = [pytest.mark.rig]
+
+ADMIN, SUPERVISOR, AGENT = "admin", "supervisor", "agent"
+STAFF = frozenset({ADMIN, SUPERVISOR})
+EVERYONE = frozenset({ADMIN, SUPERVISOR, AGENT})
+ONLY_ADMIN = frozenset({ADMIN})
+
+
+@dataclass(frozen=True)
+class World:
+    daemon: Daemon
+    campaign: str
+    trunk: str
+    me: int  # the agent the agent token acts as
+    other: int  # another agent
+    lead_id: int
+    phones: tuple[str, ...]
+
+
+@pytest.fixture(scope="module")
+def world(
+    tmp_path_factory: pytest.TempPathFactory, asterisk: Asterisk, store_db_url: str
+) -> Iterator[World]:
+    asyncio.run(truncate_all(store_db_url))
+    tmp = tmp_path_factory.mktemp("api-auth")
+    daemon = start_daemon(tmp, write_config(tmp, asterisk, store_db_url))
+    try:
+        with daemon.client(ADMIN) as http:
+            trunk = unique("trunk")
+            r = http.post(
+                "/api/v1/trunks",
+                json={"name": trunk, "endpoint": "trunk", "max_channels": 10, "max_cps": 5},
+            )
+            assert r.status_code == 201, r.text
+            campaign = unique("auth")
+            r = http.post(
+                "/api/v1/campaigns",
+                json={
+                    "name": campaign,
+                    "trunk": trunk,
+                    "caller_id": "+15550000000",
+                    "dispositions": [{"code": "sale"}],
+                },
+            )
+            assert r.status_code == 201, r.text
+            me = http.post(
+                "/api/v1/agents",
+                json={"name": AGENT_NAME, "sip_endpoint": "agent1", "campaign": campaign},
+            ).json()["id"]
+            other = http.post(
+                "/api/v1/agents",
+                json={"name": unique("other"), "sip_endpoint": "agent2", "campaign": campaign},
+            ).json()["id"]
+            phones = ("+14155552671", "+442079460958")
+            r = http.post(
+                f"/api/v1/campaigns/{campaign}/leads",
+                content="phone\n" + "\n".join(phones) + "\n",
+                headers={"Content-Type": "text/csv"},
+            )
+            assert r.status_code == 200, r.text
+            assert r.json()["inserted"] == 2
+            lead_id = _first_lead(store_db_url)
+        yield World(daemon, campaign, trunk, me, other, lead_id, phones)
+    finally:
+        assert daemon.stop() == 0, daemon.log()[-3000:]
+
+
+def _first_lead(db_url: str) -> int:
+    from sqlalchemy import text
+
+    from dialer.store.engine import Database
+
+    async def get() -> int:
+        db = Database(db_url)
+        try:
+            async with db.transaction() as s:
+                return int((await s.execute(text("SELECT min(id) FROM leads"))).scalar_one())
+        finally:
+            await db.dispose()
+
+    return asyncio.run(get())
+
+
+@dataclass(frozen=True)
+class Case:
+    method: str
+    path: str
+    allowed: frozenset[str]
+    status: int  # what an allowed role gets
+    body: Any = None
+    csv: str | None = None
+
+
+def cases(w: World) -> list[Case]:
+    c, t, me, other = w.campaign, w.trunk, w.me, w.other
+    return [
+        Case("GET", "/api/v1/campaigns", STAFF, 200),
+        Case("POST", "/api/v1/campaigns", STAFF, 422, body={}),
+        Case("GET", f"/api/v1/campaigns/{c}", STAFF, 200),
+        Case("PATCH", f"/api/v1/campaigns/{c}", STAFF, 422, body={"max_attempts": 0}),
+        Case("POST", "/api/v1/campaigns/no-such-campaign/start", STAFF, 404),
+        Case("POST", "/api/v1/campaigns/no-such-campaign/pause", STAFF, 404),
+        Case("POST", "/api/v1/campaigns/no-such-campaign/resume", STAFF, 404),
+        Case("POST", "/api/v1/campaigns/no-such-campaign/stop", STAFF, 404),
+        Case("GET", f"/api/v1/campaigns/{c}/stats", STAFF, 200),
+        Case("GET", f"/api/v1/campaigns/{c}/dispositions", EVERYONE, 200),
+        Case("PUT", f"/api/v1/campaigns/{c}/dispositions", STAFF, 422, body={"codes": 1}),
+        Case("GET", f"/api/v1/campaigns/{c}/lists", STAFF, 200),
+        Case("POST", "/api/v1/campaigns/no-such-campaign/leads", STAFF, 404, csv="phone\n+1\n"),
+        Case("GET", "/api/v1/agents", STAFF, 200),
+        Case("POST", "/api/v1/agents", STAFF, 422, body={"name": ""}),
+        Case("GET", f"/api/v1/agents/{me}", EVERYONE, 200),
+        Case("GET", f"/api/v1/agents/{other}", STAFF, 200),
+        Case("POST", f"/api/v1/agents/{me}/pause", EVERYONE, 422, body={}),
+        Case("POST", f"/api/v1/agents/{other}/pause", STAFF, 409, body={"reason": "lunch"}),
+        Case("POST", f"/api/v1/agents/{other}/login", STAFF, 409),
+        Case("POST", f"/api/v1/agents/{other}/ready", STAFF, 409),
+        Case("POST", f"/api/v1/agents/{other}/logout", STAFF, 409),
+        Case("POST", f"/api/v1/agents/{other}/disposition", STAFF, 409, body={"code": "sale"}),
+        Case("POST", "/api/v1/callbacks", EVERYONE, 422, body={"lead_id": w.lead_id}),
+        Case("GET", "/api/v1/callbacks", STAFF, 200),
+        Case("DELETE", "/api/v1/callbacks/987654", STAFF, 404),
+        Case("GET", "/api/v1/trunks", STAFF, 200),
+        Case("POST", "/api/v1/trunks", ONLY_ADMIN, 422, body={"name": "x"}),
+        Case("PATCH", f"/api/v1/trunks/{t}", ONLY_ADMIN, 422, body={"max_channels": 0}),
+        Case("GET", "/api/v1/pbx", STAFF, 200),
+        Case("GET", "/api/v1/status", STAFF, 200),
+    ]
+
+
+def _send(daemon: Daemon, case: Case, headers: dict[str, str]) -> Any:
+    with daemon.client(None) as http:
+        if case.csv is not None:
+            return http.request(
+                case.method,
+                case.path,
+                content=case.csv,
+                headers={**headers, "Content-Type": "text/csv"},
+            )
+        return http.request(case.method, case.path, json=case.body, headers=headers)
+
+
+def test_every_endpoint_by_role(world: World) -> None:
+    failures = []
+    for case in cases(world):
+        for who, headers in [
+            ("none", {}),
+            ("unknown", {"Authorization": "Bearer not-a-known-token-at-all"}),
+            ("basic", {"Authorization": "Basic YWRtaW46YWRtaW4="}),
+            *((role, {"Authorization": f"Bearer {TOKENS[role]}"}) for role in TOKENS),
+        ]:
+            r = _send(world.daemon, case, headers)
+            if who in ("none", "unknown", "basic"):
+                want = 401
+            else:
+                want = case.status if who in case.allowed else 403
+            if r.status_code != want:
+                failures.append(f"{case.method} {case.path} as {who}: {r.status_code} {r.text}")
+            if want == 401 and r.headers.get("www-authenticate") != "Bearer":
+                failures.append(f"{case.method} {case.path} as {who}: no WWW-Authenticate")
+    assert not failures, "\n".join(failures)
+
+
+def test_validation_errors_name_the_field(world: World) -> None:
+    with world.daemon.client(ADMIN) as http:
+        r = http.post("/api/v1/campaigns", json={"name": "x", "trunk": world.trunk})
+        assert r.status_code == 422
+        assert {tuple(e["loc"]) for e in r.json()["detail"]} == {("body", "caller_id")}
+        r = http.patch(f"/api/v1/campaigns/{world.campaign}", json={"hold_s": 5})
+        assert [e["loc"] for e in r.json()["detail"]] == [["body", "hold_s"]]
+        r = http.patch(f"/api/v1/campaigns/{world.campaign}", json={"colour": "red"})
+        assert r.status_code == 422
+        assert [e["loc"] for e in r.json()["detail"]] == [["body", "colour"]]
+        r = http.post(
+            "/api/v1/campaigns",
+            json={"name": unique("c"), "trunk": "no-such-trunk", "caller_id": "+15550000000"},
+        )
+        assert r.status_code == 422
+        assert r.json()["detail"][0]["loc"] == ["body", "trunk"]
+        r = http.get(f"/api/v1/campaigns/{world.campaign}/stats", params={"window_s": -1})
+        assert r.json()["detail"][0]["loc"] == ["query", "window_s"]
+        r = http.post(
+            "/api/v1/callbacks", json={"lead_id": world.lead_id, "at": "2030-01-06T09:00:00"}
+        )
+        assert r.status_code == 422  # a time without its UTC offset
+        assert r.json()["detail"][0]["loc"] == ["body", "at"]
+
+
+def test_unknown_ids_are_404(world: World) -> None:
+    with world.daemon.client(ADMIN) as http:
+        for method, path, body in [
+            ("GET", "/api/v1/campaigns/987654", None),
+            ("GET", "/api/v1/campaigns/no-such-name", None),
+            ("GET", "/api/v1/campaigns/987654/stats", None),
+            ("GET", "/api/v1/agents/987654", None),
+            ("POST", "/api/v1/agents/987654/login", None),
+            ("PATCH", "/api/v1/trunks/987654", {"max_channels": 3}),
+            ("POST", "/api/v1/callbacks", {"lead_id": 987654, "at": "2030-01-06T09:00:00Z"}),
+        ]:
+            r = http.request(method, path, json=body)
+            assert r.status_code == 404, (path, r.text)
+            assert "987654" in r.json()["detail"] or "no-such-name" in r.json()["detail"]
+
+
+def test_an_agent_acts_only_on_itself(world: World) -> None:
+    with world.daemon.client(AGENT) as http:
+        assert http.get(f"/api/v1/agents/{world.me}").json()["name"] == AGENT_NAME
+        assert http.get(f"/api/v1/agents/{AGENT_NAME}").status_code == 200
+        r = http.post(f"/api/v1/agents/{world.other}/pause", json={"reason": "x"})
+        assert r.status_code == 403
+        assert r.json()["detail"] == "an agent may act only on itself"
+        # Its own campaign is not running: the agent gets past auth to the state check.
+        r = http.post(f"/api/v1/agents/{world.me}/login")
+        assert r.status_code == 409
+        assert "not running" in r.json()["detail"]
+
+
+def test_openapi_health_and_metrics_need_no_token(world: World) -> None:
+    with world.daemon.client(None) as http:
+        spec = http.get("/openapi.json").json()
+        assert "/api/v1/campaigns/{campaign}/start" in spec["paths"]
+        assert "HTTPBearer" in spec["components"]["securitySchemes"]
+        assert http.get("/health").json()["ok"] is True
+        metrics = http.get("/metrics")
+        assert metrics.status_code == 200
+        assert metrics.headers["content-type"].startswith("text/plain")
+
+
+def test_no_token_or_phone_number_in_the_log(world: World) -> None:
+    log = world.daemon.log()
+    assert "HTTP API listening" in log
+    assert "POST /api/v1/campaigns" in log  # the access log is on, so requests were logged
+    for token in TOKENS.values():
+        assert token not in log
+    for phone in world.phones:
+        assert phone not in log
+        assert phone[1:] not in log
+
+
+def test_a_bad_tokens_file_stops_start_up_naming_the_key(
+    tmp_path: Path, asterisk: Asterisk, store_db_url: str
+) -> None:
+    config = write_config(tmp_path, asterisk, store_db_url)
+    (tmp_path / "tokens.toml").write_text('[[tokens]]\nname = "x"\nrole = "boss"\ntoken = "t"\n')
+    with pytest.raises(RuntimeError, match="exit 2") as info:
+        start_daemon(tmp_path, config, wait_s=20)
+    assert "http.tokens_file" in str(info.value)
+    assert "'role' must be admin, supervisor or agent" in str(info.value)
+
+
+def test_a_busy_http_port_stops_start_up_naming_the_key(
+    tmp_path: Path, asterisk: Asterisk, store_db_url: str
+) -> None:
+    with socket.create_server(("127.0.0.1", 0)) as busy:
+        port = busy.getsockname()[1]
+        config = write_config(tmp_path, asterisk, store_db_url, http_port=port)
+        with pytest.raises(RuntimeError, match="exit 2") as info:
+            start_daemon(tmp_path, config, wait_s=30)
+    assert f"http.port: cannot listen on 127.0.0.1:{port}: Address already in use" in str(
+        info.value
+    )

@@ -1,0 +1,185 @@
+"""Campaigns over HTTP against a running daemon: create, edit, start/pause/resume/stop with the
+engine following at once, 409 for a transition the status does not allow, dispositions,
+trunks, the PBX state and the daemon's status."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from dialer.domain.results import CallResult
+from rig.asterisk import Asterisk
+from tests.integration.api_daemon import Daemon, start_daemon, truncate_all, unique, write_config
+
+pytestmark = [pytest.mark.rig]
+
+
+@pytest.fixture(scope="module")
+def daemon(
+    tmp_path_factory: pytest.TempPathFactory, asterisk: Asterisk, store_db_url: str
+) -> Iterator[Daemon]:
+    asyncio.run(truncate_all(store_db_url))
+    tmp = tmp_path_factory.mktemp("api-campaigns")
+    d = start_daemon(tmp, write_config(tmp, asterisk, store_db_url))
+    yield d
+    assert d.stop() == 0, d.log()[-3000:]
+
+
+@pytest.fixture
+def http(daemon: Daemon) -> Iterator[httpx.Client]:
+    with daemon.client("supervisor") as client:
+        yield client
+
+
+def new_trunk(daemon: Daemon, **values: Any) -> dict[str, Any]:
+    body = {"name": unique("trunk"), "endpoint": "trunk", "max_channels": 4, "max_cps": 2.0}
+    with daemon.client("admin") as admin:
+        r = admin.post("/api/v1/trunks", json={**body, **values})
+    assert r.status_code == 201, r.text
+    data: dict[str, Any] = r.json()
+    return data
+
+
+def new_campaign(http: httpx.Client, trunk: str, **values: Any) -> dict[str, Any]:
+    body = {"name": unique("camp"), "trunk": trunk, "caller_id": "+15550000000", **values}
+    r = http.post("/api/v1/campaigns", json=body)
+    assert r.status_code == 201, r.text
+    data: dict[str, Any] = r.json()
+    return data
+
+
+def test_create_get_list_and_edit(daemon: Daemon, http: httpx.Client) -> None:
+    trunk = new_trunk(daemon)
+    c = new_campaign(
+        http,
+        trunk["name"],
+        pacing_mode="predictive",
+        max_attempts=5,
+        dispositions=[{"code": "sale", "label": "Sale"}, {"code": "no_interest"}],
+    )
+    assert c["status"] == "draft"
+    assert c["trunk_id"] == trunk["id"]
+    assert c["pacing_mode"] == "predictive"
+    assert http.get(f"/api/v1/campaigns/{c['id']}").json()["name"] == c["name"]
+    assert http.get(f"/api/v1/campaigns/{c['name']}").json()["id"] == c["id"]
+    names = [x["name"] for x in http.get("/api/v1/campaigns").json()]
+    assert c["name"] in names
+    assert [x["name"] for x in http.get("/api/v1/campaigns?status=draft").json()].count(
+        c["name"]
+    ) == 1
+
+    r = http.post("/api/v1/campaigns", json={**_body(c), "trunk": trunk["name"]})
+    assert r.status_code == 409
+    assert "exists" in r.json()["detail"]
+
+    renamed = unique("renamed")
+    r = http.patch(
+        f"/api/v1/campaigns/{c['name']}",
+        json={"name": renamed, "wrapup_s": 3, "hold_s": 1.5, "pacing_mode": "progressive"},
+    )
+    assert r.status_code == 200, r.text
+    edited = r.json()
+    assert (edited["name"], edited["wrapup_s"], edited["hold_s"]) == (renamed, 3.0, 1.5)
+    assert edited["pacing_mode"] == "progressive"
+    assert edited["updated_at"] > c["updated_at"]
+
+    codes = http.get(f"/api/v1/campaigns/{renamed}/dispositions").json()
+    assert codes == [{"code": "no_interest", "label": ""}, {"code": "sale", "label": "Sale"}]
+    r = http.put(
+        f"/api/v1/campaigns/{renamed}/dispositions",
+        json={"codes": [{"code": "callback", "label": "Call back"}, {"code": "sale"}]},
+    )
+    assert [d["code"] for d in r.json()] == ["callback", "no_interest", "sale"]
+    assert {d["code"]: d["label"] for d in r.json()}["sale"] == ""
+
+
+def _body(c: dict[str, Any]) -> dict[str, Any]:
+    return {"name": c["name"], "caller_id": c["caller_id"]}
+
+
+def test_lifecycle_follows_the_engine(daemon: Daemon, http: httpx.Client) -> None:
+    trunk = new_trunk(daemon)
+    c = new_campaign(http, trunk["name"])
+    ref = c["name"]
+
+    def live() -> dict[str, Any]:
+        data: dict[str, Any] = http.get(f"/api/v1/campaigns/{ref}/stats").json()["live"]
+        return data
+
+    assert live()["loaded"] is False
+    for action in ("pause", "resume", "stop"):
+        r = http.post(f"/api/v1/campaigns/{ref}/{action}")
+        assert r.status_code == 409, action
+        assert "draft" in r.json()["detail"]
+
+    r = http.post(f"/api/v1/campaigns/{ref}/start")
+    assert r.status_code == 200, r.text
+    assert r.json()["status"] == "running"
+    assert live()["loaded"] is True
+    assert live()["paused"] is False
+    assert http.post(f"/api/v1/campaigns/{ref}/start").status_code == 409
+    assert http.post(f"/api/v1/campaigns/{ref}/resume").status_code == 409
+
+    # Moving a running campaign to another trunk is refused; pausing first allows it.
+    other = new_trunk(daemon)
+    r = http.patch(f"/api/v1/campaigns/{ref}", json={"trunk": other["name"]})
+    assert r.status_code == 409
+
+    assert http.post(f"/api/v1/campaigns/{ref}/pause").json()["status"] == "paused"
+    assert live()["paused"] is True
+    r = http.patch(f"/api/v1/campaigns/{ref}", json={"trunk": other["id"]})
+    assert r.status_code == 200
+    assert r.json()["trunk_id"] == other["id"]
+    assert http.post(f"/api/v1/campaigns/{ref}/resume").json()["status"] == "running"
+    assert live()["paused"] is False
+    assert http.post(f"/api/v1/campaigns/{ref}/stop").json()["status"] == "stopped"
+    assert live()["paused"] is True
+    assert http.post(f"/api/v1/campaigns/{ref}/stop").status_code == 409
+    assert http.post(f"/api/v1/campaigns/{ref}/start").json()["status"] == "running"
+    assert live()["paused"] is False
+
+    status = http.get("/api/v1/status").json()
+    row = next(x for x in status["campaigns"] if x["name"] == ref)
+    assert (row["status"], row["loaded"], row["paused"]) == ("running", True, False)
+    assert http.post(f"/api/v1/campaigns/{ref}/stop").status_code == 200
+
+
+def test_stats_of_a_campaign_with_no_calls(daemon: Daemon, http: httpx.Client) -> None:
+    trunk = new_trunk(daemon)
+    c = new_campaign(http, trunk["name"])
+    stats = http.get(f"/api/v1/campaigns/{c['id']}/stats", params={"window_s": 600}).json()
+    assert stats["campaign"]["id"] == c["id"]
+    assert stats["window_s"] == 600
+    for figures in (stats["window"], stats["total"]):
+        assert figures["attempts"] == 0
+        assert figures["abandonment_rate"] is None
+        assert figures["contact_rate"] is None
+        assert set(figures["by_result"]) == {r.value for r in CallResult}
+        assert set(figures["by_result"].values()) == {0}
+    assert stats["leads"] == {"new": 0, "retry": 0, "dialing": 0, "done": 0}
+
+
+def test_trunks_and_pbx(daemon: Daemon, http: httpx.Client) -> None:
+    trunk = new_trunk(daemon, max_channels=7, max_cps=3.5, dial_prefix="9")
+    listed = {t["name"]: t for t in http.get("/api/v1/trunks").json()}
+    t = listed[trunk["name"]]
+    assert (t["max_channels"], t["max_cps"], t["dial_prefix"], t["in_use"]) == (7, 3.5, "9", 0)
+    with daemon.client("admin") as admin:
+        r = admin.patch(f"/api/v1/trunks/{trunk['name']}", json={"max_channels": 12})
+        assert r.status_code == 200
+        assert r.json()["max_channels"] == 12
+        r = admin.post(
+            "/api/v1/trunks",
+            json={"name": trunk["name"], "endpoint": "x", "max_channels": 1, "max_cps": 1},
+        )
+        assert r.status_code == 409
+    pbx = http.get("/api/v1/pbx").json()
+    assert pbx == {"kind": "asterisk", "host": "127.0.0.1", "port": pbx["port"], "connected": True}
+    status = http.get("/api/v1/status").json()
+    assert status["pbx"]["connected"] is True
+    assert status["stopping"] is False
+    assert status["uptime_s"] >= 0

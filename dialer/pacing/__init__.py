@@ -1,1 +1,10 @@
-"""Pacing: how many calls to start now. Pure code, shared by the daemon and the simulator."""
+"""Pacing: how many calls to start now. Pure code, shared by the daemon and the simulator.
+
+- `base`: the interface (snapshot in, decision out; outcomes fed back) and `ProgressivePacer`
+- `modes`: the campaign modes and `make_pacer`
+- `ratio`: preview, power (fixed lines per ready agent) and the adaptive-ratio baseline
+- `predictive`: look-ahead pacing against a target abandonment and a cap
+- `estimators`: online contact rate and duration distributions
+- `ledger`: abandonment accounting over rolling windows (24 hours, 30 days, life)
+- `limits`: the hard limits every pacer obeys, and a calls-per-second token bucket
+"""

@@ -1,0 +1,449 @@
+"""A discrete-event model of one campaign: agents, a trunk and callees, driven by a real pacer.
+
+Rules of the model:
+- Each day, all agents log in at the start and stop taking new calls at the end (calls already
+  connected finish; calls still ringing are cancelled). Days start 24 hours apart.
+- A call's fate is drawn when it is dialed: with the contact rate of that moment a person answers
+  after an answer delay (if it is shorter than the no-answer timeout); otherwise it ends busy
+  (busy share) or at the no-answer timeout. Preview calls start `preview_s` after the decision.
+- An answered call goes to the agent who has waited longest; with none ready it waits up to the
+  grace time for one (first answered, first served), then it is abandoned.
+- An agent talks, wraps up, then takes the oldest waiting call or becomes ready.
+- The pacer decides after every event and at least once a second, exactly as the daemon does, with
+  the same snapshot: agents and their time in state, calls ringing and their originate time,
+  answered calls waiting, and the trunk's limits (channels in use, calls per second). Outcomes are
+  fed back when known (failure, connect, abandon), work when wrap-up ends.
+- Call fates, talk and wrap-up times come from separate seeded streams, so two pacers run on the
+  same seed face the same callees in the same order (common random numbers).
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+import random
+import time
+from collections import deque
+from dataclasses import dataclass, field
+
+from dialer.pacing.base import (
+    AgentActivity,
+    AgentView,
+    AgentWork,
+    CallOutcome,
+    Pacer,
+    PacingDecision,
+    PacingLimits,
+    PacingSnapshot,
+)
+from dialer.pacing.limits import CallRateLimiter
+from dialer.sim.scenario import Scenario
+
+DAY_S = 86_400.0
+
+# event kinds
+_ANSWER = 0
+_NO_CONTACT = 1
+_TALK_END = 2
+_WRAP_END = 3
+_GRACE_END = 4
+_DAY_START = 5
+_DAY_END = 6
+
+_READY = AgentActivity.READY
+_TALKING = AgentActivity.TALKING
+_WRAPUP = AgentActivity.WRAPUP
+_PAUSED = AgentActivity.PAUSED  # stands for "logged out" in the model's own bookkeeping
+
+
+class PacerViolation(RuntimeError):
+    """The pacer asked for more calls than the hard limits allow."""
+
+
+class _Call:
+    __slots__ = ("answered_at", "originated_at", "state")
+
+    def __init__(self, originated_at: float) -> None:
+        self.originated_at = originated_at
+        self.answered_at = 0.0
+        self.state = 0  # 0 ringing, 1 waiting, 2 done
+
+
+class _Agent:
+    __slots__ = ("activity", "busy_since", "index", "ready_since", "since", "talk_s")
+
+    def __init__(self, index: int) -> None:
+        self.index = index
+        self.activity = _PAUSED
+        self.since = 0.0
+        self.ready_since = 0.0
+        self.busy_since = 0.0
+        self.talk_s = 0.0
+
+
+@dataclass(slots=True)
+class Trace:
+    """What happened, in time bins (for the report and the plot) and per minute (for windows)."""
+
+    bin_s: float
+    busy: list[float] = field(default_factory=list)  # agent-seconds talking or in wrap-up
+    logged: list[float] = field(default_factory=list)  # agent-seconds logged in
+    answered: list[int] = field(default_factory=list)
+    abandoned: list[int] = field(default_factory=list)
+    dialed: list[int] = field(default_factory=list)
+    minute_answered: list[int] = field(default_factory=list)
+    minute_abandoned: list[int] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class RawResult:
+    scenario: Scenario
+    pacer: str
+    trace: Trace
+    logged_s: float = 0.0
+    busy_s: float = 0.0
+    talk_s: float = 0.0
+    dialed: int = 0
+    answered: int = 0
+    abandoned: int = 0
+    connected: int = 0
+    waits: list[float] = field(default_factory=list)  # agent ready time before each call
+    in_flight_area: float = 0.0  # integral of calls ringing or waiting over dialing time
+    decisions: int = 0
+    decide_s: float = 0.0  # CPU time inside decide() (this thread's)
+    decide_max_s: float = 0.0
+    decide_times: list[float] = field(default_factory=list)  # CPU seconds, one per decision
+    wall_s: float = 0.0
+    day_answered: list[int] = field(default_factory=list)
+    day_abandoned: list[int] = field(default_factory=list)
+    last_decision: PacingDecision | None = None
+    phases: dict[str, int] = field(default_factory=dict)
+
+
+class Simulation:
+    """One run of a scenario with one pacer."""
+
+    def __init__(self, scenario: Scenario, pacer: Pacer, *, bin_s: float = 300.0) -> None:
+        self.sc = scenario
+        self.pacer = pacer
+        self.bin_s = bin_s
+        seed = scenario.seed
+        self._rng_call = random.Random(f"{seed}/calls")
+        self._rng_talk = random.Random(f"{seed}/talk")
+        self._rng_wrap = random.Random(f"{seed}/wrap")
+        self._answer_delay = scenario.answer_delay.sampler(self._rng_call)
+        self._busy_delay = scenario.busy_delay.sampler(self._rng_call)
+        self._talk = scenario.talk.sampler(self._rng_talk)
+        self._wrap = scenario.wrapup.sampler(self._rng_wrap)
+        self._preview = scenario.preview_s if scenario.mode == "preview" else 0.0
+
+    def run(self) -> RawResult:
+        sc = self.sc
+        pacer = self.pacer
+        started = time.perf_counter()
+        span = (sc.days - 1) * DAY_S + sc.day_s
+        n_bins = math.ceil(span / self.bin_s) + 1
+        n_min = math.ceil(span / 60.0) + 1
+        trace = Trace(
+            self.bin_s,
+            busy=[0.0] * n_bins,
+            logged=[0.0] * n_bins,
+            answered=[0] * n_bins,
+            abandoned=[0] * n_bins,
+            dialed=[0] * n_bins,
+            minute_answered=[0] * n_min,
+            minute_abandoned=[0] * n_min,
+        )
+        res = RawResult(sc, type(pacer).__name__, trace)
+        res.day_answered = [0] * sc.days
+        res.day_abandoned = [0] * sc.days
+        bin_s = self.bin_s
+
+        agents = [_Agent(i) for i in range(sc.agents)]
+        view_of = [AgentView(_PAUSED, 0.0) for _ in agents]
+        ready_q: deque[_Agent] = deque()
+        ringing: dict[_Call, float] = {}
+        waiting: deque[_Call] = deque()
+        heap: list[tuple[float, int, int, object]] = []
+        seq = 0
+        talking = 0
+        limiter = CallRateLimiter(sc.calls_per_second, now=0.0)
+
+        for d in range(sc.days):
+            heap.append((d * DAY_S, seq, _DAY_START, d))
+            seq += 1
+            heap.append((d * DAY_S + sc.day_s, seq, _DAY_END, d))
+            seq += 1
+        heapq.heapify(heap)
+
+        day = 0
+        day_start = 0.0
+        day_end = sc.day_s
+        dialing = False
+        agents_tuple: tuple[AgentView, ...] = ()
+        agents_dirty = True
+        ring_tuple: tuple[float, ...] = ()
+        ring_dirty = True
+        last_t = 0.0
+        last_decide = -math.inf
+        in_flight_area = 0.0
+
+        tick = sc.tick_s
+        contact_rate_at = sc.contact_rate_at
+        timeout = sc.no_answer_timeout_s
+        busy_share = sc.busy_share
+        grace = sc.grace_s
+        rng_call = self._rng_call.random
+        answer_delay = self._answer_delay
+        busy_delay = self._busy_delay
+        talk_draw = self._talk
+        wrap_draw = self._wrap
+        preview = self._preview
+        observe_call = pacer.observe_call
+        observe_work = pacer.observe_work
+        decide = pacer.decide
+        cpu = time.thread_time  # CPU, not wall clock: the machine may be busy with others
+        waits = res.waits
+        m_ans = trace.minute_answered
+        m_ab = trace.minute_abandoned
+        b_ans = trace.answered
+        b_ab = trace.abandoned
+        b_busy = trace.busy
+        phases = res.phases
+        decide_times = res.decide_times
+
+        logged_out = len(agents)  # agents not logged in (in the _PAUSED activity)
+
+        def set_view(a: _Agent, act: AgentActivity, t: float) -> None:
+            nonlocal agents_dirty, logged_out
+            if act is _PAUSED:
+                logged_out += 1
+            if a.activity is _PAUSED:
+                logged_out -= 1
+            a.activity = act
+            a.since = t
+            view_of[a.index] = AgentView(act, t)
+            agents_dirty = True
+
+        def accrue_busy(start: float, end: float) -> None:
+            # clip to the current day's logged-in period
+            s = max(start, day_start)
+            e = min(end, day_end)
+            if e <= s:
+                return
+            res.busy_s += e - s
+            i = int(s // bin_s)
+            while s < e:
+                edge = (i + 1) * bin_s
+                stop = e if e < edge else edge
+                b_busy[i] += stop - s
+                s = stop
+                i += 1
+
+        def count_answer(t: float, abandoned: bool) -> None:
+            res.answered += 1
+            mi = int(t // 60.0)
+            bi = int(t // bin_s)
+            if mi < len(m_ans):
+                m_ans[mi] += 1
+                b_ans[bi] += 1
+                if abandoned:
+                    m_ab[mi] += 1
+                    b_ab[bi] += 1
+            res.day_answered[day] += 1
+            if abandoned:
+                res.abandoned += 1
+                res.day_abandoned[day] += 1
+
+        def connect(a: _Agent, c: _Call, t: float) -> None:
+            nonlocal talking
+            c.state = 2
+            if a.activity is _READY:
+                waits.append(t - a.ready_since)
+                a.busy_since = t
+            else:
+                waits.append(0.0)
+            set_view(a, _TALKING, t)
+            talking += 1
+            res.connected += 1
+            count_answer(t, False)
+            observe_call(CallOutcome(c.originated_at, c.answered_at, t, False))
+            nonlocal seq
+            heapq.heappush(heap, (t + talk_draw(), seq, _TALK_END, a))
+            seq += 1
+
+        while heap:
+            t, _, kind, obj = heap[0]
+            # The pacer runs at least once a second while dialing.
+            if dialing and last_decide + tick < t and last_decide + tick < day_end:
+                t = last_decide + tick
+                kind = -1
+            else:
+                heapq.heappop(heap)
+            if dialing:
+                in_flight_area += (len(ringing) + len(waiting)) * (t - last_t)
+            last_t = t
+
+            if kind == _ANSWER:
+                c = obj
+                assert isinstance(c, _Call)
+                if c.state != 0:
+                    continue  # cancelled at the end of the day
+                del ringing[c]
+                ring_dirty = True
+                c.answered_at = t
+                if ready_q:
+                    connect(ready_q.popleft(), c, t)
+                else:
+                    c.state = 1
+                    waiting.append(c)
+                    heapq.heappush(heap, (t + grace, seq, _GRACE_END, c))
+                    seq += 1
+            elif kind == _NO_CONTACT:
+                c = obj
+                assert isinstance(c, _Call)
+                if c.state != 0:
+                    continue
+                c.state = 2
+                del ringing[c]
+                ring_dirty = True
+                observe_call(CallOutcome(c.originated_at, None, t, False))
+            elif kind == _GRACE_END:
+                c = obj
+                assert isinstance(c, _Call)
+                if c.state != 1:
+                    continue  # connected in time
+                c.state = 2
+                waiting.remove(c)
+                count_answer(t, True)
+                observe_call(CallOutcome(c.originated_at, c.answered_at, t, True))
+            elif kind == _TALK_END:
+                a = obj
+                assert isinstance(a, _Agent)
+                a.talk_s = t - a.since
+                s0 = max(a.since, day_start)
+                if t > s0 and a.since < day_end:
+                    res.talk_s += min(t, day_end) - s0
+                talking -= 1
+                set_view(a, _WRAPUP, t)
+                heapq.heappush(heap, (t + wrap_draw(), seq, _WRAP_END, a))
+                seq += 1
+            elif kind == _WRAP_END:
+                a = obj
+                assert isinstance(a, _Agent)
+                observe_work(AgentWork(a.talk_s, t - a.since))
+                if waiting:
+                    c = waiting.popleft()
+                    connect(a, c, t)
+                    continue_busy = True
+                else:
+                    continue_busy = False
+                if not continue_busy:
+                    accrue_busy(a.busy_since, t)
+                    if dialing:
+                        set_view(a, _READY, t)
+                        a.ready_since = t
+                        ready_q.append(a)
+                    else:
+                        set_view(a, _PAUSED, t)
+            elif kind == _DAY_START:
+                assert isinstance(obj, int)
+                day = obj
+                day_start = day * DAY_S
+                day_end = day_start + sc.day_s
+                dialing = True
+                for a in agents:
+                    if a.activity is _PAUSED:
+                        set_view(a, _READY, t)
+                        a.ready_since = t
+                        ready_q.append(a)
+                    else:  # still busy from yesterday (a very long call): counts from now
+                        a.busy_since = t
+                last_decide = -math.inf
+            elif kind == _DAY_END:
+                dialing = False
+                for c in list(ringing):
+                    c.state = 2  # cancelled: not fed back, the dialer stopped it
+                ringing.clear()
+                ring_dirty = True
+                for a in agents:
+                    if a.activity is _READY:
+                        set_view(a, _PAUSED, t)
+                    elif a.activity is not _PAUSED:
+                        accrue_busy(a.busy_since, t)
+                        a.busy_since = t
+                ready_q.clear()
+                lo = int(day_start // bin_s)
+                hi = int(day_end // bin_s)
+                for i in range(lo, hi + 1):
+                    s = max(day_start, i * bin_s)
+                    e = min(day_end, (i + 1) * bin_s)
+                    if e > s:
+                        trace.logged[i] += (e - s) * sc.agents
+                res.logged_s += sc.day_s * sc.agents
+                continue
+
+            if not dialing:
+                continue
+
+            # -- decide -------------------------------------------------------------------
+            if agents_dirty:
+                agents_tuple = tuple(view_of)
+                if logged_out:
+                    agents_tuple = tuple(v for v in agents_tuple if v.activity is not _PAUSED)
+                agents_dirty = False
+            if ring_dirty:
+                ring_tuple = tuple(ringing.values())
+                ring_dirty = False
+            max_new = limiter.available(t)
+            snap = PacingSnapshot(
+                now=t,
+                agents=agents_tuple,
+                ringing_since=ring_tuple,
+                answered_waiting=len(waiting),
+                limits=PacingLimits(
+                    max_in_flight=min(sc.max_in_flight, sc.trunk_channels - talking),
+                    max_new_now=max_new,
+                ),
+            )
+            t0 = cpu()
+            decision = decide(snap)
+            dt = cpu() - t0
+            decide_times.append(dt)
+            last_decide = t
+            est = decision.estimates
+            if est is not None:
+                phases[est.phase] = phases.get(est.phase, 0) + 1
+            n = decision.dial
+            if n <= 0:
+                continue
+            if n > max_new or n + len(ringing) + len(waiting) > snap.limits.max_in_flight:
+                raise PacerViolation(f"pacer broke a hard limit at t={t:.1f}: {decision}")
+            res.last_decision = decision
+            limiter.take(t, n)
+            res.dialed += n
+            trace.dialed[int(t // bin_s)] += n
+            offset = t - day_start
+            p = contact_rate_at(offset)
+            for _ in range(n):
+                c = _Call(t)
+                ringing[c] = t
+                if rng_call() < p:
+                    delay = answer_delay()
+                    if delay < timeout:
+                        heapq.heappush(heap, (t + preview + delay, seq, _ANSWER, c))
+                    else:
+                        heapq.heappush(heap, (t + preview + timeout, seq, _NO_CONTACT, c))
+                elif busy_share > 0.0 and rng_call() < busy_share:
+                    heapq.heappush(heap, (t + preview + busy_delay(), seq, _NO_CONTACT, c))
+                else:
+                    heapq.heappush(heap, (t + preview + timeout, seq, _NO_CONTACT, c))
+                seq += 1
+            ring_dirty = True
+
+        res.in_flight_area = in_flight_area
+        res.decisions = len(decide_times)
+        res.decide_s = sum(decide_times)
+        res.decide_max_s = max(decide_times, default=0.0)
+        res.wall_s = time.perf_counter() - started
+        return res

@@ -1,0 +1,62 @@
+"""Seeded simulator runs of the real pacers: the cap holds when the contact rate changes, and
+predictive beats progressive and the ratios on utilisation at equal or lower abandonment."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import pytest
+
+from dialer.sim import Scenario, load_scenario, simulate, summarize
+
+
+def day(sc: Scenario, **changes: Any) -> dict[str, Any]:
+    return summarize(simulate(dataclasses.replace(sc, **changes)))
+
+
+@pytest.mark.parametrize("name", ["contact_jump", "contact_fall"])
+@pytest.mark.parametrize("agents", [10, 40])
+def test_the_cap_holds_when_the_contact_rate_changes(name: str, agents: int) -> None:
+    # two days: every 24-hour window then straddles a night and a change of contact rate
+    sc = load_scenario(name)
+    s = day(sc, agents=agents, day_hours=5.0, days=2)
+    ab = s["abandonment"]
+    assert ab["worst_24h"] <= 0.03, ab
+    assert ab["overall"] <= 0.03
+    change_h = int(sc.changes[0].at_s // 3600)
+    after = [r for d in ab["hourly"] for r in d[change_h:] if r is not None]
+    assert after and max(after) <= 0.06, ab["hourly"]
+    assert s["utilisation"] > 0.75
+
+
+def test_the_cap_holds_over_several_days_with_a_small_team() -> None:
+    s = day(load_scenario("agents_5"), days=3)
+    assert s["abandonment"]["worst_24h"] <= 0.03, s["abandonment"]
+
+
+def test_predictive_beats_progressive_and_the_ratios() -> None:
+    ref = dataclasses.replace(load_scenario("reference"), agents=25, day_hours=6.0)
+    pred = day(ref, mode="predictive")
+    prog = day(ref, mode="progressive")
+    adaptive = day(ref, mode="adaptive_ratio")
+    pred_ab = pred["abandonment"]["overall"]
+    assert pred["abandonment"]["worst_24h"] <= 0.03
+    assert pred["utilisation"] > prog["utilisation"] + 0.20
+    assert pred_ab <= adaptive["abandonment"]["overall"]
+    assert pred["utilisation"] > adaptive["utilisation"] + 0.015
+    # the best fixed ratio that abandons no more than predictive does
+    fixed = [day(ref, mode="power", lines_per_agent=r) for r in (2.8, 3.1, 3.4)]
+    fair = [f for f in fixed if f["abandonment"]["overall"] <= pred_ab]
+    assert fair, [f["abandonment"]["overall"] for f in fixed]
+    assert pred["utilisation"] > max(f["utilisation"] for f in fair) + 0.015
+
+
+def test_a_fixed_ratio_right_for_a_large_team_abandons_far_too_much_at_5() -> None:
+    ref = load_scenario("reference")
+    big = day(ref, agents=50, day_hours=4.0, mode="power", lines_per_agent=4.7)
+    small = day(ref, agents=5, day_hours=4.0, mode="power", lines_per_agent=4.7)
+    pred_small = day(ref, agents=5, day_hours=4.0, mode="predictive")
+    assert big["abandonment"]["overall"] < 0.05
+    assert small["abandonment"]["overall"] > 0.20
+    assert pred_small["abandonment"]["overall"] < 0.03

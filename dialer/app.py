@@ -18,13 +18,18 @@ import signal
 from collections.abc import Callable
 
 from dialer import pbx
+from dialer.api.app import start_api
+from dialer.api.auth import TokenTable
+from dialer.api.server import HttpServer, HttpStartError
 from dialer.engine.engine import Engine
+from dialer.metrics import CONTENT_TYPE, Metrics
 from dialer.pacing.base import Pacer, ProgressivePacer
-from dialer.settings import Settings, mask_url
+from dialer.publish.mqtt import start_publisher
+from dialer.settings import ConfigError, Settings, mask_url
 from dialer.store.engine import Database
 from dialer.store.errors import StoreUnavailable
-from dialer.store.gateway import PgEngineStore
 from dialer.store.records import Campaign
+from dialer.store.rules_gateway import RulesStore
 
 logger = logging.getLogger(__name__)
 
@@ -56,6 +61,8 @@ class App:
     ) -> None:
         self.settings = settings
         self.engine: Engine | None = None
+        self.http: HttpServer | None = None  # the HTTP API, once it listens (.port, .url)
+        self.metrics = Metrics()  # its exposition() is served at /metrics
         self._pacer_factory = pacer_factory
         self._stop = asyncio.Event()
         self._force = asyncio.Event()
@@ -81,6 +88,11 @@ class App:
         if install_signals:
             self._install_signals()
         s = self.settings
+        try:
+            tokens = TokenTable.from_settings(s.http)
+        except ConfigError as exc:
+            logger.error("invalid configuration: %s", exc)
+            return EXIT_CONFIG
         db = Database(s.database.url, connect_timeout_s=s.database.connect_timeout_s)
         try:
             await self._retry(db.ping, s.database.retry_for_s, "database")
@@ -101,15 +113,37 @@ class App:
             logger.error("%s", exc)
             await db.dispose()
             return EXIT_UNREACHABLE
-        store = PgEngineStore(db, s.dialer.owner_name(), s.dialer.lease_s)
-        engine = Engine(adapter, store, s.dialer, self._pacer_factory or default_pacer)
+        # Issue 5: the store applies the rules at the lease and is the engine's dial guard.
+        rules_store = RulesStore(db, s.dialer.owner_name(), s.dialer.lease_s)
+        store = self.metrics.timed_store(rules_store)
+        engine = Engine(
+            adapter, store, s.dialer, self._pacer_factory or default_pacer, guard=rules_store
+        )
         self.engine = engine
+        self.metrics.watch(engine)
+        publisher = (
+            start_publisher(s.mqtt, engine, self.metrics, s.dialer.owner_name())
+            if s.mqtt.enabled
+            else None
+        )
+        http: HttpServer | None = None
         try:
             await engine.load()
+            if s.http.enabled:
+                try:
+                    http, api = await start_api(
+                        s, db, engine, tokens, lambda: (self.metrics.exposition(), CONTENT_TYPE)
+                    )
+                except HttpStartError as exc:
+                    logger.error("%s", exc)
+                    return EXIT_CONFIG
+                self.http = http
             runner = asyncio.create_task(engine.run(), name="engine")
             self.started.set()
             stop = asyncio.create_task(self._stop.wait())
             await asyncio.wait({runner, stop}, return_when=asyncio.FIRST_COMPLETED)
+            if http is not None:
+                api.stopping = True  # the API refuses new work while live calls drain
             if runner.done():
                 stop.cancel()
                 runner.result()  # re-raise an engine crash
@@ -124,6 +158,11 @@ class App:
             with contextlib.suppress(asyncio.CancelledError):
                 await runner
         finally:
+            if http is not None:
+                await http.stop()
+            if publisher is not None:
+                await publisher.aclose()
+            await self.metrics.aclose()
             await adapter.close()
             await db.dispose()
         logger.info("stopped")

@@ -70,6 +70,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     simulate = sub.add_parser("simulate", help="run the pacing simulator on a scenario")
     _add_simulate_arguments(simulate)
+
+    from dialer.client.commands import add_commands  # the running daemon's API
+
+    add_commands(sub)
+
+    from dialer import rules_cli  # issue 5: leads why/history, campaign reasons/rules, dnc
+
+    rules_cli.add_commands(sub)
     return parser
 
 

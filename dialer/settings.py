@@ -112,17 +112,82 @@ class LogSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class MqttSettings:
+    """The MQTT event publisher (dialer/publish/README.md); off unless `enabled`."""
+
+    enabled: bool = False
+    host: str = "127.0.0.1"
+    port: int = 1883
+    topic_prefix: str = "dialer"
+    client_id: str = ""  # defaults to "dialer-" + the dialer's owner name
+    qos: int = 1
+    queue_size: int = 10_000  # events waiting for the broker; the oldest are dropped past this
+    stats_interval_s: float = 5.0  # how often the retained campaign statistics are refreshed
+    reconnect_min_s: float = 0.5
+    reconnect_max_s: float = 30.0
+
+    def check(self) -> None:
+        if not self.host:
+            raise ConfigError("mqtt.host: must not be empty")
+        _port("mqtt.port", self.port)
+        prefix = self.topic_prefix
+        if not prefix or prefix.startswith("/") or prefix.endswith("/") or "+" in prefix:
+            raise ConfigError(f"mqtt.topic_prefix: expected a/b form, got {prefix!r}")
+        if "#" in prefix or "\0" in prefix:
+            raise ConfigError(f"mqtt.topic_prefix: must not contain wildcards, got {prefix!r}")
+        if self.qos not in (0, 1, 2):
+            raise ConfigError(f"mqtt.qos: expected 0, 1 or 2, got {self.qos}")
+        if not 1 <= self.queue_size <= 1_000_000:
+            raise ConfigError(f"mqtt.queue_size: expected 1..1000000, got {self.queue_size}")
+        _positive("mqtt.stats_interval_s", self.stats_interval_s)
+        _positive("mqtt.reconnect_min_s", self.reconnect_min_s)
+        if self.reconnect_max_s < self.reconnect_min_s:
+            raise ConfigError("mqtt.reconnect_max_s: must be at least mqtt.reconnect_min_s")
+
+
+@dataclass(frozen=True, slots=True)
+class HttpSettings:
+    """The HTTP API (dialer/api/), served in the daemon's own event loop.
+
+    Tokens: `tokens_file` names a TOML file of `[[tokens]]` entries (see
+    config/tokens.example.toml); `admin_token` (best set as DIALER_HTTP_ADMIN_TOKEN) adds one
+    admin token. Port 0 binds a free port (tests); the bound port is logged.
+    """
+
+    enabled: bool = True
+    host: str = "127.0.0.1"
+    port: int = 8080
+    tokens_file: str = ""
+    admin_token: str = field(default="", repr=False)
+    access_log: bool = False
+    shutdown_timeout_s: float = 5.0
+
+    def check(self) -> None:
+        if not self.host:
+            raise ConfigError("http.host: must not be empty")
+        if self.port != 0:
+            _port("http.port", self.port)
+        _positive("http.shutdown_timeout_s", self.shutdown_timeout_s)
+        if self.tokens_file and not Path(self.tokens_file).is_file():
+            raise ConfigError(f"http.tokens_file: {self.tokens_file} is not a readable file")
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     database: DatabaseSettings = field(default_factory=DatabaseSettings)
     pbx: PbxSettings = field(default_factory=PbxSettings)
     dialer: DialerSettings = field(default_factory=DialerSettings)
     log: LogSettings = field(default_factory=LogSettings)
+    mqtt: MqttSettings = field(default_factory=MqttSettings)
+    http: HttpSettings = field(default_factory=HttpSettings)
 
     def check(self) -> None:
         self.database.check()
         self.pbx.check()
         self.dialer.check()
         self.log.check()
+        self.mqtt.check()
+        self.http.check()
 
 
 DEFAULT_PORTS = {"asterisk": 5038, "freeswitch": 8021}
@@ -132,6 +197,8 @@ _SECTIONS: dict[str, type[Any]] = {
     "pbx": PbxSettings,
     "dialer": DialerSettings,
     "log": LogSettings,
+    "mqtt": MqttSettings,
+    "http": HttpSettings,
 }
 
 

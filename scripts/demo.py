@@ -24,6 +24,7 @@ from dialer.app import App
 from dialer.settings import (
     DatabaseSettings,
     DialerSettings,
+    HttpSettings,
     LogSettings,
     PbxSettings,
     Settings,
@@ -87,6 +88,7 @@ async def run_demo(args: argparse.Namespace, url: str, ast: Asterisk) -> int:
         ),
         dialer=DialerSettings(owner="demo", tick_s=0.1, cdr_flush_s=0.2, drain_timeout_s=10),
         log=LogSettings(),
+        http=HttpSettings(port=0),
     )
     app = App(settings)
     serve = asyncio.create_task(app.serve())

@@ -37,10 +37,16 @@ class CampaignRun:
     dialed: int = 0
     answered: int = 0
     last_reason: str = ""
+    # Issue 5: agent id -> call id of the callback for that named agent, dialing now; the agent
+    # takes no other call meanwhile and counts as busy for pacing.
+    reserved: dict[str, str] = field(default_factory=dict)
 
     def snapshot(self, now: float, trunk_in_use: int) -> PacingSnapshot:
         views = tuple(
-            AgentView(_ACTIVITY[a.state], a.since)
+            AgentView(
+                AgentActivity.TALKING if a.agent_id in self.reserved else _ACTIVITY[a.state],
+                a.since,
+            )
             for a in self.agents.values()
             if a.state in _ACTIVITY
         )
@@ -66,6 +72,8 @@ class CampaignRun:
         """The ready agent who has waited longest (fair share of calls)."""
         best: Agent | None = None
         for agent in self.agents.values():
+            if agent.agent_id in self.reserved:
+                continue  # kept for its callback
             if agent.state is AgentState.READY and (best is None or agent.since < best.since):
                 best = agent
         return best

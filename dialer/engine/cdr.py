@@ -36,7 +36,9 @@ class CdrWriter:
         self._flush_s = flush_s
         self._starts: list[AttemptStart] = []
         self._ends: list[AttemptEnd] = []
-        self._wake = asyncio.Event()
+        # One flush at a time: a final flush at stop must wait for a periodic one in progress,
+        # or the stop would close attempts whose real end is still being written.
+        self._lock = asyncio.Lock()
         self.written_starts = 0
         self.written_ends = 0
         self.last_write_ms = 0.0
@@ -58,6 +60,10 @@ class CdrWriter:
 
     async def flush(self) -> bool:
         """Write what is queued. Returns False if the database refused (the batch is kept)."""
+        async with self._lock:
+            return await self._flush()
+
+    async def _flush(self) -> bool:
         starts, ends = self._starts, self._ends
         if not starts and not ends:
             return True

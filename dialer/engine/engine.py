@@ -21,7 +21,7 @@ import logging
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,8 +35,9 @@ from dialer.engine.cdr import CdrWriter, WallClock
 from dialer.engine.observe import AgentChanged, CallChanged, EngineEvent, Observer, PacingDecided
 from dialer.engine.ports import EngineStore
 from dialer.pacing.base import AgentWork, CallOutcome, Pacer, ProgressivePacer
+from dialer.rules.ports import DialGuard
 from dialer.settings import DialerSettings
-from dialer.store.records import AttemptEnd, AttemptStart, Campaign, LeasedLead
+from dialer.store.records import AttemptEnd, AttemptStart, Campaign, LeasedLead, Trunk
 
 logger = logging.getLogger(__name__)
 
@@ -65,8 +66,12 @@ class Engine:
         store: EngineStore,
         settings: DialerSettings,
         pacer_factory: Callable[[Campaign], Pacer] | None = None,
+        guard: DialGuard | None = None,
     ) -> None:
         self._pbx = pbx_
+        # Issue 5: the rules' check right before each originate, and due callbacks.
+        self._guard = guard
+        self._next_callback_poll = 0.0
         self._store = store
         self._settings = settings
         self._owner = settings.owner_name()
@@ -232,6 +237,9 @@ class Engine:
                 renewed = now
                 self._spawn(self._store.renew(), "lease-renew")
                 self._spawn(self._store.sweep_expired(), "lease-sweep")
+            if self._guard is not None and now >= self._next_callback_poll:
+                self._next_callback_poll = now + self._guard.callback_poll_s
+                self._spawn(self._poll_callbacks(self._guard), "callbacks")
             for run in self.campaigns.values():
                 self._sweep(run, now)
                 self._pace(run)
@@ -333,7 +341,8 @@ class Engine:
 
     def _agent_free(self, run: CampaignRun, agent: ag.Agent) -> None:
         """An agent became ready: serve the oldest waiting answered call, else pace."""
-        while run.waiting and agent.is_ready:
+        # An agent kept for a callback waits for that call (issue 5).
+        while run.waiting and agent.is_ready and agent.agent_id not in run.reserved:
             cid = run.waiting.popleft()
             call = run.calls.get(cid)
             if call is not None and call.state is cl.CallState.ANSWERED:
@@ -342,7 +351,15 @@ class Engine:
         self._pace(run)
 
     def _give_to_agent(self, run: CampaignRun, call: cl.CallAttempt) -> None:
-        agent = run.ready_agent()
+        # A callback for a named agent goes to that agent, kept free for it since the originate
+        # (issue 5); if it is no longer ready, to whoever is. Kept agents take no other call.
+        agent = None
+        for agent_id, cid in list(run.reserved.items()):
+            if cid == call.channel_id:
+                del run.reserved[agent_id]
+                kept = run.agents.get(agent_id)
+                agent = kept if kept is not None and kept.is_ready else None
+        agent = agent or run.ready_agent()
         if agent is not None:
             self._assign(run, call, agent)
             return
@@ -491,6 +508,59 @@ class Engine:
         if unused:
             await self._store.release(unused)
 
+    def add_campaign(
+        self, campaign: Campaign, trunk: Trunk, agents: Sequence[tuple[int, str]]
+    ) -> None:
+        """Dial a campaign started while the daemon runs (HTTP API); `agents` are (id, SIP
+        endpoint) pairs, logged in as at start-up. A loaded campaign is updated and resumed."""
+        if campaign.id in self.campaigns:
+            self.update_campaign(campaign, trunk)
+        else:
+            self.campaigns[campaign.id] = CampaignRun(
+                campaign=campaign,
+                trunk=trunk,
+                pacer=self._pacer_factory(campaign),
+                bucket=TokenBucket(trunk.max_cps),
+            )
+            logger.info("campaign %s started", campaign.name, extra={"campaign": campaign.name})
+        for agent_id, endpoint in agents:
+            self.add_agent(campaign.id, agent_id, endpoint)
+        self.resume_campaign(campaign.id)
+
+    def add_agent(self, campaign_id: int, agent_id: int, endpoint: str) -> None:
+        """Put an agent in a loaded campaign (logged in at once when autologin is on). An
+        agent already in a loaded campaign stays where it is."""
+        key = str(agent_id)
+        if any(key in r.agents for r in self.campaigns.values()):
+            return
+        run = self.campaigns[campaign_id]
+        agent = ag.Agent(key, endpoint)
+        run.agents[key] = agent
+        if self._settings.autologin_agents and self._accepting:
+            self._spawn(self._login(run, agent), "agent-login")
+
+    def update_campaign(self, campaign: Campaign, trunk: Trunk) -> None:
+        """New settings for a loaded campaign; a new pacing mode gets a new pacer."""
+        run = self.campaigns[campaign.id]
+        if campaign.pacing_mode != run.campaign.pacing_mode:
+            run.pacer = self._pacer_factory(campaign)
+        run.campaign = campaign
+        self.update_trunk(trunk)
+
+    def update_trunk(self, trunk: Trunk) -> None:
+        """New channel and rate limits for the campaigns on this trunk."""
+        for run in self.campaigns.values():
+            if run.trunk.id == trunk.id and run.trunk != trunk:
+                run.trunk = trunk
+                run.bucket = TokenBucket(trunk.max_cps)
+
+    def end_wrapup(self, agent_id: str) -> None:
+        """The agent gave the call's result: its wrap-up ends now (nothing outside wrap-up)."""
+        run, agent = self.find_agent(agent_id)
+        if agent.state is ag.AgentState.WRAPUP:
+            self._cancel_timer(f"wrapup:{agent_id}")
+            self._wrapup_done(run, agent)
+
     # -- pacing and originating -------------------------------------------------------------
 
     def _trunk_in_use(self, trunk_id: int) -> int:
@@ -514,7 +584,10 @@ class Engine:
         for _ in range(decision.dial):
             if not run.leads or not run.bucket.take(now):
                 break
-            self._originate(run, run.leads.popleft(), now)
+            lead = self._next_lead(run)
+            if lead is None:
+                break
+            self._originate(run, lead, now)
         if (
             len(run.leads) < self._settings.lease_batch // 2
             and not run.refilling
@@ -540,11 +613,50 @@ class Engine:
         run.leads.extend(leads)
         self._pace(run)
 
+    def _next_lead(self, run: CampaignRun) -> LeasedLead | None:
+        """The first buffered lead that may go now (issue 5): a callback for a named agent
+        waits in the buffer until that agent is ready and not kept for another callback."""
+        for i, lead in enumerate(run.leads):
+            named = lead.callback_agent_id
+            if named is not None:
+                agent = run.agents.get(str(named))
+                if agent is None or not agent.is_ready or agent.agent_id in run.reserved:
+                    continue
+            del run.leads[i]
+            return lead
+        return None
+
+    async def _poll_callbacks(self, guard: DialGuard) -> None:
+        """Due callbacks go to the front of their campaign's buffer (issue 5). One for a named
+        agent is leased only while that agent is ready and not kept for another callback."""
+        for run in list(self.campaigns.values()):
+            if run.paused:
+                continue
+            ready = [
+                int(a.agent_id)
+                for a in run.agents.values()
+                if a.is_ready and a.agent_id not in run.reserved and a.agent_id.isdigit()
+            ]
+            try:
+                due = await guard.lease_callbacks(run.campaign.id, ready)
+            except Exception as exc:
+                logger.warning("callbacks: %s", exc, extra={"campaign": run.campaign.name})
+                continue
+            if not due:
+                continue
+            if not self._accepting:
+                await self._store.release([lead.id for lead in due])
+                continue
+            run.leads.extendleft(reversed(due))
+            self._pace(run)
+
     def _originate(self, run: CampaignRun, lead: LeasedLead, now: float) -> None:
         cid = str(uuid.uuid4())
         call = cl.CallAttempt(cid, lead.id)
         self._call_do(run, call, cl.Originate(now))
         run.calls[cid] = call
+        if lead.callback_agent_id is not None:
+            run.reserved[str(lead.callback_agent_id)] = cid  # kept until answer or end
         self._call_index[cid] = run
         run.dialed += 1
         c = run.campaign
@@ -564,9 +676,27 @@ class Engine:
                 "DIALER_HOLD": f"{hold:.1f}",
             },
         )
-        self._spawn(self._send_originate(run, request), "originate")
+        self._spawn(self._send_originate(run, request, lead), "originate")
 
-    async def _send_originate(self, run: CampaignRun, request: pbx.CustomerCall) -> None:
+    async def _send_originate(
+        self, run: CampaignRun, request: pbx.CustomerCall, lead: LeasedLead
+    ) -> None:
+        if self._guard is not None:
+            # Issue 5: checked again right before the originate (DNC lists, the 72-hour lock,
+            # calling hours): a lead may wait in the buffer for minutes after its lease.
+            refused = await self._guard.refuse_reason(lead)
+            if refused is not None:
+                logger.warning(
+                    "lead %d not dialed: %s", lead.id, refused, extra={"call": request.channel_id}
+                )
+                now = self._loop.time()
+                self._on_call_event(run, request.channel_id, cl.Cancel(now))
+                self._on_call_event(
+                    run,
+                    request.channel_id,
+                    pbx.OriginateFailed(request.channel_id, f"not dialed: {refused}", now),
+                )
+                return
         try:
             await self._pbx.originate_customer(request)
         except pbx.PbxError as exc:
@@ -581,6 +711,9 @@ class Engine:
         cid = call.channel_id
         run.calls.pop(cid, None)
         self._call_index.pop(cid, None)
+        for agent_id, kept_for in list(run.reserved.items()):
+            if kept_for == cid:
+                del run.reserved[agent_id]
         self._cancel_timer(f"hold:{cid}")
         with contextlib.suppress(ValueError):
             run.waiting.remove(cid)

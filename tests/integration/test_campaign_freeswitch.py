@@ -31,7 +31,7 @@ from dialer.app import App
 from dialer.domain.results import CallResult
 from dialer.engine.engine import Engine
 from dialer.pacing.base import ProgressivePacer
-from dialer.settings import DatabaseSettings, DialerSettings, LogSettings, Settings
+from dialer.settings import DatabaseSettings, DialerSettings, HttpSettings, LogSettings, Settings
 from dialer.store.engine import Database
 from esl_bridge.client import EslPbx
 from rig import RigError
@@ -128,6 +128,7 @@ def fs_settings(rig: FsRig, url: str, **dialer: Any) -> Settings:
         pbx=rig.pbx_settings(),  # kind="freeswitch", the rig's event socket and password
         dialer=DialerSettings(**values),
         log=LogSettings(),
+        http=HttpSettings(port=0),
     )
 
 

@@ -20,7 +20,14 @@ from dialer.app import App
 from dialer.domain.results import CallResult
 from dialer.engine.engine import Engine
 from dialer.pacing.base import PacingDecision, PacingSnapshot, ProgressivePacer
-from dialer.settings import DatabaseSettings, DialerSettings, LogSettings, PbxSettings, Settings
+from dialer.settings import (
+    DatabaseSettings,
+    DialerSettings,
+    HttpSettings,
+    LogSettings,
+    PbxSettings,
+    Settings,
+)
 from dialer.store.engine import Database
 from rig.asterisk import Asterisk
 from rig.campaign import seed
@@ -50,6 +57,7 @@ def rig_settings(asterisk: Asterisk, url: str, **dialer: Any) -> Settings:
         pbx=PbxSettings(host=c.host, port=c.port, username=c.username, secret=c.secret),
         dialer=DialerSettings(**values),
         log=LogSettings(),
+        http=HttpSettings(port=0),
     )
 
 

@@ -46,6 +46,8 @@ def config(tmp_path: Path, asterisk: Asterisk | None, url: str, **pbx: object) -
         "tick_s = 0.05",
         "cdr_flush_s = 0.05",
         "drain_timeout_s = 1.0",
+        "[http]",
+        "port = 0",
     ]
     path = tmp_path / "dialer.toml"
     path.write_text("\n".join(lines) + "\n")

@@ -67,6 +67,8 @@ async def seed(
     max_cps: float = 100.0,
     max_attempts: int = 1,
     pacing: PacingMode = PacingMode.PROGRESSIVE,
+    amd_enabled: bool = False,
+    machine_message: str = "",
 ) -> SeededCampaign:
     """A running campaign on the rig's `trunk` endpoint with agents agent1..agentN."""
     async with db.transaction() as s:
@@ -84,6 +86,8 @@ async def seed(
             max_attempts=max_attempts,
             wrapup_s=wrapup_s,
             hold_s=hold_s,
+            amd_enabled=amd_enabled,
+            machine_message=machine_message,
         )
         lead_list = await campaign_repo.create_lead_list(s, campaign.id, f"{name}-list")
         await add_leads(s, lead_list.id, [NewLead(phone=n) for n in numbers])

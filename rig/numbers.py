@@ -41,6 +41,13 @@ class Behaviour(enum.IntEnum):
     """Ring, then 503 Service Unavailable (a carrier failure)."""
     ANSWER_HOLD = 5
     """Ring, answer, and stay on the line until the PBX hangs up (talk time ignored)."""
+    AMD_HUMAN = 6
+    """Ring, answer, say "Hello?" (0.3-0.74 s after the answer) then stay silent: a person, for
+    answering-machine detection (audio from rig/audio.py). Hangs up (BYE) after the talk time,
+    or with talk time 0 stays on the line until the PBX hangs up."""
+    AMD_MACHINE = 7
+    """As AMD_HUMAN with an answering machine's 8.4 s greeting and a beep (ending 9.87 s after
+    the answer) instead of the hello."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,12 +59,15 @@ class Expected:
     dial without one); `cause` the Cause of the Hangup event when the call ends that way (an
     answered call: when the far end hangs up while bridged, or the dialplan hangs up).
     `originate_reason` is OriginateResponse's Reason (4 answered, 3 ring-out, 0 otherwise).
+    `amd_status` is what AMD() says (the Status of the DialerAmd UserEvent) when the call is
+    originated with DIALER_AMD=1; None for the behaviours that play no audio.
     """
 
     dial_status: DialStatus
     dial_end: str | None
     cause: int
     originate_reason: int
+    amd_status: str | None = None
 
 
 EXPECTED: Final[dict[Behaviour, Expected]] = {
@@ -66,9 +76,12 @@ EXPECTED: Final[dict[Behaviour, Expected]] = {
     Behaviour.BUSY: Expected(DialStatus.BUSY, "BUSY", 17, 0),
     Behaviour.NO_ANSWER: Expected(DialStatus.NOANSWER, None, 19, 3),
     Behaviour.FAIL: Expected(DialStatus.CONGESTION, "CONGESTION", 34, 0),
+    Behaviour.AMD_HUMAN: Expected(DialStatus.ANSWER, "ANSWER", 16, 4, amd_status="HUMAN"),
+    Behaviour.AMD_MACHINE: Expected(DialStatus.ANSWER, "ANSWER", 16, 4, amd_status="MACHINE"),
 }
 """Outcome per behaviour. `cause` 16 is for an answered call that ends in a bridge or by the
-dialplan's Hangup(); see CAUSE_HANGUP_IN_DIALPLAN_APP for the other case."""
+dialplan's Hangup(); see CAUSE_HANGUP_IN_DIALPLAN_APP for the other case. Without DIALER_AMD=1
+the AMD behaviours are plain answered calls that stay up (as ANSWER_HOLD)."""
 
 CAUSE_HANGUP_IN_DIALPLAN_APP: Final = 0
 """Hangup Cause when an answered channel is hung up while it runs a dialplan application

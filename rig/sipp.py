@@ -4,6 +4,9 @@ Each `Sipp` is one SIPp process in server (UAS) mode, started and stopped by its
 in the foreground without a terminal (`-nostdin`); its screen goes to a file and its statistics
 to a CSV file in .rig/run/, read back by `stats()`.
 
+The trunk scenario plays speech for answering-machine detection (rig/audio.py); its files are
+made on first use and passed to SIPp as `-key` values, which SIPp needs at start-up.
+
 Stopping sends SIGUSR1 (SIPp's soft quit: it stops taking calls, lets live ones end, writes the
 final screen and statistics), then SIGTERM, then SIGKILL.
 """
@@ -16,11 +19,12 @@ import shutil
 import signal
 import subprocess
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
-from rig import SIPP_SCENARIOS, RigError, run_dir
+from rig import SIPP_SCENARIOS, RigError, audio, run_dir
 
 TRUNK_SCENARIO = SIPP_SCENARIOS / "trunk_uas.xml"
 HEADSET_SCENARIO = SIPP_SCENARIOS / "headset_uas.xml"
@@ -50,11 +54,21 @@ def _udp_port_bound(port: int) -> bool:
 class Sipp:
     """One SIPp UAS process listening on 127.0.0.1:`port`."""
 
-    def __init__(self, name: str, scenario: Path, port: int, media_port: int) -> None:
+    def __init__(
+        self,
+        name: str,
+        scenario: Path,
+        port: int,
+        media_port: int,
+        keys: Mapping[str, str] | None = None,
+    ) -> None:
+        """`keys` are SIPp `-key NAME VALUE` pairs; None gives the trunk scenario its audio
+        files (rig/audio.py) and other scenarios none."""
         self.name = name
         self.scenario = scenario
         self.port = port
         self.media_port = media_port
+        self.keys = dict(keys) if keys is not None else None
         self.process: subprocess.Popen[bytes] | None = None
         base = run_dir() / f"sipp-{name}"
         self.stat_file = base.with_suffix(".csv")
@@ -65,6 +79,13 @@ class Sipp:
     @property
     def pid(self) -> int | None:
         return self.process.pid if self.process is not None else None
+
+    def key_args(self) -> list[str]:
+        if self.keys is not None:
+            return [arg for key, value in self.keys.items() for arg in ("-key", key, value)]
+        if self.scenario.resolve() == TRUNK_SCENARIO.resolve():
+            return audio.sipp_keys()
+        return []
 
     def command(self) -> list[str]:
         sipp = shutil.which("sipp")
@@ -98,6 +119,7 @@ class Sipp:
             "-trace_err",
             "-error_file",
             str(self.error_file),
+            *self.key_args(),
         ]
 
     def start(self, timeout: float = 5.0) -> None:

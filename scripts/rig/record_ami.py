@@ -31,6 +31,8 @@ from rig.transcripts import TRANSCRIPT_DIR, Writer
 
 SETTLE_S = 0.5
 """How long to keep recording after a scenario's last expected event (trailing events)."""
+AMD_MESSAGE = "dialer/abandon"
+"""The message left on answering machines in the amd_* scenarios (the deploy's 3.8 s one)."""
 
 
 @dataclass
@@ -62,6 +64,33 @@ class Scene:
             attempt=f"att-{role}",
         )
         return channel_id
+
+    async def originate_amd(
+        self, role: str, number: str, *, hold_s: float = 5.0, message: str | None = None
+    ) -> str:
+        """A customer originated with DIALER_AMD=1 (and DIALER_MACHINE_MESSAGE if given)."""
+        channel_id = self.new_id(role)
+        self.writer.meta.setdefault("numbers", {})[role] = number
+        variables = [f"DIALER_ATTEMPT=att-{role}", f"DIALER_HOLD={hold_s}", "DIALER_AMD=1"]
+        if message is not None:
+            variables.append(f"DIALER_MACHINE_MESSAGE={message}")
+        await self.ami.request(
+            "Originate",
+            Channel=f"PJSIP/{number}@trunk",
+            Context="dialer-customer",
+            Exten="s",
+            Priority="1",
+            Timeout="30000",
+            CallerID=calls.CALLER_ID,
+            Async="true",
+            ChannelId=channel_id,
+            Variable=variables,
+        )
+        return channel_id
+
+    async def user_event(self, channel_id: str, name: str, wait_s: float = 30.0) -> Headers:
+        _, message = await self.ami.wait_for(event("UserEvent", channel_id, UserEvent=name), wait_s)
+        return message
 
     async def login_agent(self, role: str = "agent", endpoint: str = "agent1") -> str:
         channel_id = self.new_id(role)
@@ -252,6 +281,76 @@ async def bridge_gone_channel(scene: Scene) -> None:
     await scene.settle()
 
 
+async def amd_human(scene: Scene) -> None:
+    """AMD on: the callee says "Hello?" then is silent; AMD says HUMAN (UserEvent DialerAmd),
+    the daemon bridges it to the agent's leg, and the callee hangs up (BYE) 4 s after the
+    answer. The agent's leg goes back to waiting."""
+    agent = await scene.login_agent()
+    number = make_number(Behaviour.AMD_HUMAN, ring_s=0.5, talk_s=4.0, serial=20)
+    customer = await scene.originate_amd("customer", number, message=AMD_MESSAGE)
+    answered = await scene.answered(customer)
+    await scene.user_event(customer, "DialerAmd")
+    decided = scene.ami.elapsed()
+    await scene.bridge(customer, agent)
+    await scene.ami.wait_for(event("BridgeEnter", agent))
+    scene.timings["answer_to_amd_ms"] = (decided - answered) * 1000
+    scene.timings["answer_to_bridge_ms"] = (scene.ami.elapsed() - answered) * 1000
+    await scene.hangup_of(customer)
+    await scene.settle()
+
+
+async def amd_machine_hangup(scene: Scene) -> None:
+    """AMD on, no machine message: the callee plays a voicemail greeting; AMD says MACHINE and
+    the dialplan hangs up at once."""
+    number = make_number(Behaviour.AMD_MACHINE, ring_s=0.5, serial=21)
+    customer = await scene.originate_amd("customer", number)
+    answered = await scene.answered(customer)
+    await scene.user_event(customer, "DialerAmd")
+    scene.timings["answer_to_amd_ms"] = (scene.ami.elapsed() - answered) * 1000
+    await scene.hangup_of(customer)
+    scene.timings["answer_to_hangup_ms"] = (scene.ami.elapsed() - answered) * 1000
+    await scene.settle()
+
+
+async def amd_machine_message(scene: Scene) -> None:
+    """AMD on with DIALER_MACHINE_MESSAGE: MACHINE, then the dialplan waits for 1.5 s of silence
+    (the greeting and its beep are over), sends UserEvent DialerMachineMessage, plays the
+    message (3.8 s) and hangs up."""
+    number = make_number(Behaviour.AMD_MACHINE, ring_s=0.5, serial=22)
+    customer = await scene.originate_amd("customer", number, message=AMD_MESSAGE)
+    answered = await scene.answered(customer)
+    await scene.user_event(customer, "DialerAmd")
+    scene.timings["answer_to_amd_ms"] = (scene.ami.elapsed() - answered) * 1000
+    await scene.user_event(customer, "DialerMachineMessage")
+    started = scene.ami.elapsed()
+    scene.timings["answer_to_machine_message_ms"] = (started - answered) * 1000
+    await scene.hangup_of(customer)
+    scene.timings["message_to_hangup_ms"] = (scene.ami.elapsed() - started) * 1000
+    await scene.settle()
+
+
+async def amd_hangup_during(scene: Scene) -> None:
+    """AMD on, and the callee hangs up (BYE) 0.5 s after answering, while AMD() listens: no
+    DialerAmd at all, only the Hangup."""
+    number = make_number(Behaviour.ANSWER, ring_s=0.5, talk_s=0.5, serial=23)
+    customer = await scene.originate_amd("customer", number, message=AMD_MESSAGE)
+    await scene.hangup_of(customer)
+    await scene.settle()
+
+
+async def amd_notsure(scene: Scene) -> None:
+    """AMD on, and the line sends no audio at all: after total_analysis_time (3.5 s) AMD says
+    NOTSURE, the call waits as a person would (DIALER_HOLD 0.5 s here), nobody bridges it, and
+    the fail-safe plays the abandon message."""
+    number = make_number(Behaviour.ANSWER_HOLD, ring_s=0.5, serial=24)
+    customer = await scene.originate_amd("customer", number, hold_s=0.5, message=AMD_MESSAGE)
+    answered = await scene.answered(customer)
+    await scene.user_event(customer, "DialerAmd")
+    scene.timings["answer_to_amd_ms"] = (scene.ami.elapsed() - answered) * 1000
+    await scene.hangup_of(customer)
+    await scene.settle()
+
+
 SCENARIOS: dict[str, Scenario] = {
     "agent_login": agent_login,
     "answered_bridged": answered_bridged,
@@ -266,6 +365,11 @@ SCENARIOS: dict[str, Scenario] = {
     "core_show_channels": core_show_channels,
     "originate_unknown_endpoint": originate_unknown_endpoint,
     "bridge_gone_channel": bridge_gone_channel,
+    "amd_human": amd_human,
+    "amd_machine_hangup": amd_machine_hangup,
+    "amd_machine_message": amd_machine_message,
+    "amd_hangup_during": amd_hangup_during,
+    "amd_notsure": amd_notsure,
 }
 
 

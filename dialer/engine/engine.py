@@ -42,6 +42,7 @@ from dialer.store.records import AttemptEnd, AttemptStart, Campaign, LeasedLead,
 logger = logging.getLogger(__name__)
 
 MAX_ANSWER_WAIT_S = 2.0  # the legal limit from answer to agent (or message)
+MAX_SCREENING_S = 5.0  # answering-machine detection that gives no verdict by then: a person
 _STALE_GRACE_S = 20.0  # a pre-answer call this long past its ring timeout is hung up
 _LOGIN_RETRY_S = 5.0
 
@@ -278,10 +279,32 @@ class Engine:
         if after is before:
             return
         if after is cl.CallState.ANSWERED:
+            self._cancel_timer(f"screen:{cid}")
             run.answered += 1
             self._give_to_agent(run, call)
+        elif after is cl.CallState.SCREENING:
+            # No verdict in time (a PBX without AMD, a lost event): treat it as a person.
+            self._timers[f"screen:{cid}"] = self._loop.call_later(
+                MAX_SCREENING_S, self._screening_expired, run, cid
+            )
+        elif after is cl.CallState.MACHINE:
+            self._cancel_timer(f"screen:{cid}")
         elif after is cl.CallState.ENDED:
+            self._cancel_timer(f"screen:{cid}")
             self._finish(run, call)
+
+    def _screening_expired(self, run: CampaignRun, cid: str) -> None:
+        self._timers.pop(f"screen:{cid}", None)
+        call = run.calls.get(cid)
+        if call is not None and call.state is cl.CallState.SCREENING:
+            logger.warning(
+                "call %s: no AMD verdict in %.0f s; treated as a person",
+                cid,
+                MAX_SCREENING_S,
+                extra={"call": cid},
+            )
+            verdict = pbx.MachineDetected(cid, False, "TIMEOUT", "no verdict", self._loop.time())
+            self._on_call_event(run, cid, verdict)
 
     def _on_leg_event(self, run: CampaignRun, agent: ag.Agent, event: pbx.PbxEvent) -> None:
         at = getattr(event, "at", self._loop.time())
@@ -652,7 +675,7 @@ class Engine:
 
     def _originate(self, run: CampaignRun, lead: LeasedLead, now: float) -> None:
         cid = str(uuid.uuid4())
-        call = cl.CallAttempt(cid, lead.id)
+        call = cl.CallAttempt(cid, lead.id, amd=run.campaign.amd_enabled)
         self._call_do(run, call, cl.Originate(now))
         run.calls[cid] = call
         if lead.callback_agent_id is not None:
@@ -674,9 +697,20 @@ class Engine:
                 "DIALER_LEAD": str(lead.id),
                 "DIALER_CAMPAIGN": str(c.id),
                 "DIALER_HOLD": f"{hold:.1f}",
+                **self._amd_variables(c),
             },
         )
         self._spawn(self._send_originate(run, request, lead), "originate")
+
+    @staticmethod
+    def _amd_variables(c: Campaign) -> dict[str, str]:
+        """The dialplan contract for answering-machine detection (deploy/asterisk/README.md)."""
+        if not c.amd_enabled:
+            return {}
+        out = {"DIALER_AMD": "1"}
+        if c.machine_message:
+            out["DIALER_MACHINE_MESSAGE"] = c.machine_message
+        return out
 
     async def _send_originate(
         self, run: CampaignRun, request: pbx.CustomerCall, lead: LeasedLead
@@ -746,7 +780,8 @@ class Engine:
             run.pacer.observe_call(
                 CallOutcome(
                     call.originated_at,
-                    call.answered_at,
+                    # A machine is not an answer the pacer must find an agent for.
+                    call.answered_at if result is not CallResult.MACHINE else None,
                     call.ended_at or self._loop.time(),
                     result is CallResult.ABANDONED,
                 )

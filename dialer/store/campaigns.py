@@ -44,6 +44,8 @@ def _campaign(row: Any) -> Campaign:
         hold_s=row.hold_s,
         created_at=row.created_at,
         updated_at=row.updated_at,
+        amd_enabled=row.amd_enabled,
+        machine_message=row.machine_message,
     )
 
 
@@ -97,6 +99,8 @@ async def create_campaign(
     max_attempts: int = 3,
     wrapup_s: float = 10.0,
     hold_s: float = 2.0,
+    amd_enabled: bool = False,
+    machine_message: str = "",
 ) -> Campaign:
     """Raises ValueError for a ring time below 15 s (issue 5: an unanswered call rings at
     least 15 s; the database refuses it too, ck_campaigns_ring_timeout_min_15)."""
@@ -114,6 +118,8 @@ async def create_campaign(
                 max_attempts=max_attempts,
                 wrapup_s=wrapup_s,
                 hold_s=hold_s,
+                amd_enabled=amd_enabled,
+                machine_message=machine_message,
             )
             .returning(*campaigns.c)
         )

@@ -102,6 +102,8 @@ class Campaign:
     hold_s: float
     created_at: datetime
     updated_at: datetime
+    amd_enabled: bool = False  # answering-machine detection on answered calls
+    machine_message: str = ""  # PBX sound left on a machine; empty: hang up on machines
 
 
 @dataclass(frozen=True, slots=True)

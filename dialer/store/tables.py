@@ -14,6 +14,7 @@ from __future__ import annotations
 from sqlalchemy import (
     ARRAY,
     BigInteger,
+    Boolean,
     CheckConstraint,
     Column,
     Date,
@@ -28,6 +29,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
     func,
     text,
 )
@@ -87,6 +89,10 @@ campaigns = Table(
     Column("hold_s", Float, nullable=False, server_default="2"),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    # Migration 0003: answering-machine detection; a machine is left `machine_message` (a PBX
+    # sound name) or, when it is empty, hung up.
+    Column("amd_enabled", Boolean, nullable=False, server_default=false()),
+    Column("machine_message", Text, nullable=False, server_default=""),
     CheckConstraint(_one_of("status", [s.value for s in CampaignStatus]), name="status"),
     CheckConstraint(_one_of("pacing_mode", [m.value for m in PacingMode]), name="pacing_mode"),
     # Issue 5 (migration 0002): an unanswered call rings at least 15 s before we give up.

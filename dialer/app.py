@@ -23,7 +23,8 @@ from dialer.api.auth import TokenTable
 from dialer.api.server import HttpServer, HttpStartError
 from dialer.engine.engine import Engine
 from dialer.metrics import CONTENT_TYPE, Metrics
-from dialer.pacing.base import Pacer, ProgressivePacer
+from dialer.pacing.base import Pacer
+from dialer.pacing.modes import PacingMode, PacingSettings, make_pacer
 from dialer.publish.mqtt import start_publisher
 from dialer.settings import ConfigError, Settings, mask_url
 from dialer.store.engine import Database
@@ -40,8 +41,8 @@ EXIT_AUTH = 4
 
 
 def default_pacer(campaign: Campaign) -> Pacer:
-    """The campaign's pacer, from its pacing mode."""
-    return ProgressivePacer()
+    """The campaign's pacer, from its pacing mode (one per campaign: it keeps estimates)."""
+    return make_pacer(PacingSettings(mode=PacingMode(campaign.pacing_mode.value)))
 
 
 def build_pbx(settings: Settings) -> pbx.Pbx:

@@ -46,6 +46,7 @@ test: install rig
 bench: install rig
 	$(PY) bench/pacing_bench.py
 	$(PY) bench/rig_bench.py
+	$(PY) bench/import_bench.py
 
 demo: install rig
 	$(PY) scripts/demo.py

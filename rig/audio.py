@@ -3,10 +3,13 @@
 Made on the machine with espeak-ng and sox into `.rig/audio/` the first time the trunk starts
 (nothing binary is committed), and reused afterwards. Two clips:
 
-    hello     0.3 s of silence, "Hello?" (espeak-ng, about 0.7 s), then 20 s of silence:
-              a person picking up (rig Behaviour.AMD_HUMAN)
-    greeting  0.3 s of silence, an 8.4 s voicemail greeting, 0.5 s of silence, a 0.5 s 1 kHz
-              beep, then 20 s of silence: an answering machine (rig Behaviour.AMD_MACHINE)
+    hello     "Hello?", sounding from 0.31 s to 0.74 s, then 20 s of silence: a person picking
+              up (rig Behaviour.AMD_HUMAN)
+    greeting  a voicemail greeting sounding from 0.31 s to 8.55 s, a 0.5 s 1 kHz beep ending
+              at 9.87 s, then 20 s of silence: an answering machine (Behaviour.AMD_MACHINE)
+
+(times from the first RTP packet, which SIPp sends right after Asterisk's ACK of the answer;
+`Rendered` gives them for the files actually made.)
 
 The files are raw 8 kHz mu-law (G.711 payload type 0), not WAV: SIPp's `rtp_stream` sends a
 file's bytes as they are, so a WAV header would go out as 7 ms of noise. Their length is a whole

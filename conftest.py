@@ -1,3 +1,3 @@
 """Root conftest: fixture modules shared by the test layers."""
 
-pytest_plugins = ["tests.fixtures.db", "tests.fixtures.rig"]
+pytest_plugins = ["tests.fixtures.db", "tests.fixtures.rig", "tests.fixtures.freeswitch"]

@@ -15,14 +15,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
-import socket
 import statistics
-import tempfile
 import time
-import uuid
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any, Final
 
 import pytest
@@ -34,18 +28,9 @@ from dialer.pacing.base import ProgressivePacer
 from dialer.settings import DatabaseSettings, DialerSettings, HttpSettings, LogSettings, Settings
 from dialer.store.engine import Database
 from esl_bridge.client import EslPbx
-from rig import RigError
 from rig.campaign import seed
-from rig.freeswitch import (
-    ENV_BINARY,
-    Freeswitch,
-    FreeswitchError,
-    FreeswitchSettings,
-    find_freeswitch,
-    free_port,
-)
 from rig.numbers import EXPECTED, NOT_FOUND, Behaviour, make_number, parse_number
-from rig.sipp import HEADSET_SCENARIO, TRUNK_SCENARIO, Sipp
+from tests.fixtures.freeswitch import FsRig
 from tests.integration.test_campaign_rig import (
     EXPECTED_RESULT,
     OverDial,
@@ -55,7 +40,6 @@ from tests.integration.test_campaign_rig import (
     mixed_numbers,
     run_app,
 )
-from tests.integration.test_esl_client import NO_BINARY, FsRig
 
 pytestmark = [pytest.mark.rig, pytest.mark.slow]
 
@@ -77,41 +61,6 @@ def expected_cause(behaviour: Behaviour) -> int:
 # A number the carrier does not know (404): FreeSWITCH says UNALLOCATED_NUMBER, Q.850 1, as
 # Asterisk does (rig.numbers.NOT_FOUND).
 NOT_FOUND_CAUSE: Final = NOT_FOUND.cause
-
-
-@pytest.fixture(scope="module")
-def fs_rig() -> Iterator[FsRig]:
-    """FreeSWITCH (deploy/freeswitch/) with its own SIPp trunk and headsets, on free ports."""
-    binary = find_freeswitch()
-    if binary is None:
-        named = os.environ.get(ENV_BINARY)
-        pytest.skip(f"{ENV_BINARY}={named} is not an executable file" if named else NO_BINARY)
-    udp = socket.SOCK_DGRAM
-    trunk = Sipp("fs-campaign-trunk", TRUNK_SCENARIO, free_port(udp), free_port(udp))
-    headsets = Sipp("fs-campaign-headsets", HEADSET_SCENARIO, free_port(udp), free_port(udp))
-    settings = FreeswitchSettings(
-        esl_port=free_port(),
-        esl_password=f"rig-{uuid.uuid4().hex[:12]}",
-        sip_port=free_port(udp),
-        trunk_proxy=f"127.0.0.1:{trunk.port}",
-        agent_host=f"127.0.0.1:{headsets.port}",
-    )
-    with tempfile.TemporaryDirectory(prefix="fs-campaign-") as tmp:
-        fs = Freeswitch(binary, Path(tmp), settings)
-        try:
-            trunk.start()
-            headsets.start()
-            fs.start()
-        except (RigError, FreeswitchError) as exc:
-            trunk.stop()
-            headsets.stop()
-            pytest.fail(f"the FreeSWITCH rig did not start: {exc}", pytrace=False)
-        try:
-            yield FsRig(fs, trunk, headsets)
-        finally:
-            fs.stop()
-            trunk.stop()
-            headsets.stop()
 
 
 def fs_settings(rig: FsRig, url: str, **dialer: Any) -> Settings:

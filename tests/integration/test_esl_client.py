@@ -8,96 +8,23 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
-import os
-import socket
-import tempfile
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
 
 import pytest
 
 from dialer import pbx
 from dialer.settings import PbxSettings
 from esl_bridge.client import EslOptions, EslPbx
-from rig import RigError
 from rig.freeswitch import (
-    ENV_BINARY,
-    Freeswitch,
-    FreeswitchError,
-    FreeswitchSettings,
-    find_freeswitch,
     free_port,
 )
 from rig.numbers import Behaviour, make_number
-from rig.sipp import HEADSET_SCENARIO, TRUNK_SCENARIO, Sipp
+from tests.fixtures.freeswitch import FsRig
 
 pytestmark = pytest.mark.rig
-
-NO_BINARY = (
-    "no FreeSWITCH binary: set DIALER_FREESWITCH=/path/to/bin/freeswitch or put freeswitch on "
-    "PATH to run the FreeSWITCH rig tests"
-)
-
-
-@dataclass
-class FsRig:
-    fs: Freeswitch
-    trunk: Sipp
-    headsets: Sipp
-
-    @property
-    def settings(self) -> FreeswitchSettings:
-        return self.fs.settings
-
-    def pbx_settings(self, **overrides: Any) -> PbxSettings:
-        base = PbxSettings(
-            kind="freeswitch",
-            host="127.0.0.1",
-            port=self.settings.esl_port,
-            secret=self.settings.esl_password,
-            reconnect_min_s=0.1,
-            reconnect_max_s=0.5,
-        )
-        return dataclasses.replace(base, **overrides)
-
-
-@pytest.fixture(scope="module")
-def fs_rig() -> Iterator[FsRig]:
-    binary = find_freeswitch()
-    if binary is None:
-        named = os.environ.get(ENV_BINARY)
-        pytest.skip(f"{ENV_BINARY}={named} is not an executable file" if named else NO_BINARY)
-    udp = socket.SOCK_DGRAM
-    trunk = Sipp("esl-trunk", TRUNK_SCENARIO, free_port(udp), free_port(udp))
-    headsets = Sipp("esl-headsets", HEADSET_SCENARIO, free_port(udp), free_port(udp))
-    settings = FreeswitchSettings(
-        esl_port=free_port(),
-        esl_password=f"rig-{uuid.uuid4().hex[:12]}",
-        sip_port=free_port(udp),
-        trunk_proxy=f"127.0.0.1:{trunk.port}",
-        agent_host=f"127.0.0.1:{headsets.port}",
-    )
-    with tempfile.TemporaryDirectory(prefix="esl-rig-") as tmp:
-        fs = Freeswitch(binary, Path(tmp), settings)
-        try:
-            trunk.start()
-            headsets.start()
-            fs.start()
-        except (RigError, FreeswitchError) as exc:
-            trunk.stop()
-            headsets.stop()
-            pytest.fail(f"the FreeSWITCH rig did not start: {exc}", pytrace=False)
-        try:
-            yield FsRig(fs, trunk, headsets)
-        finally:
-            fs.stop()
-            trunk.stop()
-            headsets.stop()
 
 
 @dataclass

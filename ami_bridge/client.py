@@ -15,7 +15,6 @@ Why the panoramisk `Manager` is subclassed (see shared/STYLE.md, "Known traps"):
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections import deque
 from collections.abc import AsyncIterator
@@ -27,6 +26,7 @@ from ami_bridge import actions
 from ami_bridge.translate import WANTED_EVENTS, AmiTranslator, live_channel
 from dialer import pbx
 from dialer.settings import PbxSettings
+from dialer.tasks import OwnedTasks
 
 logger = logging.getLogger(__name__)
 
@@ -82,7 +82,7 @@ class AmiPbx:
         self._up = False
         self._closing = False
         self._lost = asyncio.Event()
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks = OwnedTasks(logger, "AMI")
         self._names: dict[str, str] = {}  # Uniqueid -> channel name, for actions that need names
 
     # -- connection -------------------------------------------------------------------------
@@ -93,16 +93,12 @@ class AmiPbx:
 
     async def start(self) -> None:
         await self._connect_once()
-        self._spawn(self._supervise(), "ami-supervise")
-        self._spawn(self._ping_loop(), "ami-ping")
+        self._tasks.spawn(self._supervise(), "ami-supervise")
+        self._tasks.spawn(self._ping_loop(), "ami-ping")
 
     async def close(self) -> None:
         self._closing = True
-        for task in list(self._tasks):
-            task.cancel()
-        for task in list(self._tasks):
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        await self._tasks.cancel_all()
         if self._manager is not None:
             self._manager.close()
         self._up = False
@@ -204,16 +200,6 @@ class AmiPbx:
                 protocol = self._manager.protocol
                 if protocol is not None:
                     protocol.connection_lost(None)
-
-    def _spawn(self, coro: Any, name: str) -> None:
-        task: asyncio.Task[None] = asyncio.create_task(coro, name=name)
-        self._tasks.add(task)
-        task.add_done_callback(self._task_done)
-
-    def _task_done(self, task: asyncio.Task[None]) -> None:
-        self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            logger.error("AMI task %s failed", task.get_name(), exc_info=task.exception())
 
     # -- events -----------------------------------------------------------------------------
 

@@ -24,12 +24,12 @@ import asyncio
 import contextlib
 import logging
 from collections import deque
-from collections.abc import AsyncIterator, Callable, Coroutine
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from typing import Any
 
 from dialer import pbx
 from dialer.settings import PbxSettings
+from dialer.tasks import OwnedTasks
 from esl_bridge import codec, commands
 from esl_bridge.translate import LEG_KINDS, LEG_VARIABLE, WANTED_EVENTS, EslTranslator
 from esl_bridge.translate import live_channels as parse_live_channels
@@ -86,7 +86,7 @@ class EslPbx:
         self._up = False
         self._closing = False
         self._lost = asyncio.Event()
-        self._tasks: set[asyncio.Task[Any]] = set()
+        self._tasks = OwnedTasks(logger, "ESL")
         self._ready_waiters: dict[str, asyncio.Event] = {}
         self._kill_on_create: set[str] = set()
 
@@ -98,16 +98,12 @@ class EslPbx:
 
     async def start(self) -> None:
         await self._connect_once()
-        self._spawn(self._supervise(), "esl-supervise")
-        self._spawn(self._ping_loop(), "esl-ping")
+        self._tasks.spawn(self._supervise(), "esl-supervise")
+        self._tasks.spawn(self._ping_loop(), "esl-ping")
 
     async def close(self) -> None:
         self._closing = True
-        for task in list(self._tasks):
-            task.cancel()
-        for task in list(self._tasks):
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        await self._tasks.cancel_all()
         link, self._link = self._link, None
         self._up = False
         if link is not None:
@@ -135,7 +131,7 @@ class EslPbx:
         greeting: asyncio.Future[codec.Message] = loop.create_future()
         link.pending.append(greeting)  # the first message is the greeting, not a reply
         self._link = link
-        self._spawn(self._read_loop(link), "esl-read")
+        self._tasks.spawn(self._read_loop(link), "esl-read")
         try:
             first = await asyncio.wait_for(asyncio.shield(greeting), s.connect_timeout_s)
             if isinstance(first, codec.RudeRejection):
@@ -266,16 +262,6 @@ class EslPbx:
                 with contextlib.suppress(pbx.PbxError):
                     await self._api("strepoch")
 
-    def _spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> None:
-        task = asyncio.create_task(coro, name=name)
-        self._tasks.add(task)
-        task.add_done_callback(self._task_done)
-
-    def _task_done(self, task: asyncio.Task[Any]) -> None:
-        self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            logger.error("ESL task %s failed", task.get_name(), exc_info=task.exception())
-
     @staticmethod
     def _now() -> float:
         return asyncio.get_running_loop().time()
@@ -313,7 +299,7 @@ class EslPbx:
             self._emit(out)
             if isinstance(out, pbx.OriginateAccepted) and out.channel_id in self._kill_on_create:
                 self._kill_on_create.discard(out.channel_id)
-                self._spawn(self._kill(out.channel_id, "ORIGINATOR_CANCEL"), "esl-kill")
+                self._tasks.spawn(self._kill(out.channel_id, "ORIGINATOR_CANCEL"), "esl-kill")
             elif isinstance(out, pbx.HungUp | pbx.OriginateFailed):
                 self._kill_on_create.discard(out.channel_id)
         if event.name == "BACKGROUND_JOB" or event.name == "CHANNEL_HANGUP_COMPLETE":

@@ -21,7 +21,7 @@ import logging
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,6 +38,7 @@ from dialer.pacing.base import AgentWork, CallOutcome, Pacer, ProgressivePacer
 from dialer.rules.ports import DialGuard
 from dialer.settings import DialerSettings
 from dialer.store.records import AttemptEnd, AttemptStart, Campaign, LeasedLead, Trunk
+from dialer.tasks import OwnedTasks
 
 logger = logging.getLogger(__name__)
 
@@ -83,7 +84,7 @@ class Engine:
         self.campaigns: dict[int, CampaignRun] = {}
         self._call_index: dict[str, CampaignRun] = {}
         self._legs: dict[str, tuple[CampaignRun, ag.Agent]] = {}
-        self._tasks: set[asyncio.Task[Any]] = set()
+        self._tasks = OwnedTasks(logger, "engine")
         self._timers: dict[str, asyncio.TimerHandle] = {}
         self._accepting = False
         self._pbx_up = True
@@ -123,8 +124,8 @@ class Engine:
             for run in self.campaigns.values():
                 for agent in run.agents.values():
                     await self._login(run, agent)
-        self._spawn(self.cdr.run(), "cdr-writer")
-        self._spawn(self._tick_loop(), "pacing-tick")
+        self._tasks.spawn(self.cdr.run(), "cdr-writer")
+        self._tasks.spawn(self._tick_loop(), "pacing-tick")
         async for event in self._pbx.events():
             self._on_event(event)
 
@@ -170,8 +171,7 @@ class Engine:
                 logger.info("drain: closed %d open attempt records", closed)
         for timer in self._timers.values():
             timer.cancel()
-        for task in list(self._tasks):
-            task.cancel()
+        self._tasks.cancel_nowait()
 
     def _live_calls(self) -> int:
         return sum(len(run.calls) for run in self.campaigns.values())
@@ -218,16 +218,6 @@ class Engine:
 
     # -- tasks ------------------------------------------------------------------------------
 
-    def _spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> None:
-        task = asyncio.create_task(coro, name=name)
-        self._tasks.add(task)
-        task.add_done_callback(self._task_done)
-
-    def _task_done(self, task: asyncio.Task[Any]) -> None:
-        self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            logger.error("task %s failed", task.get_name(), exc_info=task.exception())
-
     async def _tick_loop(self) -> None:
         renew_every = self._settings.lease_s / 3
         renewed = self._loop.time()
@@ -236,11 +226,11 @@ class Engine:
             now = self._loop.time()
             if now - renewed >= renew_every:
                 renewed = now
-                self._spawn(self._store.renew(), "lease-renew")
-                self._spawn(self._store.sweep_expired(), "lease-sweep")
+                self._tasks.spawn(self._store.renew(), "lease-renew")
+                self._tasks.spawn(self._store.sweep_expired(), "lease-sweep")
             if self._guard is not None and now >= self._next_callback_poll:
                 self._next_callback_poll = now + self._guard.callback_poll_s
-                self._spawn(self._poll_callbacks(self._guard), "callbacks")
+                self._tasks.spawn(self._poll_callbacks(self._guard), "callbacks")
             for run in self.campaigns.values():
                 self._sweep(run, now)
                 self._pace(run)
@@ -338,7 +328,7 @@ class Engine:
         )
         if self._accepting and self._settings.autologin_agents and not was_logging_out:
             self._timers[f"login:{agent.agent_id}"] = self._loop.call_later(
-                _LOGIN_RETRY_S, lambda: self._spawn(self._login(run, agent), "agent-login")
+                _LOGIN_RETRY_S, lambda: self._tasks.spawn(self._login(run, agent), "agent-login")
             )
 
     # -- agents -----------------------------------------------------------------------------
@@ -413,7 +403,7 @@ class Engine:
         self._call_do(run, call, cl.AssignAgent(agent.agent_id, now))
         leg = agent.leg_id
         assert leg is not None  # a READY agent has a leg
-        self._spawn(self._connect(run, call.channel_id, leg, agent), "bridge")
+        self._tasks.spawn(self._connect(run, call.channel_id, leg, agent), "bridge")
 
     async def _connect(self, run: CampaignRun, cid: str, leg: str, agent: ag.Agent) -> None:
         try:
@@ -437,7 +427,7 @@ class Engine:
         logger.info(
             "call %s abandoned: no agent free", call.channel_id, extra={"call": call.channel_id}
         )
-        self._spawn(self._play_abandon(call.channel_id), "abandon")
+        self._tasks.spawn(self._play_abandon(call.channel_id), "abandon")
 
     async def _play_abandon(self, cid: str) -> None:
         try:
@@ -470,7 +460,7 @@ class Engine:
             return
         state = self._agent_do(run, agent, ag.WrapupDone(self._loop.time()))
         if state is ag.AgentState.LOGGING_OUT and agent.leg_id is not None:
-            self._spawn(self._pbx.hangup(agent.leg_id), "agent-logout")
+            self._tasks.spawn(self._pbx.hangup(agent.leg_id), "agent-logout")
         elif agent.is_ready:
             self._agent_free(run, agent)
 
@@ -494,14 +484,14 @@ class Engine:
         if agent.state is not ag.AgentState.LOGGED_OUT:
             raise ag.IllegalAgentTransition(agent.state, ag.Login("", self._loop.time()))
         self._cancel_timer(f"login:{agent_id}")
-        self._spawn(self._login(run, agent), "agent-login")
+        self._tasks.spawn(self._login(run, agent), "agent-login")
 
     def logout_agent(self, agent_id: str) -> None:
         """Log out now, or after the current call and wrap-up."""
         run, agent = self.find_agent(agent_id)
         state = self._agent_do(run, agent, ag.Logout(self._loop.time()))
         if state is ag.AgentState.LOGGING_OUT and agent.leg_id is not None:
-            self._spawn(self._pbx.hangup(agent.leg_id), "agent-logout")
+            self._tasks.spawn(self._pbx.hangup(agent.leg_id), "agent-logout")
 
     def pause_agent(self, agent_id: str, reason: str) -> None:
         """Pause now, or after the current call and wrap-up."""
@@ -560,7 +550,7 @@ class Engine:
         agent = ag.Agent(key, endpoint)
         run.agents[key] = agent
         if self._settings.autologin_agents and self._accepting:
-            self._spawn(self._login(run, agent), "agent-login")
+            self._tasks.spawn(self._login(run, agent), "agent-login")
 
     def update_campaign(self, campaign: Campaign, trunk: Trunk) -> None:
         """New settings for a loaded campaign; a new pacing mode gets a new pacer."""
@@ -617,7 +607,7 @@ class Engine:
             and now >= run.exhausted_until
         ):
             run.refilling = True
-            self._spawn(self._refill(run), "lease")
+            self._tasks.spawn(self._refill(run), "lease")
 
     async def _refill(self, run: CampaignRun) -> None:
         try:
@@ -700,7 +690,7 @@ class Engine:
                 **self._amd_variables(c),
             },
         )
-        self._spawn(self._send_originate(run, request, lead), "originate")
+        self._tasks.spawn(self._send_originate(run, request, lead), "originate")
 
     @staticmethod
     def _amd_variables(c: Campaign) -> dict[str, str]:
@@ -818,7 +808,7 @@ class Engine:
                     self._on_call_event(run, cid, pbx.HungUp(cid, 0, "no events from the PBX", now))
                 elif age > limit and not call.cancelled:
                     call.cancelled = True
-                    self._spawn(self._quiet_hangup(cid), "stale-hangup")
+                    self._tasks.spawn(self._quiet_hangup(cid), "stale-hangup")
 
     async def _quiet_hangup(self, cid: str) -> None:
         with contextlib.suppress(pbx.PbxError):

@@ -43,6 +43,7 @@ from dialer.tasks import OwnedTasks
 logger = logging.getLogger(__name__)
 
 MAX_ANSWER_WAIT_S = 2.0  # the legal limit from answer to agent (or message)
+_OUTCOME_KNOWN = (cl.CallState.CONNECTED, cl.CallState.ABANDONING, cl.CallState.MACHINE)
 MAX_SCREENING_S = 5.0  # answering-machine detection that gives no verdict by then: a person
 _STALE_GRACE_S = 20.0  # a pre-answer call this long past its ring timeout is hung up
 _LOGIN_RETRY_S = 5.0
@@ -93,6 +94,7 @@ class Engine:
         self.latencies_ms: list[float] = []
         self.events_handled = 0
         self._observers: list[Observer] = []
+        self._observed: set[str] = set()  # calls whose outcome the pacer has been told
 
     # -- lifecycle --------------------------------------------------------------------------
 
@@ -188,9 +190,28 @@ class Engine:
             except Exception:
                 logger.exception("engine observer %r failed", observer)
 
+    def _observe_outcome(self, run: CampaignRun, call: cl.CallAttempt, abandoned: bool) -> None:
+        """Tell the pacer a call's outcome once, as soon as it is known (connected, abandoned,
+        a machine, or at the end for an unanswered call), not when a long talk ends."""
+        if call.channel_id in self._observed or call.originated_at is None:
+            return
+        self._observed.add(call.channel_id)
+        machine = call.state is cl.CallState.MACHINE or call.result is CallResult.MACHINE
+        run.pacer.observe_call(
+            CallOutcome(
+                call.originated_at,
+                # A machine is not an answer the pacer must find an agent for.
+                None if machine else call.answered_at,
+                call.ended_at or self._loop.time(),
+                abandoned,
+            )
+        )
+
     def _call_do(self, run: CampaignRun, call: cl.CallAttempt, event: cl.CallEvent) -> cl.CallState:
         before = call.state
         after = call.handle(event)
+        if after is not before and after in _OUTCOME_KNOWN:
+            self._observe_outcome(run, call, after is cl.CallState.ABANDONING)
         if after is not before and self._observers:
             latency = call.answer_to_agent_ms
             self._emit(
@@ -766,16 +787,9 @@ class Engine:
                 answer_to_agent_ms=round(latency) if latency is not None else None,
             )
         )
-        if call.originated_at is not None and result is not CallResult.CANCELLED:
-            run.pacer.observe_call(
-                CallOutcome(
-                    call.originated_at,
-                    # A machine is not an answer the pacer must find an agent for.
-                    call.answered_at if result is not CallResult.MACHINE else None,
-                    call.ended_at or self._loop.time(),
-                    result is CallResult.ABANDONED,
-                )
-            )
+        if result is not CallResult.CANCELLED:
+            self._observe_outcome(run, call, result is CallResult.ABANDONED)
+        self._observed.discard(cid)
         message_ms = (
             (call.message_at - call.answered_at) * 1000
             if call.message_at is not None and call.answered_at is not None

@@ -11,6 +11,9 @@ transcripts in tests/data/ami/):
 - DialEnd carries the outbound leg as DestUniqueid when the dial came from Originate.
 - Results come from DialEnd/Hangup, never from OriginateResponse (its Reason is 0 for a busy
   line, the same as for a missing endpoint).
+- A callee who hangs up while the dialplan runs an application (the abandon message's Playback)
+  gets `SoftHangupRequest Cause: 16` and then `Hangup Cause: 0`: the Hangup's cause 0 is then
+  replaced by the request's.
 """
 
 from __future__ import annotations
@@ -35,6 +38,8 @@ WANTED_EVENTS = (
     "Newstate",
     "DialEnd",
     "Hangup",
+    "SoftHangupRequest",
+    "HangupRequest",
     "BridgeEnter",
     "BridgeLeave",
     "UserEvent",
@@ -61,17 +66,29 @@ def _get(headers: Headers, key: str) -> str:
     return str(value)
 
 
+_CAUSE_TEXT = {16: "Normal Clearing", 17: "User busy", 19: "No user responding"}
+
+
+def _cause(headers: Headers) -> int:
+    try:
+        return int(_get(headers, "Cause") or 0)
+    except ValueError:
+        return 0
+
+
 class AmiTranslator:
     """Translate AMI events to PBX events, one event at a time."""
 
     def __init__(self) -> None:
         self._bridges: dict[str, list[str]] = {}  # bridge id -> channel ids in it
         self._bridge_of: dict[str, str] = {}  # channel id -> bridge id
+        self._requested: dict[str, int] = {}  # channel id -> cause of its hang-up request
 
     def reset(self) -> None:
         """Forget bridge membership (after a reconnect the PBX's state is re-read)."""
         self._bridges.clear()
         self._bridge_of.clear()
+        self._requested.clear()
 
     def event(self, headers: Headers, at: float) -> list[pbx.PbxEvent]:
         name = _get(headers, "Event")
@@ -91,13 +108,19 @@ class AmiTranslator:
             if status is None or not dest:
                 return []
             return [pbx.DialEnded(dest, status, at)]
+        if name in ("SoftHangupRequest", "HangupRequest"):
+            cause = _cause(headers)
+            if cause:
+                self._requested[uid] = cause
+            return []
         if name == "Hangup":
             self._leave(uid)
-            try:
-                cause = int(_get(headers, "Cause") or 0)
-            except ValueError:
-                cause = 0
-            return [pbx.HungUp(uid, cause, _get(headers, "Cause-txt"), at)]
+            requested = self._requested.pop(uid, 0)
+            cause = _cause(headers)
+            text = _get(headers, "Cause-txt")
+            if cause == 0 and requested:
+                cause, text = requested, _CAUSE_TEXT.get(requested, "")
+            return [pbx.HungUp(uid, cause, text, at)]
         if name == "BridgeEnter":
             return self._enter(_get(headers, "BridgeUniqueid"), uid, at)
         if name == "BridgeLeave":

@@ -180,3 +180,24 @@ def test_bridge_state_is_forgotten_on_hangup() -> None:
     # A new channel entering the same bridge pairs with y, not the gone x.
     out = tr.event({"Event": "BridgeEnter", "BridgeUniqueid": "b", "Uniqueid": "z"}, 0.3)
     assert pbx.Bridged("z", "y", 0.3) in out
+
+
+def test_hangup_during_the_message_keeps_the_requested_cause() -> None:
+    # Seen on the Asterisk 22 rig: a callee who hangs up during Playback gives
+    # SoftHangupRequest Cause 16, then Hangup Cause 0.
+    tr = AmiTranslator()
+    assert tr.event({"Event": "SoftHangupRequest", "Uniqueid": "c1", "Cause": "16"}, 1.0) == []
+    [gone] = tr.event(
+        {"Event": "Hangup", "Uniqueid": "c1", "Cause": "0", "Cause-txt": "Unknown"}, 1.1
+    )
+    assert gone == pbx.HungUp("c1", 16, "Normal Clearing", 1.1)
+    # The request is forgotten with the channel, and a Hangup's own cause always wins.
+    [again] = tr.event(
+        {"Event": "Hangup", "Uniqueid": "c1", "Cause": "0", "Cause-txt": "Unknown"}, 2.0
+    )
+    assert again.cause == 0
+    tr.event({"Event": "HangupRequest", "Uniqueid": "c2", "Cause": "16"}, 3.0)
+    [busy] = tr.event(
+        {"Event": "Hangup", "Uniqueid": "c2", "Cause": "17", "Cause-txt": "User busy"}, 3.1
+    )
+    assert (busy.cause, busy.cause_text) == (17, "User busy")

@@ -25,6 +25,10 @@ def _variables(values: dict[str, str]) -> list[str]:
 
 
 def originate_customer(call: CustomerCall, ctx: Contexts) -> dict[str, object]:
+    """ValueError without a caller ID: every customer call shows a number (issue 5). Without
+    the header Asterisk would send the trunk endpoint's default (often none or "asterisk")."""
+    if not call.caller_id.strip():
+        raise ValueError("no caller ID for a customer call")
     variables = {"DIALER_ATTEMPT": call.channel_id, **call.variables}
     return {
         "Action": "Originate",

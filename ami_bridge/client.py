@@ -247,7 +247,16 @@ class AmiPbx:
             raise pbx.PbxUnavailable(f"AMI action {action.get('Action')} got no reply") from None
 
     async def originate_customer(self, call: pbx.CustomerCall) -> None:
-        self._originate(actions.originate_customer(call, self._ctx), call.channel_id)
+        try:
+            action = actions.originate_customer(call, self._ctx)
+        except ValueError as exc:
+            # Bad data for one attempt (no caller ID) fails that attempt, not the daemon.
+            at = asyncio.get_running_loop().time()
+            self._queue.put_nowait(
+                pbx.OriginateFailed(call.channel_id, f"invalid originate: {exc}", at)
+            )
+            return
+        self._originate(action, call.channel_id)
 
     async def originate_agent(self, leg: pbx.AgentLeg) -> None:
         self._originate(actions.originate_agent(leg, self._ctx), leg.channel_id)

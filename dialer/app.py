@@ -22,6 +22,7 @@ from dialer.api.app import start_api
 from dialer.api.auth import TokenTable
 from dialer.api.server import HttpServer, HttpStartError
 from dialer.engine.engine import Engine
+from dialer.engine.follow import CampaignFollower
 from dialer.metrics import CONTENT_TYPE, Metrics
 from dialer.pacing.base import Pacer
 from dialer.pacing.modes import PacingMode, PacingSettings, make_pacer
@@ -115,10 +116,23 @@ class App:
             await db.dispose()
             return EXIT_UNREACHABLE
         # Issue 5: the store applies the rules at the lease and is the engine's dial guard.
-        rules_store = RulesStore(db, s.dialer.owner_name(), s.dialer.lease_s)
+        rules_store = RulesStore(
+            db,
+            s.dialer.owner_name(),
+            s.dialer.lease_s,
+            on_rules=lambda cid, rules: self.metrics.set_amd_false_positive_rate(
+                cid, rules.effective_amd_false_positive_rate
+            ),
+        )
         store = self.metrics.timed_store(rules_store)
         engine = Engine(
-            adapter, store, s.dialer, self._pacer_factory or default_pacer, guard=rules_store
+            adapter,
+            store,
+            s.dialer,
+            self._pacer_factory or default_pacer,
+            guard=rules_store,
+            history=rules_store,
+            agent_leases=rules_store,  # an agent belongs to one daemon at a time
         )
         self.engine = engine
         self.metrics.watch(engine)
@@ -128,6 +142,7 @@ class App:
             else None
         )
         http: HttpServer | None = None
+        following: asyncio.Task[None] | None = None
         try:
             await engine.load()
             if s.http.enabled:
@@ -140,9 +155,15 @@ class App:
                     return EXIT_CONFIG
                 self.http = http
             runner = asyncio.create_task(engine.run(), name="engine")
+            if s.dialer.campaign_poll_s > 0:
+                # Campaigns started, paused or edited through another daemon (issue 4).
+                follower = CampaignFollower(engine, rules_store, s.dialer.campaign_poll_s)
+                following = asyncio.create_task(follower.run(), name="campaign-follower")
             self.started.set()
             stop = asyncio.create_task(self._stop.wait())
             await asyncio.wait({runner, stop}, return_when=asyncio.FIRST_COMPLETED)
+            if following is not None:
+                following.cancel()  # no campaign starts while live calls drain
             if http is not None:
                 api.stopping = True  # the API refuses new work while live calls drain
             if runner.done():
@@ -159,6 +180,10 @@ class App:
             with contextlib.suppress(asyncio.CancelledError):
                 await runner
         finally:
+            if following is not None:
+                following.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await following
             if http is not None:
                 await http.stop()
             if publisher is not None:

@@ -14,8 +14,14 @@ Rules:
   process never collide, and `exposition()` returns only the dialer's metrics.
 - Abandonment: one `AbandonLedger` (dialer/pacing/ledger.py) per campaign, fed with every
   live-answered call when it ends. A call is abandoned when it got no agent, or got one later
-  than the ledger's 2 s grace after the answer (the regulators' definition). The `life` window
-  counts since the daemon started.
+  than the ledger's 2 s grace after the answer (the regulators' definition). The windows and the
+  `life` count (the campaign's whole life) are restored from the CDRs when the engine starts
+  the campaign (`HistoryRestored`), so a restart does not reset them.
+- UK abandonment (`dialer_abandonment_uk_ratio`, issue 5): the 24-hour window plus an estimate
+  of people that answering-machine detection took for machines (machine verdicts x the
+  campaign's AMD false-positive rate, `dialer.rules.abandonment`). Machine verdicts are counted
+  from the daemon's start (the stored history has none); the HTTP API's campaign statistics
+  give the same rate from the CDRs.
 """
 
 from __future__ import annotations
@@ -34,10 +40,23 @@ from dialer.domain.agent import AgentState
 from dialer.domain.call import CallState
 from dialer.domain.results import CallResult
 from dialer.engine.campaign import PRE_ANSWER, CampaignRun
-from dialer.engine.observe import AgentChanged, CallChanged, EngineEvent, PacingDecided
+from dialer.engine.observe import (
+    AgentChanged,
+    CallChanged,
+    EngineEvent,
+    HistoryRestored,
+    PacingDecided,
+)
 from dialer.engine.ports import EngineStore
+from dialer.pacing.history import restore_ledger
 from dialer.pacing.ledger import GRACE_S, AbandonCount, AbandonLedger
 from dialer.publish.messages import window_name
+from dialer.rules.abandonment import (
+    DEFAULT_AMD_FALSE_POSITIVE_RATE,
+    AbandonFigures,
+    Outcome,
+    RollingCounts,
+)
 from dialer.store.records import Agent, AttemptEnd, AttemptStart, Campaign, LeasedLead, Trunk
 
 logger = logging.getLogger(__name__)
@@ -56,6 +75,7 @@ _SUFFIXES: dict[str, tuple[str, ...]] = {
 }
 
 T = TypeVar("T")
+UK_WINDOW_S = 86_400.0  # Ofcom: any 24 hours
 
 
 class CdrView(Protocol):
@@ -144,7 +164,7 @@ class Metrics:
         # -- abandonment windows (sampled from the ledgers)
         self.abandonment_ratio = Gauge(
             "dialer_abandonment_ratio",
-            "Abandoned / live-answered calls over the window (24h, 30d, life = since start).",
+            "Abandoned / live-answered calls over the window (24h, 30d, life = the campaign's).",
             ["campaign", "window"],
             registry=r,
         )
@@ -158,6 +178,27 @@ class Metrics:
             "dialer_abandonment_window_abandoned_calls",
             "Abandoned calls counted in the abandonment window.",
             ["campaign", "window"],
+            registry=r,
+        )
+        # UK (Ofcom) rate, issue 5: abandoned calls plus an estimate of people answering-machine
+        # detection took for machines, over live calls plus that estimate, last 24 hours.
+        self.uk_abandonment_ratio = Gauge(
+            "dialer_abandonment_uk_ratio",
+            "(abandoned + estimated AMD false positives) / (live answered + estimated AMD false "
+            "positives) over the last 24 hours (Ofcom); machine verdicts counted since start.",
+            ["campaign", "window"],
+            registry=r,
+        )
+        self.window_machines = Gauge(
+            "dialer_abandonment_window_machine_calls",
+            "Calls answering-machine detection classed as machines in the window (since start).",
+            ["campaign", "window"],
+            registry=r,
+        )
+        self.amd_false_positive = Gauge(
+            "dialer_amd_false_positive_ratio",
+            "The share of machine verdicts assumed to be people (the campaign's rules).",
+            ["campaign"],
             registry=r,
         )
         # -- live state (sampled)
@@ -231,6 +272,9 @@ class Metrics:
         )
         self.dial_levels: dict[str, float] = {}  # the last PacingDecided level per campaign
         self._ledgers: dict[str, AbandonLedger] = {}
+        self._machines: dict[str, RollingCounts] = {}  # machine verdicts, last 24 h
+        self._fp_rates: dict[int, float] = {}  # campaign id -> AMD false-positive rate
+        self._campaign_ids: dict[str, int] = {}  # campaign name -> id (from the engine)
         self._seen: set[str] = set()
         self._mqtt_published = 0
         self._mqtt_dropped = 0
@@ -264,6 +308,9 @@ class Metrics:
             self.dial_level.labels(event.campaign).set(event.level)
         elif isinstance(event, AgentChanged):
             self._campaign_seen(event.campaign)
+        elif isinstance(event, HistoryRestored):
+            self._campaign_seen(event.campaign)
+            restore_ledger(self._ledger(event.campaign), event.history, event.at)
 
     def _on_call(self, event: CallChanged) -> None:
         c = event.campaign
@@ -284,6 +331,18 @@ class Metrics:
             if result in (CallResult.CONNECTED.value, CallResult.ABANDONED.value):
                 abandoned = is_abandoned(result, event.answer_to_agent_ms)
                 self._ledger(c).record(event.at, abandoned)
+            elif result == CallResult.MACHINE.value:
+                self._machine_counts(c).record(event.at, Outcome.MACHINE)
+
+    def _machine_counts(self, campaign: str) -> RollingCounts:
+        counts = self._machines.get(campaign)
+        if counts is None:
+            counts = self._machines[campaign] = RollingCounts(UK_WINDOW_S)
+        return counts
+
+    def set_amd_false_positive_rate(self, campaign_id: int, rate: float) -> None:
+        """The campaign's AMD false-positive rate for the UK gauge (from its rules)."""
+        self._fp_rates[campaign_id] = rate
 
     def abandonment(self, campaign: str, now: float) -> tuple[AbandonCount, ...]:
         """The campaign's abandonment counts: one per window (24h, 30d), then the life count."""
@@ -318,6 +377,8 @@ class Metrics:
                 self.abandonment_ratio.labels(campaign, w).set(count.rate)
                 self.window_answered.labels(campaign, w).set(count.answered)
                 self.window_abandoned.labels(campaign, w).set(count.abandoned)
+                if count.window_s == UK_WINDOW_S:
+                    self._sample_uk(campaign, count, now)
         publisher = self._publisher
         if publisher is not None:
             self.mqtt_connected.set(1 if publisher.connected else 0)
@@ -328,6 +389,18 @@ class Metrics:
                 self.mqtt_dropped.inc(dropped - self._mqtt_dropped)
             self._mqtt_published, self._mqtt_dropped = published, dropped
 
+    def _sample_uk(self, campaign: str, day: AbandonCount, now: float) -> None:
+        cid = self._campaign_ids.get(campaign)
+        fp = DEFAULT_AMD_FALSE_POSITIVE_RATE
+        if cid is not None:
+            fp = self._fp_rates.get(cid, fp)
+        machines = self._machine_counts(campaign).figures(now).machines
+        figures = AbandonFigures(day.answered - day.abandoned, day.abandoned, machines)
+        w = window_name(UK_WINDOW_S)
+        self.uk_abandonment_ratio.labels(campaign, w).set(figures.uk_rate(fp) or 0.0)
+        self.window_machines.labels(campaign, w).set(machines)
+        self.amd_false_positive.labels(campaign).set(fp)
+
     def _sample_engine(self, engine: EngineView) -> None:
         stats = engine.stats()
         self.pbx_up.set(1 if stats.get("pbx_up") else 0)
@@ -336,6 +409,7 @@ class Metrics:
         trunk_use: dict[str, int] = {}
         for run in list(engine.campaigns.values()):
             name = run.campaign.name
+            self._campaign_ids[name] = run.campaign.id
             self._campaign_seen(name)
             calls = list(run.calls.values())
             self.calls_in_flight.labels(name).set(len(calls))

@@ -3,7 +3,8 @@
     dialer leads why LEAD            dialable now? if not, every reason and until when
     dialer leads history LEAD        every attempt: result, agent, disposition, note
     dialer campaign reasons NAME     the campaign's leads counted by reason
-    dialer campaign rules NAME       show or set calling hours, caps, preset, retry rules
+    dialer campaign rules NAME       show or set calling hours, caps, preset, retry rules and
+                                     the AMD false-positive rate (UK abandonment estimate)
     dialer dnc list|add|import|remove|opt-out
 
 The database comes from ``--db-url`` or the configuration (``--config``, ``DIALER_*``).
@@ -17,12 +18,14 @@ import argparse
 import asyncio
 import sys
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from dialer import settings
 from dialer.domain.results import CallResult
+from dialer.rules.abandonment import validate_false_positive_rate
 from dialer.rules.caps import Caps
 from dialer.rules.dnc import DncSource, normalize
 from dialer.rules.policy import CampaignRules, Preset, customise, preset_rules
@@ -117,8 +120,7 @@ async def _history(session: Any, args: argparse.Namespace) -> int:
     print(explain.render_history(args.lead, await explain.lead_history(session, args.lead)))
     cb = await callback_repo.open_for_lead(session, args.lead)
     if cb is not None:
-        who = f"agent {cb.agent_name or cb.agent_id}" if cb.agent_id is not None else "anyone"
-        print(f"callback {cb.status}: {cb.due_at.astimezone(UTC):%Y-%m-%d %H:%M} UTC for {who}")
+        print(explain.render_callback(cb))
     return 0
 
 
@@ -145,6 +147,9 @@ def _show_rules(rules: CampaignRules) -> str:
     lines.append(f"  on holidays: {', '.join(map(str, rules.hours.holiday_windows)) or 'no calls'}")
     caps = ", ".join(f"{k.value}={v}" for k, v in rules.caps.items()) or "none"
     lines.append(f"caps: {caps}")
+    fp = rules.effective_amd_false_positive_rate
+    source = "default assumption" if rules.amd_false_positive_rate is None else "measured"
+    lines.append(f"AMD false-positive rate (UK abandonment estimate): {fp:.1%} ({source})")
     for result, rule in rules.retry.items():
         again = "done" if rule.final else f"again after {rule.retry_after}"
         counts = "" if rule.counts else " (not counted)"
@@ -164,6 +169,21 @@ def _retry_arg(text: str) -> tuple[CallResult, ResultRule]:
     return result, ResultRule(retry_after=timedelta(seconds=seconds))
 
 
+def _fp_rate_arg(text: str) -> float | None:
+    """``0.05`` or ``5%`` (a share of machine verdicts), or ``default``."""
+    value = text.strip()
+    if value.lower() == "default":
+        return None
+    try:
+        rate = float(value[:-1]) / 100 if value.endswith("%") else float(value)
+    except ValueError:
+        raise ValueError(
+            f"--amd-false-positive-rate: expected a share such as 0.05 or 5% (or 'default'), "
+            f"got {text!r}"
+        ) from None
+    return validate_false_positive_rate(rate, "--amd-false-positive-rate")
+
+
 async def _rules(session: Any, args: argparse.Namespace) -> int:
     from dialer.store import rules_config
 
@@ -171,9 +191,11 @@ async def _rules(session: Any, args: argparse.Namespace) -> int:
     rules = await rules_config.get_rules(session, cid)
     changed = False
     if args.preset is not None:
+        fp_rate = rules.amd_false_positive_rate  # not part of a preset: kept
         rules = preset_rules(
             Preset(args.preset), default_zone=rules.default_zone, holidays=rules.hours.holidays
         )
+        rules = replace(rules, amd_false_positive_rate=fp_rate)
         changed = True
     edits: dict[str, Any] = {}
     if args.hours:
@@ -202,6 +224,8 @@ async def _rules(session: Any, args: argparse.Namespace) -> int:
         edits["caps"] = Caps(**{k: (v or None) for k, v in merged.items()})
     if args.retry:
         edits["retry"] = dict(rules.retry_overrides) | dict(_retry_arg(r) for r in args.retry)
+    if args.amd_false_positive_rate is not None:
+        edits["amd_false_positive_rate"] = _fp_rate_arg(args.amd_false_positive_rate)
     if edits:
         rules = customise(rules, **edits)
         changed = True
@@ -318,6 +342,12 @@ def add_commands(sub: Any) -> None:
         default=[],
         metavar="RESULT=DELAY",
         help="e.g. busy=10m, no_answer=2h, connected=done",
+    )
+    p.add_argument(
+        "--amd-false-positive-rate",
+        metavar="RATE",
+        help="share of machine verdicts that were really people, measured (e.g. 0.05 or 5%%; "
+        "'default' for the default assumption): the UK abandonment rate's estimate",
     )
 
     dnc_cmd = sub.add_parser("dnc", help="do-not-call lists")

@@ -83,9 +83,17 @@ class DialerSettings:
     drain_timeout_s: float = 30.0  # on stop: how long live calls may run before they are hung up
     autologin_agents: bool = True  # log in the campaign's agents at start
     agent_ring_timeout_s: float = 30.0
+    # How often the campaigns table is read for campaigns started, paused, stopped or edited
+    # through another daemon (dialer/engine/follow.py); 0: never.
+    campaign_poll_s: float = 1.0
+    # An agent belongs to one daemon at a time: its lease, renewed every third of this
+    # (dialer/domain/ownership.py). A stopped daemon's agents go to another after this long.
+    agent_lease_s: float = 15.0
 
     def check(self) -> None:
         _positive("dialer.tick_s", self.tick_s)
+        _positive("dialer.agent_lease_s", self.agent_lease_s)
+        _non_negative("dialer.campaign_poll_s", self.campaign_poll_s)
         if not 1 <= self.lease_batch <= 10_000:
             raise ConfigError(f"dialer.lease_batch: expected 1..10000, got {self.lease_batch}")
         _positive("dialer.lease_s", self.lease_s)

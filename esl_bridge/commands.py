@@ -9,6 +9,11 @@ variables are the contract between the daemon and that dialplan:
 - `originate_timeout` is the ring time, in whole seconds (see _ring_seconds).
 - `dialer_hold_ms` (optional, from CustomerCall.variables) overrides the dialplan's hold time;
   the engine's `DIALER_HOLD` (seconds, the name the Asterisk dialplan reads) is turned into it.
+- `origination_caller_id_number` is the call's caller ID, always sent (an empty one is refused).
+- The abandon message: the engine's `DIALER_CALLBACK` (E.164) becomes `dialer_callback_digits`
+  (what `say ... iterated` reads) and `DIALER_CAMPAIGN_PROMPT` (a sound name, no extension)
+  becomes `dialer_campaign_prompt` (`<name>.wav`, relative to FreeSWITCH's sounds directory);
+  see `message_variables`.
 
 Every value goes into an originate's `{...}` block or a space-separated API line, so values are
 checked here: a number with a space, brace or line break would change the command.
@@ -104,11 +109,39 @@ def hold_ms(variables: Mapping[str, str]) -> dict[str, str]:
     return {HOLD_VARIABLE: str(ms)}
 
 
+ENGINE_CALLBACK_VARIABLE = "DIALER_CALLBACK"
+ENGINE_PROMPT_VARIABLE = "DIALER_CAMPAIGN_PROMPT"
+CALLBACK_DIGITS_VARIABLE = "dialer_callback_digits"
+PROMPT_FILE_VARIABLE = "dialer_campaign_prompt"
+_DIGITS = re.compile(r"^\+?([0-9]{2,20})$")
+_SOUND = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}(/[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}){0,7}$")
+
+
+def message_variables(variables: Mapping[str, str]) -> dict[str, str]:
+    """The abandon message's variables for the FreeSWITCH dialplan, from the engine's.
+
+    The XML dialplan has no string functions to keep a number's digits, and FreeSWITCH's
+    `playback` needs a file name with its extension (it otherwise looks for a file named after
+    the codec), so both are prepared here."""
+    out: dict[str, str] = {}
+    callback = variables.get(ENGINE_CALLBACK_VARIABLE, "")
+    if callback:
+        digits = _DIGITS.match(callback)
+        if digits is None:
+            raise ValueError(f"invalid {ENGINE_CALLBACK_VARIABLE}: {callback!r}")
+        out[CALLBACK_DIGITS_VARIABLE] = digits[1]
+    prompt = variables.get(ENGINE_PROMPT_VARIABLE, "")
+    if prompt:
+        out[PROMPT_FILE_VARIABLE] = _check(_SOUND, prompt, "campaign prompt") + ".wav"
+    return out
+
+
 def originate_customer(call: CustomerCall, dialplan: Dialplan, leg_variable: str) -> str:
     """`originate {vars}sofia/gateway/<trunk>/<number> dialer-customer XML dialer`."""
     values = {
         **call.variables,
         **hold_ms(call.variables),
+        **message_variables(call.variables),
         "origination_uuid": _check(_ID, call.channel_id, "channel id"),
         leg_variable: "customer",
         "originate_timeout": _ring_seconds(call.ring_timeout_s),

@@ -19,8 +19,8 @@ Rules (seen on FreeSWITCH 1.10.12, transcripts in tests/data/esl/):
 - `uuid_bridge A B` gives one CHANNEL_BRIDGE and one CHANNEL_UNBRIDGE, both on A only, naming B
   in `Bridge-B-Unique-ID`: both legs get Bridged, and each gets one Unbridged (from the
   UNBRIDGE or from the hang-up of either leg, whichever comes first).
-- PLAYBACK_START on a leg -> MessageStarted (the only playback in the dialer's dialplan is the
-  abandon message).
+- PLAYBACK_START on a leg -> MessageStarted (the only playbacks in the dialer's dialplan are
+  the abandon message's parts; each part gives one, and the call keeps the first's time).
 - Event-Sequence is not monotonic on the wire; nothing here depends on it.
 """
 

@@ -47,6 +47,11 @@ class RigOverlay:
     trunk_port: int = 5070
     headset_port: int = 5080
     agents: int = 50
+    observer: str = "rig-observer"
+    """A read-only AMI account (manager_local.conf) that also gets the "dialplan" class
+    (Newexten, VarSet), which the deploy's `dialer` account leaves out: tests watch which
+    applications the dialplan runs with it."""
+    observer_secret: str = "rig-observer-secret"
 
     def agent_names(self) -> list[str]:
         return [f"agent{i}" for i in range(1, self.agents + 1)]
@@ -72,6 +77,25 @@ class RigOverlay:
                 "",
             ]
         return "\n".join(lines)
+
+    def manager_local(self) -> str:
+        return "\n".join(
+            [
+                "; Written by the test rig (rig/asterisk.py): a read-only observer. Not for",
+                "; production.",
+                f"[{self.observer}]",
+                f"secret = {self.observer_secret}",
+                "deny = 0.0.0.0/0.0.0.0",
+                "permit = 127.0.0.1/255.255.255.255",
+                "read = system,call,user,dialplan",
+                "write =",
+                "",
+            ]
+        )
+
+    def observer_credentials(self, dialer: AmiCredentials) -> AmiCredentials:
+        """The observer's login, on the address of the deploy's `dialer` account."""
+        return AmiCredentials(dialer.host, dialer.port, self.observer, self.observer_secret)
 
     @staticmethod
     def logger_local() -> str:
@@ -175,6 +199,7 @@ class Asterisk:
             shutil.copy2(conf, etc / conf.name)
         (etc / "pjsip_local.conf").write_text(self.overlay.pjsip_local())
         (etc / "logger_local.conf").write_text(self.overlay.logger_local())
+        (etc / "manager_local.conf").write_text(self.overlay.manager_local())
         sounds = self.root / "usr/share/asterisk/sounds"
         for sound in sorted((self.deploy / "sounds").rglob("*")):
             if sound.is_file():

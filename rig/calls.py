@@ -8,6 +8,7 @@ Setvar DIALER_BRIDGED=1 then Bridge, an abandon is a Redirect to `dialer-abandon
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 
 from rig.ami import AmiClient, Headers, event
 
@@ -23,12 +24,16 @@ async def originate_customer(
     hold_s: float | None = None,
     attempt: str | None = None,
     trunk: str = "trunk",
+    variables: Mapping[str, str] | None = None,
+    caller_id: str = CALLER_ID,
 ) -> tuple[str, Headers]:
-    """Originate a customer call; returns (channel id, the action's response)."""
+    """Originate a customer call; returns (channel id, the action's response). `variables` are
+    more channel variables (e.g. DIALER_CALLBACK)."""
     channel_id = channel_id or str(uuid.uuid4())
-    variables = [f"DIALER_ATTEMPT={attempt or channel_id}"]
+    more = [f"{k}={v}" for k, v in (variables or {}).items()]
+    variables_ = [f"DIALER_ATTEMPT={attempt or channel_id}", *more]
     if hold_s is not None:
-        variables.append(f"DIALER_HOLD={hold_s}")
+        variables_.append(f"DIALER_HOLD={hold_s}")
     response = await ami.request(
         "Originate",
         Channel=f"PJSIP/{number}@{trunk}",
@@ -36,10 +41,10 @@ async def originate_customer(
         Exten="s",
         Priority="1",
         Timeout=str(timeout_ms),
-        CallerID=CALLER_ID,
+        CallerID=caller_id,
         Async="true",
         ChannelId=channel_id,
-        Variable=variables,
+        Variable=variables_,
     )
     return channel_id, response
 

@@ -69,17 +69,26 @@ async def seed(
     pacing: PacingMode = PacingMode.PROGRESSIVE,
     amd_enabled: bool = False,
     machine_message: str = "",
+    caller_id: str = "+15550000000",
+    trunk_caller_id: str = "",
+    callback_number: str = "",
+    name_prompt: str = "",
 ) -> SeededCampaign:
     """A running campaign on the rig's `trunk` endpoint with agents agent1..agentN."""
     async with db.transaction() as s:
         trunk = await campaign_repo.create_trunk(
-            s, name=f"{name}-trunk", endpoint="trunk", max_channels=max_channels, max_cps=max_cps
+            s,
+            name=f"{name}-trunk",
+            endpoint="trunk",
+            max_channels=max_channels,
+            max_cps=max_cps,
+            caller_id=trunk_caller_id,
         )
         campaign = await campaign_repo.create_campaign(
             s,
             name=name,
             trunk_id=trunk.id,
-            caller_id="+15550000000",
+            caller_id=caller_id,
             pacing_mode=pacing,
             status=CampaignStatus.RUNNING,
             ring_timeout_s=ring_timeout_s,
@@ -88,6 +97,8 @@ async def seed(
             hold_s=hold_s,
             amd_enabled=amd_enabled,
             machine_message=machine_message,
+            callback_number=callback_number,
+            name_prompt=name_prompt,
         )
         lead_list = await campaign_repo.create_lead_list(s, campaign.id, f"{name}-list")
         await add_leads(s, lead_list.id, [NewLead(phone=n) for n in numbers])

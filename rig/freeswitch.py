@@ -7,6 +7,12 @@ its logs, database and runtime files in a work directory of the caller's choice.
 
 The settings deploy/freeswitch/vars.xml reads from the environment (`DIALER_FS_*`) are how a
 test points FreeSWITCH at its own ports and SIPp far ends without editing the configuration.
+
+Sounds: the run's own sounds directory (`<workdir>/sounds`, FreeSWITCH's `-sounds`) gets the
+abandon message's recorded prompts (deploy/asterisk/sounds/dialer/ as `dialer/`) and, unless the
+settings name a real English sound set (`say_sounds`), espeak-ng stand-ins for the digit prompts
+mod_say_en reads (`digits/0.wav` .. `digits/9.wav`, what freeswitch-sounds-en-us-callie provides
+in production), which DIALER_FS_SAY_SOUNDS then points at.
 """
 
 from __future__ import annotations
@@ -20,10 +26,18 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
+from typing import Final
 
 ENV_BINARY = "DIALER_FREESWITCH"
 DEPLOY_DIR = Path(__file__).resolve().parent.parent / "deploy" / "freeswitch"
+SOUNDS_DIR = DEPLOY_DIR.parent / "asterisk" / "sounds"
+"""The recorded prompts, shared by both PBXs: copied under FreeSWITCH's sounds directory."""
 LOOPBACK = "127.0.0.1"
+SAY_STAND_INS = "rig-say-en"
+"""Under the run's sounds directory: the espeak-ng stand-ins for the English digit prompts."""
+DIGIT_WORDS: Final = (
+    "zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine",
+)  # fmt: skip
 
 
 class FreeswitchError(Exception):
@@ -59,6 +73,9 @@ class FreeswitchSettings:
     rtp_end: int = 24999
     hold_ms: int = 1500
     abandon_message: str | None = None
+    say_sounds: str | None = None
+    """The English prompts mod_say_en reads the digits from (a directory with `digits/N.wav`);
+    None: the rig renders espeak-ng stand-ins into the run's own sounds directory."""
 
     def environment(self) -> dict[str, str]:
         env = {
@@ -77,6 +94,25 @@ class FreeswitchSettings:
         if self.abandon_message:
             env["DIALER_FS_ABANDON_MESSAGE"] = self.abandon_message
         return env
+
+
+def render_digit_stand_ins(target: Path) -> list[Path]:
+    """`target/digits/0.wav` .. `9.wav`, the words spoken by espeak-ng (through sox, as the
+    abandon message's prompts): stand-ins for the English digit prompts, which the rig does not
+    install. Raises FreeswitchError when espeak-ng or sox is missing or fails."""
+    # Imported here so that `rig.freeswitch` can be imported to find the binary alone.
+    from dialer.prompts import PromptError, render
+
+    paths = []
+    try:
+        for digit, word in enumerate(DIGIT_WORDS):
+            path = target / "digits" / f"{digit}.wav"
+            if not path.exists():
+                render(word, path)
+            paths.append(path)
+    except PromptError as exc:
+        raise FreeswitchError(f"cannot make the digit prompts' stand-ins: {exc}") from exc
+    return paths
 
 
 class Freeswitch:
@@ -103,6 +139,25 @@ class Freeswitch:
     def log_path(self) -> Path:
         return self.workdir / "log" / "freeswitch.log"
 
+    @property
+    def sounds_dir(self) -> Path:
+        """FreeSWITCH's sounds directory (`-sounds`): relative sound paths are under it."""
+        return self.workdir / "sounds"
+
+    @property
+    def say_sounds(self) -> Path:
+        """Where mod_say_en reads the digits from (`dialer_say_sounds` in vars.xml)."""
+        if self.settings.say_sounds:
+            return Path(self.settings.say_sounds)
+        return self.sounds_dir / SAY_STAND_INS
+
+    def prepare_sounds(self) -> None:
+        """The abandon message's prompts (vars.xml names them relative to the sounds
+        directory) and, without a real English sound set, the digits' stand-ins."""
+        shutil.copytree(SOUNDS_DIR, self.sounds_dir, dirs_exist_ok=True)
+        if not self.settings.say_sounds:
+            render_digit_stand_ins(self.say_sounds)
+
     def command(self) -> list[str]:
         dirs = {
             name: self.workdir / name
@@ -119,12 +174,19 @@ class Freeswitch:
         """Start FreeSWITCH and wait until its event socket takes our password."""
         if self._proc is not None:
             raise FreeswitchError("already started")
-        env = {**os.environ, **self.settings.environment()}
+        env = {
+            **os.environ,
+            **self.settings.environment(),
+            # vars.xml's default is where the English sound set goes, not installed here.
+            "DIALER_FS_SAY_SOUNDS": str(self.say_sounds),
+        }
         self.workdir.mkdir(parents=True, exist_ok=True)
+        command = self.command()
+        self.prepare_sounds()
         out = (self.workdir / "freeswitch.out").open("wb")
         try:
             self._proc = subprocess.Popen(
-                self.command(),
+                command,
                 stdin=subprocess.DEVNULL,
                 stdout=out,
                 stderr=subprocess.STDOUT,

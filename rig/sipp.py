@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import csv
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -28,6 +29,18 @@ from rig import SIPP_SCENARIOS, RigError, audio, run_dir
 
 TRUNK_SCENARIO = SIPP_SCENARIOS / "trunk_uas.xml"
 HEADSET_SCENARIO = SIPP_SCENARIOS / "headset_uas.xml"
+
+
+@dataclass(frozen=True, slots=True)
+class Invite:
+    """One INVITE the trunk received, from its log line (rig/sipp/trunk_uas.xml `<log>`)."""
+
+    user: str  # the Request-URI's user part: the dialed number
+    from_header: str
+    pai: str  # P-Asserted-Identity, '' when absent
+
+
+_INVITE_LINE = re.compile(r"^INVITE ruri=(sip:)?(?P<user>\S*) from=(?P<from_>.*) pai=(?P<pai>.*)$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +87,7 @@ class Sipp:
         self.stat_file = base.with_suffix(".csv")
         self.screen_file = base.with_suffix(".screen")
         self.error_file = base.with_suffix(".errors")
+        self.log_file = base.with_suffix(".log")
         self.output = base.with_suffix(".out")
 
     @property
@@ -119,6 +133,9 @@ class Sipp:
             "-trace_err",
             "-error_file",
             str(self.error_file),
+            "-trace_logs",
+            "-log_file",
+            str(self.log_file),
             *self.key_args(),
         ]
 
@@ -127,7 +144,7 @@ class Sipp:
             return
         if _udp_port_bound(self.port):
             raise RigError(f"127.0.0.1:{self.port}/udp is already in use (SIPp {self.name})")
-        for path in (self.stat_file, self.screen_file, self.error_file):
+        for path in (self.stat_file, self.screen_file, self.error_file, self.log_file):
             path.unlink(missing_ok=True)
         with self.output.open("wb") as out:
             self.process = subprocess.Popen(
@@ -183,6 +200,19 @@ class Sipp:
             current_calls=count("CurrentCall"),
             raw=row,
         )
+
+    def invites(self) -> list[Invite]:
+        """Every INVITE logged so far by a scenario that logs them (the trunk's), oldest first."""
+        try:
+            text = self.log_file.read_text(errors="replace")
+        except FileNotFoundError:
+            return []
+        out = []
+        for line in text.splitlines():
+            found = _INVITE_LINE.match(line.strip())
+            if found is not None:
+                out.append(Invite(found["user"], found["from_"].strip(), found["pai"].strip()))
+        return out
 
     def __enter__(self) -> Sipp:
         self.start()

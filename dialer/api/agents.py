@@ -1,9 +1,10 @@
-"""Agents: list and create them, log in (calls the headset), ready, pause with a reason, log
-out, the result (disposition) of the last call with a note, and callbacks.
+"""Agents: list and create them, move them to another campaign, log in (calls the headset),
+ready, pause with a reason, log out, the result (disposition) of the last call with a note, and
+callbacks.
 
 An agent's token acts only on that agent. Live states come from the engine; an agent whose
 campaign is not running here is ``logged_out``. Log-in needs the agent's campaign running in
-this daemon (409 otherwise).
+this daemon and the agent not owned by another daemon (409 otherwise).
 """
 
 from __future__ import annotations
@@ -31,6 +32,8 @@ from dialer.api.deps import (
 )
 from dialer.api.models import (
     AgentCreate,
+    AgentMove,
+    AgentMoveOut,
     AgentOut,
     CallbackCreate,
     CallbackOut,
@@ -117,6 +120,48 @@ async def get_agent(agent: AgentPath, ctx: Ctx, who: Anyone) -> AgentOut:
     return agent_out(ctx, await _agent(ctx, agent, who))
 
 
+@router.put(
+    "/agents/{agent}/campaign",
+    summary="Move the agent to another campaign (after its current call and wrap-up if busy)",
+)
+async def move_agent(agent: AgentPath, body: AgentMove, ctx: Ctx, who: Staff) -> AgentMoveOut:
+    """Stored at once. In this daemon an idle agent (ready, paused, logged out) moves at once,
+    its headset leg kept up; one on a call or in wrap-up moves when that ends, never dropping
+    the call. Other daemons follow within `dialer.campaign_poll_s`. A campaign this daemon
+    does not run logs the agent out here. 409 while the agent has pending callbacks of its
+    own in its campaign (reassign or cancel them first)."""
+    async with ctx.db.transaction() as s:
+        a = await queries.agent_by_ref(s, agent)
+        try:
+            target = await queries.campaign_by_ref(s, body.campaign)
+        except NotFound as exc:
+            raise FieldError(("body", "campaign"), str(exc)) from None
+        if a.campaign_id is not None and a.campaign_id != target.id:
+            kept = [
+                cb.id
+                for cb in await callbacks.list_pending(s, a.campaign_id)
+                if cb.agent_id == a.id
+            ]
+            if kept:
+                raise Conflict(
+                    f"agent {a.name} has {len(kept)} pending callback(s) of its own in its "
+                    f"campaign (ids {', '.join(map(str, kept[:10]))}): reassign or cancel them "
+                    "first"
+                )
+        moved = await agent_repo.set_agent_campaign(s, a.id, target.id)
+    now = ctx.engine.move_agent(a.id, target.id, a.sip_endpoint)
+    logger.info(
+        "agent %s moved to campaign %s by %s%s",
+        a.name,
+        target.name,
+        who.name,
+        "" if now else " (after its current call)",
+        extra={"agent": a.id, "campaign": target.name},
+    )
+    out = agent_out(ctx, moved)
+    return AgentMoveOut(**out.model_dump(), moved="now" if now else "after_call")
+
+
 @router.post("/agents/{agent}/login", status_code=202, summary="Log in: call the headset")
 async def login(agent: AgentPath, ctx: Ctx, who: Anyone) -> AgentOut:
     not_stopping(ctx)
@@ -131,6 +176,13 @@ async def login(agent: AgentPath, ctx: Ctx, who: Anyone) -> AgentOut:
         engine.add_agent(a.campaign_id, a.id, a.sip_endpoint)
     _, live = engine.find_agent(key)
     if live.state is ag.AgentState.LOGGED_OUT:
+        # With several daemons, the agent must be this one's (or nobody's) first.
+        holder = await engine.claim_agent(key)
+        if holder is not None:
+            raise Conflict(f"agent {a.name} belongs to another daemon ({holder})")
+        _, live = engine.find_agent(key)
+        if live.state is not ag.AgentState.LOGGED_OUT:
+            raise Conflict(f"agent {a.name} is already logged in ({live.state.value})")
         engine.login_agent(key)
     elif live.state is not ag.AgentState.LOGGING_IN:
         raise Conflict(f"agent {a.name} is already logged in ({live.state.value})")

@@ -2,6 +2,9 @@
 
 `build_app(ctx, metrics_handler=...)` is all the composition root needs; `start_api` builds the
 context and the app and starts the embedded server (dialer/api/server.py).
+
+/docs is Swagger UI served from the daemon itself (the `swagger-ui-bundle-v2` package's files
+under /docs/static), so it works on a network without the internet.
 """
 
 from __future__ import annotations
@@ -9,8 +12,11 @@ from __future__ import annotations
 import logging
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
 from sqlalchemy.exc import IntegrityError
+from swagger_ui_bundle import swagger_ui_path
 
 from dialer import __version__
 from dialer.api import agents, campaigns, leads, system
@@ -27,13 +33,15 @@ from dialer.store.errors import NotFound, StoreUnavailable, UnknownDispositionCo
 
 logger = logging.getLogger(__name__)
 
+DOCS_STATIC = "/docs/static"  # Swagger UI's files (JavaScript, CSS, icons)
+
 DESCRIPTION = """\
 The predictive dialer's HTTP API, served by the running daemon.
 
 Every endpoint under `/api/v1` needs `Authorization: Bearer <token>` (tokens and their roles
 come from `http.tokens_file`). Roles: **admin** (everything), **supervisor** (everything but
 trunk configuration), **agent** (only itself: log-in, ready, pause, log-out, dispositions;
-callbacks for its campaign's leads).
+callbacks for its campaign's leads, and why they are (not) dialed and their history).
 
 Errors: 401 missing or unknown token, 403 role not allowed, 404 unknown id or name, 409 the
 current state does not allow it, 422 invalid body or query (the field is named in `loc`),
@@ -49,10 +57,11 @@ def build_app(ctx: ApiContext, metrics_handler: MetricsHandler | None = None) ->
         title="dialer",
         version=__version__,
         description=DESCRIPTION,
-        docs_url="/docs",
+        docs_url=None,  # served below from local files, not from a CDN
         redoc_url=None,
     )
     app.state.ctx = ctx
+    _add_docs(app)
     app.include_router(system.health_router)
     app.include_router(campaigns.router)
     app.include_router(leads.router)
@@ -68,6 +77,23 @@ def build_app(ctx: ApiContext, metrics_handler: MetricsHandler | None = None) ->
             return Response(body, headers={"Content-Type": content_type})
 
     return app
+
+
+def _add_docs(app: FastAPI) -> None:
+    app.mount(DOCS_STATIC, StaticFiles(directory=str(swagger_ui_path)), name="swagger-ui")
+    openapi_url = app.openapi_url or "/openapi.json"
+
+    @app.get("/docs", include_in_schema=False)
+    def docs() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url=openapi_url,
+            title=f"{app.title} API",
+            swagger_js_url=f"{DOCS_STATIC}/swagger-ui-bundle.js",
+            swagger_css_url=f"{DOCS_STATIC}/swagger-ui.css",
+            swagger_favicon_url=f"{DOCS_STATIC}/favicon-32x32.png",
+            # Swagger UI would otherwise fetch a validity badge from swagger.io.
+            swagger_ui_parameters={"validatorUrl": None},
+        )
 
 
 def _json(status: int, detail: object) -> JSONResponse:

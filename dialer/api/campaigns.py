@@ -1,9 +1,8 @@
 """Campaigns: create, edit, start, pause, resume, stop, statistics, disposition codes, lists.
 
 The database holds the campaign's status; the running engine gets the same change at once
-(`Engine.add_campaign`, `pause_campaign`, `resume_campaign`, `stop_campaign`). A campaign
-started here is dialed by this daemon; other daemons on the same database pick it up when
-they next start.
+(`Engine.add_campaign`, `pause_campaign`, `resume_campaign`, `stop_campaign`); other daemons
+on the same database follow the table within `dialer.campaign_poll_s` (dialer/engine/follow.py).
 """
 
 from __future__ import annotations
@@ -27,8 +26,10 @@ from dialer.api.models import (
     LeadListOut,
     StatsOut,
 )
+from dialer.domain.abandon import caller_id_or_none, no_caller_id_reason
 from dialer.store import agents as agent_repo
 from dialer.store import campaigns as campaign_repo
+from dialer.store.abandonment import campaign_abandonment
 from dialer.store.errors import NotFound
 from dialer.store.records import Campaign, CampaignStatus
 from dialer.store.summary import campaign_summary
@@ -54,6 +55,8 @@ def campaign_out(c: Campaign) -> CampaignOut:
         hold_s=c.hold_s,
         created_at=c.created_at,
         updated_at=c.updated_at,
+        callback_number=c.callback_number,
+        name_prompt=c.name_prompt,
     )
 
 
@@ -79,6 +82,8 @@ async def create_campaign(body: CampaignCreate, ctx: Ctx, who: Staff) -> Campaig
             name=body.name,
             trunk_id=trunk.id,
             caller_id=body.caller_id,
+            callback_number=body.callback_number,
+            name_prompt=body.name_prompt,
             pacing_mode=body.pacing_mode,
             ring_timeout_s=body.ring_timeout_s,
             max_attempts=body.max_attempts,
@@ -122,6 +127,11 @@ async def edit_campaign(
             if trunk.id != current.trunk_id and current.status is CampaignStatus.RUNNING:
                 raise Conflict("pause or stop the campaign before moving it to another trunk")
             values["trunk_id"] = trunk.id
+        else:
+            trunk = await campaign_repo.get_trunk(s, current.trunk_id)
+        caller_id = values.get("caller_id", current.caller_id)
+        if current.status in _DIALING and caller_id_or_none(caller_id, trunk.caller_id) is None:
+            raise Conflict(no_caller_id_reason(current.name, trunk.name))
         renamed = "name" in values and values["name"] != current.name
         if renamed and await _name_taken(s, values["name"]):
             raise Conflict(f"a campaign named {values['name']!r} exists")
@@ -141,12 +151,20 @@ async def edit_campaign(
     return campaign_out(updated)
 
 
+_DIALING = (CampaignStatus.RUNNING, CampaignStatus.PAUSED)
+
+
 async def _act(ctx: Ctx, ref: str, action: Action, who_name: str) -> CampaignOut:
     if action in (Action.START, Action.RESUME):
         not_stopping(ctx)
     async with ctx.db.transaction() as s:
         c = await queries.campaign_by_ref(s, ref)
         target = next_status(action, c.status)
+        if action in (Action.START, Action.RESUME):
+            # Every call must show a number (issue 5): refuse before anything is dialed.
+            t = await campaign_repo.get_trunk(s, c.trunk_id)
+            if caller_id_or_none(c.caller_id, t.caller_id) is None:
+                raise Conflict(no_caller_id_reason(c.name, t.name))
         c = await campaign_repo.set_campaign_status(s, c.id, target)
         trunk = await campaign_repo.get_trunk(s, c.trunk_id)
         agents = await agent_repo.list_agents(s, c.id)
@@ -195,6 +213,7 @@ async def campaign_stats(
         c = await queries.campaign_by_ref(s, campaign)
         window = await campaign_summary(s, c.id, since=now - timedelta(seconds=window_s))
         total = await campaign_summary(s, c.id)
+        rates = await campaign_abandonment(s, c.id, now)  # issue 5: US and UK rates
     run = ctx.engine.campaigns.get(c.id)
     return StatsOut.model_validate(
         {
@@ -204,6 +223,7 @@ async def campaign_stats(
             "window": stats_mod.figures(window),
             "total": stats_mod.figures(total),
             "leads": {k.value: v for k, v in total.leads.items()},
+            "compliance": stats_mod.compliance(rates),
         }
     )
 

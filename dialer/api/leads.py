@@ -6,6 +6,12 @@ import runs (``{"phase": "importing", "done": 5000, "total": 100000}`` ...) and 
 ``{"report": {...}}`` (or ``{"error": "..."}``); the CLI draws its progress bar from it.
 Otherwise the answer is the report alone. Problems found before anything is stored (unknown
 campaign, bad options, unreadable file) are ordinary 404/422 answers either way.
+
+Why a lead is (not) dialed (issue 5), with the content of the CLI's ``dialer leads why``,
+``dialer leads history`` and ``dialer campaign reasons`` (each answer carries that text too):
+``GET /leads/{id}/why``, ``GET /leads/{id}/history`` and ``GET /campaigns/{c}/reasons``.
+Staff read every lead; an agent reads the leads of its own campaign (as it schedules their
+callbacks) and no campaign's reasons.
 """
 
 from __future__ import annotations
@@ -14,14 +20,27 @@ import json
 import logging
 import time
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import StreamingResponse
+from pydantic import AwareDatetime
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from dialer.api import queries
-from dialer.api.deps import ApiError, Ctx, FieldError, Staff
-from dialer.api.models import ImportReportOut
+from dialer.api.auth import Principal, Role
+from dialer.api.deps import Anyone, ApiError, Ctx, FieldError, Forbidden, Staff
+from dialer.api.models import (
+    AttemptHistoryOut,
+    BlockerOut,
+    CallbackOut,
+    CampaignReasonsOut,
+    ImportReportOut,
+    LeadCallbackOut,
+    LeadHistoryOut,
+    LeadWhyOut,
+)
 from dialer.imports.normalise import Check, Options, known_zone
 from dialer.imports.reader import ImportFormatError
 from dialer.imports.service import (
@@ -32,7 +51,11 @@ from dialer.imports.service import (
     read_upload,
     run_import,
 )
+from dialer.rules.verdict import CallbackFact
+from dialer.store import callbacks as callback_repo
+from dialer.store import explain
 from dialer.store.errors import StoreError
+from dialer.store.records import mask_phone
 
 logger = logging.getLogger(__name__)
 
@@ -184,3 +207,137 @@ async def _stream(steps: AsyncIterator[Progress | ImportReport]) -> AsyncIterato
     except StoreError as exc:
         logger.warning("import failed: %s", exc)
         yield (json.dumps({"error": f"nothing was stored: {exc}"}) + "\n").encode()
+
+
+# -- why a lead is (not) dialed (issue 5) ----------------------------------------------------
+
+At = Annotated[
+    AwareDatetime | None,
+    Query(description="evaluate at this instant (with its UTC offset) instead of now"),
+]
+
+
+async def _readable_lead(s: AsyncSession, lead_id: int, who: Principal) -> None:
+    """404 for an unknown lead; 403 for an agent and a lead of another campaign."""
+    lead = await queries.get_lead(s, lead_id)
+    if who.role is Role.AGENT:
+        me = await queries.agent_by_ref(s, who.agent or "")
+        if me.campaign_id != lead.campaign_id:
+            raise Forbidden("an agent reads only its own campaign's leads")
+
+
+def _callback_brief(cb: CallbackFact | None) -> LeadCallbackOut | None:
+    if cb is None:
+        return None
+    return LeadCallbackOut(
+        id=cb.id,
+        due_at=cb.due_at,
+        agent_id=cb.agent_id,
+        agent_name=cb.agent_name,
+        for_whom=cb.for_whom,
+    )
+
+
+@router.get(
+    "/leads/{lead_id}/why",
+    summary="Is the lead dialable now, and if not every reason and until when",
+)
+async def lead_why(lead_id: int, ctx: Ctx, who: Anyone, at: At = None) -> LeadWhyOut:
+    when = at.astimezone(UTC) if at is not None else datetime.now(UTC)
+    async with ctx.db.transaction() as s:
+        await _readable_lead(s, lead_id, who)
+        e = await explain.explain_lead(s, lead_id, when)
+    v = e.verdict
+    return LeadWhyOut(
+        lead_id=e.lead_id,
+        campaign_id=e.campaign_id,
+        campaign=e.campaign_name,
+        phone=mask_phone(e.phone),
+        status=e.status,
+        attempts=e.attempts,
+        max_attempts=e.max_attempts,
+        last_result=e.last_result,
+        at=v.at,
+        time_zones=list(v.zones.zones),
+        time_zone_source=v.zones.source.value,
+        policy=e.rules.preset.value,
+        dialable=v.dialable,
+        window_closes_at=v.window_closes_at,
+        callback_due=_callback_brief(v.callback_due),
+        blockers=[
+            BlockerOut(reason=b.reason.value, detail=b.detail, until=b.until) for b in v.blockers
+        ],
+        dialable_at=e.dialable_at,
+        notes=list(v.notes),
+        text=explain.render_explanation(e),
+    )
+
+
+@router.get("/leads/{lead_id}/history", summary="Every attempt of the lead, and its callback")
+async def lead_history(lead_id: int, ctx: Ctx, who: Anyone) -> LeadHistoryOut:
+    async with ctx.db.transaction() as s:
+        await _readable_lead(s, lead_id, who)
+        entries = await explain.lead_history(s, lead_id)
+        cb = await callback_repo.open_for_lead(s, lead_id)
+    text = explain.render_history(lead_id, entries)
+    if cb is not None:
+        text += "\n" + explain.render_callback(cb)
+    return LeadHistoryOut(
+        lead_id=lead_id,
+        attempts=[
+            AttemptHistoryOut(
+                attempt_id=h.attempt_id,
+                originated_at=h.originated_at,
+                answer_at=h.answer_at,
+                hangup_at=h.hangup_at,
+                result=h.result,
+                cause=h.cause,
+                cause_text=h.cause_text,
+                agent=h.agent,
+                disposition=h.disposition,
+                note=h.note,
+                answer_to_agent_ms=h.answer_to_agent_ms,
+            )
+            for h in entries
+        ],
+        callback=None
+        if cb is None
+        else CallbackOut(
+            id=cb.id,
+            lead_id=cb.lead_id,
+            campaign_id=cb.campaign_id,
+            at=cb.due_at,
+            agent_id=cb.agent_id,
+            agent_name=cb.agent_name,
+            note=cb.note,
+            by=cb.created_by,
+            status=cb.status,
+        ),
+        text=text,
+    )
+
+
+@router.get(
+    "/campaigns/{campaign}/reasons",
+    summary="The campaign's leads counted by the reason they are not dialed",
+)
+async def campaign_reasons(
+    campaign: Annotated[str, Path(description="the campaign's id, or its name")],
+    ctx: Ctx,
+    who: Staff,
+    at: At = None,
+) -> CampaignReasonsOut:
+    when = at.astimezone(UTC) if at is not None else datetime.now(UTC)
+    async with ctx.db.transaction() as s:
+        c = await queries.campaign_by_ref(s, campaign)
+        r = await explain.campaign_reasons(s, c.id, when)
+    return CampaignReasonsOut(
+        campaign_id=r.campaign_id,
+        campaign=r.campaign_name,
+        at=when,
+        total=r.total,
+        dialable_now=r.by_reason.get(explain.DIALABLE_NOW, 0),
+        by_reason={k: v for k, v in r.by_reason.items() if k != explain.DIALABLE_NOW},
+        by_first_reason={k: v for k, v in r.by_first_reason.items() if k != explain.DIALABLE_NOW},
+        text=explain.render_campaign_reasons(r),
+    )

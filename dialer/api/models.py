@@ -9,14 +9,43 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 
+from dialer.domain.abandon import check_callback_number, check_caller_id, check_sound_name
 from dialer.rules.policy import MIN_RING_TIMEOUT_S
 from dialer.store.records import CampaignStatus, PacingMode
 
 Ref = Annotated[int | str, Field(description="a numeric id or a name")]
 Name = Annotated[str, Field(min_length=1, max_length=100, pattern=r"^\S(.*\S)?$")]
-CallerId = Annotated[str, Field(pattern=r"^\+?[0-9]{2,20}$", examples=["+15550000000"])]
+CallerId = Annotated[
+    str,
+    Field(
+        max_length=21,
+        examples=["+15550000000"],
+        description="+ and 2 to 20 digits; '' for none (a campaign then shows its trunk's)",
+    ),
+    AfterValidator(check_caller_id),
+]
+CallbackNumber = Annotated[
+    str,
+    Field(
+        max_length=40,
+        examples=["+442079460123"],
+        description="the number an abandoned callee is asked to call back, E.164 (a valid "
+        "number); '' for none: the caller ID is said instead",
+    ),
+    AfterValidator(check_callback_number),
+]
+NamePrompt = Annotated[
+    str,
+    Field(
+        max_length=200,
+        examples=["dialer/campaign-7"],
+        description="the campaign's name as a PBX sound (under its sounds directory, no "
+        "extension), said in the abandon message; '' for none",
+    ),
+    AfterValidator(check_sound_name),
+]
 
 
 class Request(BaseModel):
@@ -31,7 +60,9 @@ class DispositionCode(Request):
 class CampaignCreate(Request):
     name: Name
     trunk: Ref
-    caller_id: CallerId
+    caller_id: CallerId = ""
+    callback_number: CallbackNumber = ""
+    name_prompt: NamePrompt = ""
     pacing_mode: PacingMode = PacingMode.PROGRESSIVE
     ring_timeout_s: Annotated[float, Field(ge=MIN_RING_TIMEOUT_S, le=300)] = 25.0
     max_attempts: Annotated[int, Field(ge=1, le=100)] = 3
@@ -44,6 +75,8 @@ class CampaignUpdate(Request):
     name: Name | None = None
     trunk: Ref | None = None
     caller_id: CallerId | None = None
+    callback_number: CallbackNumber | None = None
+    name_prompt: NamePrompt | None = None
     pacing_mode: PacingMode | None = None
     ring_timeout_s: Annotated[float, Field(ge=MIN_RING_TIMEOUT_S, le=300)] | None = None
     max_attempts: Annotated[int, Field(ge=1, le=100)] | None = None
@@ -64,6 +97,8 @@ class CampaignOut(BaseModel):
     hold_s: float
     created_at: datetime
     updated_at: datetime
+    callback_number: str = Field(default="", description="'' : the caller ID is said")
+    name_prompt: str = Field(default="", description="'' : the message does not name it")
 
 
 class DispositionCodes(Request):
@@ -76,6 +111,7 @@ class TrunkCreate(Request):
     max_channels: Annotated[int, Field(ge=1, le=100_000)]
     max_cps: Annotated[float, Field(gt=0, le=10_000)]
     dial_prefix: Annotated[str, Field(max_length=20, pattern=r"^[0-9*#+]*$")] = ""
+    caller_id: CallerId = ""
 
 
 class TrunkUpdate(Request):
@@ -83,6 +119,7 @@ class TrunkUpdate(Request):
     max_channels: Annotated[int, Field(ge=1, le=100_000)] | None = None
     max_cps: Annotated[float, Field(gt=0, le=10_000)] | None = None
     dial_prefix: Annotated[str, Field(max_length=20, pattern=r"^[0-9*#+]*$")] | None = None
+    caller_id: CallerId | None = None
 
 
 class TrunkOut(BaseModel):
@@ -92,6 +129,7 @@ class TrunkOut(BaseModel):
     max_channels: int
     max_cps: float
     dial_prefix: str
+    caller_id: str = Field(default="", description="for campaigns without their own")
     in_use: int = Field(description="calls of running campaigns on this trunk now")
 
 
@@ -116,6 +154,17 @@ class AgentOut(BaseModel):
     state: str = Field(description="live state: logged_out, logging_in, ready, on_call, ...")
     pause_reason: str | None = None
     calls: int = Field(default=0, description="calls taken since the daemon started")
+
+
+class AgentMove(Request):
+    campaign: Ref
+
+
+class AgentMoveOut(AgentOut):
+    moved: str = Field(
+        description="'now', or 'after_call' when the agent is on a call or in wrap-up here: it "
+        "moves once that call and its wrap-up end"
+    )
 
 
 class PauseBody(Request):
@@ -206,6 +255,12 @@ class Figures(BaseModel):
     latency_p99_ms: int | None
 
 
+class WindowCountOut(BaseModel):
+    answered: int
+    abandoned: int
+    rate: float = Field(description="abandoned / answered; 0 before any answer")
+
+
 class LiveOut(BaseModel):
     loaded: bool = Field(description="the daemon is running this campaign")
     paused: bool
@@ -219,6 +274,12 @@ class LiveOut(BaseModel):
     dial_level: float | None
     pacing: str
     leads_buffered: int
+    abandonment: dict[str, WindowCountOut] = Field(
+        default_factory=dict,
+        description="live answers and abandonments over the rolling windows (24h, 30d) and "
+        "the campaign's life, as pacing and /metrics count them (restored from the CDRs "
+        "when the daemon starts the campaign)",
+    )
 
 
 class StatsOut(BaseModel):
@@ -228,6 +289,9 @@ class StatsOut(BaseModel):
     window: Figures
     total: Figures
     leads: dict[str, int]
+    compliance: AbandonmentOut = Field(
+        description="abandonment as the US and UK regulators count it, from the CDRs"
+    )
 
 
 class StatusOut(BaseModel):
@@ -237,3 +301,108 @@ class StatusOut(BaseModel):
     pbx: PbxOut
     cdr_pending: int
     campaigns: list[dict[str, Any]]
+
+
+# -- issue 5: abandonment as the regulators count it; why a lead is (not) dialed -------------
+
+
+class AbandonWindowOut(BaseModel):
+    connected: int = Field(description="live calls connected to an agent within 2 s")
+    abandoned: int = Field(description="live calls with no agent within 2 s")
+    machines: int = Field(description="calls answering-machine detection classed as machines")
+    us_rate: float | None = Field(description="abandoned / (connected + abandoned)")
+    estimated_false_positives: float = Field(
+        description="machines x the AMD false-positive rate: people taken for machines"
+    )
+    uk_rate: float | None = Field(
+        description="(abandoned + estimate) / (connected + abandoned + estimate)"
+    )
+    start: datetime | None = Field(default=None, description="the window's first minute")
+    end: datetime | None = Field(default=None, description="the minute after the window")
+
+
+class AbandonmentOut(BaseModel):
+    amd_false_positive_rate: float = Field(
+        description="share of machine verdicts assumed to be people (the campaign's rules)"
+    )
+    amd_false_positive_rate_is_default: bool = Field(
+        description="true: the default assumption, not a rate the campaign measured and set"
+    )
+    life: AbandonWindowOut = Field(description="the campaign's life (US rate)")
+    last_30d: AbandonWindowOut = Field(description="the last 30 days (US rate)")
+    last_24h: AbandonWindowOut = Field(description="the last 24 hours (UK rate)")
+    worst_24h: AbandonWindowOut | None = Field(
+        description="the 24 hours with the highest UK rate in the campaign's life (minute "
+        "aligned); null before any live call"
+    )
+
+
+class BlockerOut(BaseModel):
+    reason: str
+    detail: str
+    until: datetime | None = Field(description="when it passes by itself; null: never")
+
+
+class LeadCallbackOut(BaseModel):
+    id: int
+    due_at: datetime
+    agent_id: int | None
+    agent_name: str | None
+    for_whom: str
+
+
+class LeadWhyOut(BaseModel):
+    lead_id: int
+    campaign_id: int
+    campaign: str
+    phone: str = Field(description="masked, as in the logs")
+    status: str
+    attempts: int
+    max_attempts: int
+    last_result: str | None
+    at: datetime = Field(description="when it was evaluated")
+    time_zones: list[str]
+    time_zone_source: str
+    policy: str
+    dialable: bool
+    window_closes_at: datetime | None
+    callback_due: LeadCallbackOut | None
+    blockers: list[BlockerOut]
+    dialable_at: datetime | None = Field(description="if nothing but the clock changes")
+    notes: list[str]
+    text: str = Field(description="what `dialer leads why` prints")
+
+
+class AttemptHistoryOut(BaseModel):
+    attempt_id: str
+    originated_at: datetime
+    answer_at: datetime | None
+    hangup_at: datetime | None
+    result: str | None
+    cause: int | None
+    cause_text: str | None
+    agent: str | None
+    disposition: str | None
+    note: str | None
+    answer_to_agent_ms: int | None
+
+
+class LeadHistoryOut(BaseModel):
+    lead_id: int
+    attempts: list[AttemptHistoryOut]
+    callback: CallbackOut | None = Field(description="the open (pending or taken) callback")
+    text: str = Field(description="what `dialer leads history` prints")
+
+
+class CampaignReasonsOut(BaseModel):
+    campaign_id: int
+    campaign: str
+    at: datetime
+    total: int
+    dialable_now: int
+    by_reason: dict[str, int] = Field(description="a lead counts under each of its reasons")
+    by_first_reason: dict[str, int] = Field(description="... and once under its first")
+    text: str = Field(description="what `dialer campaign reasons` prints")
+
+
+StatsOut.model_rebuild()  # its `abandonment` field's model is defined after it

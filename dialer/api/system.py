@@ -13,6 +13,7 @@ from dialer.api import queries
 from dialer.api.context import ApiContext
 from dialer.api.deps import Admin, Conflict, Ctx, Staff
 from dialer.api.models import PbxOut, StatusOut, TrunkCreate, TrunkOut, TrunkUpdate
+from dialer.domain.abandon import no_caller_id_reason
 from dialer.store import campaigns as campaign_repo
 from dialer.store.records import CampaignStatus, Trunk
 
@@ -34,6 +35,7 @@ def trunk_out(ctx: ApiContext, t: Trunk) -> TrunkOut:
         max_channels=t.max_channels,
         max_cps=t.max_cps,
         dial_prefix=t.dial_prefix,
+        caller_id=t.caller_id,
         in_use=in_use(ctx, t.id),
     )
 
@@ -64,6 +66,7 @@ async def create_trunk(body: TrunkCreate, ctx: Ctx, who: Admin) -> TrunkOut:
             max_channels=body.max_channels,
             max_cps=body.max_cps,
             dial_prefix=body.dial_prefix,
+            caller_id=body.caller_id,
         )
     logger.info("trunk %s created by %s", t.name, who.name, extra={"trunk": t.name})
     return trunk_out(ctx, t)
@@ -78,7 +81,14 @@ async def edit_trunk(
 ) -> TrunkOut:
     async with ctx.db.transaction() as s:
         current = await queries.trunk_by_ref(s, trunk)
-        t = await queries.update_trunk(s, current.id, body.model_dump(exclude_none=True))
+        values = body.model_dump(exclude_none=True)
+        if values.get("caller_id") == "":
+            # Campaigns that dial (or may resume) and rely on this trunk's caller ID keep one.
+            for c in await campaign_repo.list_campaigns(s):
+                dialing = c.status in (CampaignStatus.RUNNING, CampaignStatus.PAUSED)
+                if c.trunk_id == current.id and dialing and not c.caller_id:
+                    raise Conflict(no_caller_id_reason(c.name, current.name))
+        t = await queries.update_trunk(s, current.id, values)
     ctx.engine.update_trunk(t)
     logger.info("trunk %s edited by %s", t.name, who.name, extra={"trunk": t.name})
     return trunk_out(ctx, t)

@@ -72,7 +72,11 @@ def add_commands(sub: Any) -> None:
     p = cmd(csub, "create", _campaign_create, "create a campaign (status draft)")
     p.add_argument("name", metavar="NAME")
     p.add_argument("--trunk", required=True, help="trunk name or id")
-    p.add_argument("--caller-id", required=True, help="number shown to the called party")
+    p.add_argument(
+        "--caller-id",
+        help="number shown to the called party (default: the trunk's; one of the two is needed "
+        "to start the campaign)",
+    )
     _campaign_options(p)
     p.add_argument(
         "--disposition",
@@ -85,7 +89,7 @@ def add_commands(sub: Any) -> None:
     p.add_argument("name", metavar="NAME")
     p.add_argument("--rename", help="new name")
     p.add_argument("--trunk", help="trunk name or id")
-    p.add_argument("--caller-id")
+    p.add_argument("--caller-id", help="'' to use the trunk's")
     _campaign_options(p)
     for action, text in (
         ("start", "start dialing (the campaign's agents are called to log in)"),
@@ -150,12 +154,18 @@ def add_commands(sub: Any) -> None:
     p.add_argument("--campaign", required=True)
 
     # agents
-    cmd(sub, "agents", _agents_list, "agents and their live state").add_argument(
-        "--campaign", help="only this campaign's agents"
-    )
+    def add_move(parent: Any) -> None:
+        help_ = "move an agent to another campaign (after its current call and wrap-up if busy)"
+        p = cmd(parent, "move", _agent_move, help_)
+        p.add_argument("agent", metavar="AGENT", help="the agent's name or id")
+        p.add_argument("target", metavar="CAMPAIGN", help="the campaign's name or id")
+
+    agents = cmd(sub, "agents", _agents_list, "agents and their live state; move one")
+    agents.add_argument("--campaign", help="only this campaign's agents")
+    add_move(agents.add_subparsers(dest="action", required=False, metavar="ACTION"))
     agent = sub.add_parser(
         "agent",
-        help="create an agent; log in, ready, pause, log out; dispositions",
+        help="create an agent; log in, ready, pause, log out; move; dispositions",
         description="One agent. AGENT is its name or id.",
     )
     asub = agent.add_subparsers(dest="action", required=True, metavar="ACTION")
@@ -175,6 +185,7 @@ def add_commands(sub: Any) -> None:
     p = cmd(asub, "pause", _agent_action("pause"), "pause (after the current call)")
     p.add_argument("agent", metavar="AGENT")
     p.add_argument("--reason", required=True)
+    add_move(asub)
     p = cmd(asub, "dispose", _agent_dispose, "give the current or last call a result")
     p.add_argument("agent", metavar="AGENT")
     p.add_argument("code", metavar="CODE", help="one of the campaign's disposition codes")
@@ -199,12 +210,16 @@ def add_commands(sub: Any) -> None:
     p.add_argument("--max-channels", type=int, required=True)
     p.add_argument("--max-cps", type=float, required=True, help="calls started per second")
     p.add_argument("--prefix", default="", help="digits dialled before each number")
+    p.add_argument(
+        "--caller-id", default="", help="number shown by campaigns that have no caller ID"
+    )
     p = cmd(tsub, "edit", _trunk_edit, "change a trunk's limits")
     p.add_argument("name", metavar="NAME")
     p.add_argument("--endpoint")
     p.add_argument("--max-channels", type=int)
     p.add_argument("--max-cps", type=float)
     p.add_argument("--prefix")
+    p.add_argument("--caller-id", help="'' for none")
     cmd(sub, "status", _status, "the daemon: PBX link, campaigns, agents")
 
 
@@ -216,6 +231,16 @@ def _campaign_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-attempts", type=int)
     p.add_argument("--wrapup", type=float, help="seconds of wrap-up after each call")
     p.add_argument("--hold", type=float, help="seconds an answered call may wait (<= 2)")
+    p.add_argument(
+        "--callback-number",
+        help="number an abandoned callee is asked to call back, E.164 (e.g. +442079460123); "
+        "'' for none: the caller ID is said",
+    )
+    p.add_argument(
+        "--name-prompt",
+        help="the campaign's name as a PBX sound said in the abandon message (e.g. "
+        "dialer/campaign-7; see deploy/asterisk/README.md); '' for none",
+    )
 
 
 def _run(handler: Handler, args: argparse.Namespace) -> int:
@@ -290,6 +315,8 @@ def _settings_body(args: argparse.Namespace) -> dict[str, Any]:
         "hold_s": args.hold,
         "trunk": args.trunk,
         "caller_id": args.caller_id,
+        "callback_number": args.callback_number,
+        "name_prompt": args.name_prompt,
     }
     return {k: v for k, v in body.items() if v is not None}
 
@@ -356,7 +383,45 @@ def _show_stats(d: dict[str, Any]) -> str:
     ]
     window = f"last {cell(d['window_s'])} s"
     figures = table(rows, (("figure", ""), ("w", window), ("t", "all time")))
-    return f"{head}\n\n{figures}\n\nleads: {cell(d['leads'])}"
+    out = f"{head}\n\n{figures}\n\nleads: {cell(d['leads'])}"
+    if d.get("compliance"):
+        out += "\n\n" + _show_compliance(d["compliance"])
+    return out
+
+
+def _show_compliance(c: dict[str, Any]) -> str:
+    """Abandonment as the regulators count it (issue 5): US over life / 30 days, UK over 24 h."""
+    fp = c["amd_false_positive_rate"]
+    source = "default assumption" if c["amd_false_positive_rate_is_default"] else "measured"
+    rows = []
+    for key, name in (
+        ("life", "life"),
+        ("last_30d", "last 30 days"),
+        ("last_24h", "last 24 hours"),
+        ("worst_24h", "worst 24 hours"),
+    ):
+        w = c.get(key)
+        if w is None:
+            continue
+        rows.append(
+            {
+                "span": name if key != "worst_24h" else f"{name} (from {w['start'][:16]})",
+                "live": w["connected"] + w["abandoned"],
+                "abandoned": w["abandoned"],
+                "machines": w["machines"],
+                "us": percent(w["us_rate"]),
+                "uk": percent(w["uk_rate"]),
+            }
+        )
+    cols = (
+        ("span", "abandonment"),
+        ("live", "live"),
+        ("abandoned", "abandoned"),
+        ("machines", "machines"),
+        ("us", "US rate"),
+        ("uk", "UK rate"),
+    )
+    return f"{table(rows, cols)}\nUK rate counts {fp:.1%} of machine verdicts as people ({source})"
 
 
 def _campaign_dispositions(c: ApiClient, args: argparse.Namespace) -> None:
@@ -461,6 +526,13 @@ def _agent_action(action: str) -> Handler:
     return run
 
 
+def _agent_move(c: ApiClient, args: argparse.Namespace) -> None:
+    path = f"/agents/{_ref(args.agent)}/campaign"
+    data = c.request("PUT", path, body={"campaign": args.target})
+    when = "now" if data.get("moved") == "now" else "after its current call and wrap-up"
+    _out(args, data, lambda d: f"agent {d['name']}: moved to campaign {d['campaign_id']} {when}")
+
+
 def _agent_dispose(c: ApiClient, args: argparse.Namespace) -> None:
     body = {"code": args.code, "note": args.note, "attempt_id": args.call}
     data = c.post(f"/agents/{_ref(args.agent)}/disposition", body)
@@ -497,6 +569,7 @@ _TRUNK_COLUMNS = (
     ("max_channels", "channels"),
     ("max_cps", "max cps"),
     ("dial_prefix", "prefix"),
+    ("caller_id", "caller id"),
 )
 
 
@@ -511,6 +584,7 @@ def _trunk_create(c: ApiClient, args: argparse.Namespace) -> None:
         "max_channels": args.max_channels,
         "max_cps": args.max_cps,
         "dial_prefix": args.prefix,
+        "caller_id": args.caller_id,
     }
     _out(args, c.post("/trunks", body), lambda d: table([d], _TRUNK_COLUMNS))
 
@@ -521,6 +595,7 @@ def _trunk_edit(c: ApiClient, args: argparse.Namespace) -> None:
         "max_channels": args.max_channels,
         "max_cps": args.max_cps,
         "dial_prefix": args.prefix,
+        "caller_id": args.caller_id,
     }
     body = {k: v for k, v in body.items() if v is not None}
     data = c.request("PATCH", f"/trunks/{_ref(args.name)}", body=body)

@@ -7,8 +7,9 @@ from dataclasses import dataclass, field
 
 from dialer.domain.agent import Agent, AgentState
 from dialer.domain.call import CallAttempt, CallState
-from dialer.engine.bucket import TokenBucket
 from dialer.pacing.base import AgentActivity, AgentView, Pacer, PacingLimits, PacingSnapshot
+from dialer.pacing.ledger import AbandonLedger
+from dialer.pacing.limits import CallRateLimiter
 from dialer.store.records import Campaign, LeasedLead, Trunk
 
 _ACTIVITY = {
@@ -20,12 +21,27 @@ _ACTIVITY = {
 PRE_ANSWER = (CallState.QUEUED, CallState.ORIGINATING, CallState.RINGING)
 
 
+class TrunkRates:
+    """One calls-per-second budget per trunk, shared by every campaign dialing through it (a
+    budget per campaign would let two campaigns on one trunk dial it at twice its rate)."""
+
+    def __init__(self) -> None:
+        self._rates: dict[int, CallRateLimiter] = {}
+
+    def of(self, trunk: Trunk, now: float) -> CallRateLimiter:
+        """The trunk's budget; a new (full) one when its rate has changed."""
+        rate = self._rates.get(trunk.id)
+        if rate is None or rate.rate != trunk.max_cps:
+            rate = self._rates[trunk.id] = CallRateLimiter(trunk.max_cps, now=now)
+        return rate
+
+
 @dataclass
 class CampaignRun:
     campaign: Campaign
     trunk: Trunk
     pacer: Pacer
-    bucket: TokenBucket
+    bucket: CallRateLimiter  # the trunk's calls-per-second budget, shared with its other campaigns
     agents: dict[str, Agent] = field(default_factory=dict)
     leads: deque[LeasedLead] = field(default_factory=deque)
     calls: dict[str, CallAttempt] = field(default_factory=dict)
@@ -40,6 +56,10 @@ class CampaignRun:
     # Issue 5: agent id -> call id of the callback for that named agent, dialing now; the agent
     # takes no other call meanwhile and counts as busy for pacing.
     reserved: dict[str, str] = field(default_factory=dict)
+    # Live answers and abandonments over the rolling windows and the campaign's life, restored
+    # from the CDRs when the run starts (dialer/pacing/history.py); no calls while `restoring`.
+    abandonment: AbandonLedger = field(default_factory=AbandonLedger)
+    restoring: int = 0
 
     def snapshot(self, now: float, trunk_in_use: int) -> PacingSnapshot:
         views = tuple(
@@ -55,6 +75,9 @@ class CampaignRun:
             for c in self.calls.values()
             if c.state in PRE_ANSWER
         )
+        # Limits: no more calls on the trunk than its channels (`trunk_in_use` counts every call
+        # of every campaign on it, talking ones included), no more new ones than its
+        # calls-per-second budget allows now (shared by those campaigns).
         in_flight = len(ringing) + len(self.waiting)
         free_channels = max(0, self.trunk.max_channels - trunk_in_use)
         return PacingSnapshot(

@@ -11,6 +11,8 @@ Rules:
 - Pacing runs after every event that frees capacity and at least every `tick_s`.
 - Stop: no new originates, live calls may finish within the drain time, then they are hung up;
   every CDR is written or closed, leases not dialed are released.
+- With several daemons on one database, an agent belongs to the daemon holding its lease
+  (dialer/domain/ownership.py): only that one logs it in and hands it calls.
 """
 
 from __future__ import annotations
@@ -26,15 +28,25 @@ from dataclasses import dataclass
 from typing import Any
 
 from dialer import pbx
+from dialer.domain import abandon
 from dialer.domain import agent as ag
 from dialer.domain import call as cl
 from dialer.domain.results import CallResult
-from dialer.engine.bucket import TokenBucket
-from dialer.engine.campaign import PRE_ANSWER, CampaignRun
+from dialer.engine.campaign import PRE_ANSWER, CampaignRun, TrunkRates
 from dialer.engine.cdr import CdrWriter, WallClock
-from dialer.engine.observe import AgentChanged, CallChanged, EngineEvent, Observer, PacingDecided
-from dialer.engine.ports import EngineStore
+from dialer.engine.follow import HistorySource
+from dialer.engine.observe import (
+    AgentChanged,
+    CallChanged,
+    EngineEvent,
+    HistoryRestored,
+    Observer,
+    PacingDecided,
+)
+from dialer.engine.ports import AgentLeaseStore, EngineStore
 from dialer.pacing.base import AgentWork, CallOutcome, Pacer, ProgressivePacer
+from dialer.pacing.history import restore_ledger, restore_pacer
+from dialer.pacing.ledger import is_abandoned
 from dialer.rules.ports import DialGuard
 from dialer.settings import DialerSettings
 from dialer.store.records import AttemptEnd, AttemptStart, Campaign, LeasedLead, Trunk
@@ -47,6 +59,8 @@ _OUTCOME_KNOWN = (cl.CallState.CONNECTED, cl.CallState.ABANDONING, cl.CallState.
 MAX_SCREENING_S = 5.0  # answering-machine detection that gives no verdict by then: a person
 _STALE_GRACE_S = 20.0  # a pre-answer call this long past its ring timeout is hung up
 _LOGIN_RETRY_S = 5.0
+_RESTORE_TRIES = 3  # reads of a campaign's history before it is dialed without it
+_BUSY = (ag.AgentState.ON_CALL, ag.AgentState.WRAPUP)
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,8 +84,28 @@ class Engine:
         settings: DialerSettings,
         pacer_factory: Callable[[Campaign], Pacer] | None = None,
         guard: DialGuard | None = None,
+        history: HistorySource | None = None,
+        agent_leases: AgentLeaseStore | None = None,
     ) -> None:
         self._pbx = pbx_
+        # Several daemons on one database: an agent belongs to the one holding its lease
+        # (dialer/domain/ownership.py); only the owner logs it in. None: every agent is ours.
+        self._agent_leases = agent_leases
+        self._owned: set[str] = set()
+        self._login_pending: set[str] = set()  # claimed over the API, log-in not begun yet
+        self._agent_lock = asyncio.Lock()  # one lease round or claim at a time
+        self._renew_agents_at = 0.0
+        self._agent_rounds_due: list[float] = []  # extra lease rounds (claims) due at these
+        self._agent_leases_closed = False
+        self._agent_leases_failing = False
+        # A campaign just started here: other daemons following the table start it within a
+        # poll; its agents are claimed after that, so the daemons split them.
+        # Meanwhile they are claimed only if no other daemon is on the database.
+        self._settle_s = settings.campaign_poll_s + 0.5 if settings.campaign_poll_s > 0 else 0.0
+        self._run_started: dict[int, float] = {}
+        self._trunk_rates = TrunkRates()  # one calls-per-second budget per trunk
+        # Issue 4: each campaign's stored history, restored when its run starts.
+        self._history = history
         # Issue 5: the rules' check right before each originate, and due callbacks.
         self._guard = guard
         self._next_callback_poll = 0.0
@@ -95,6 +129,8 @@ class Engine:
         self.events_handled = 0
         self._observers: list[Observer] = []
         self._observed: set[str] = set()  # calls whose outcome the pacer has been told
+        self._moves: dict[str, int | None] = {}  # busy agent -> campaign it moves to after
+        self.control_seq = 0  # bumped by every control call (see dialer.engine.follow)
 
     # -- lifecycle --------------------------------------------------------------------------
 
@@ -102,15 +138,12 @@ class Engine:
         report = await self._store.sweep_expired()
         logger.info("expired leases of stopped daemons released: %s", report)
         for campaign, trunk, agents in await self._store.running_campaigns():
-            run = CampaignRun(
-                campaign=campaign,
-                trunk=trunk,
-                pacer=self._pacer_factory(campaign),
-                bucket=TokenBucket(trunk.max_cps),
-            )
+            run = self._new_run(campaign, trunk)
             for a in agents:
                 run.agents[str(a.id)] = ag.Agent(str(a.id), a.sip_endpoint)
-            self.campaigns[campaign.id] = run
+            if self._history is not None:
+                run.restoring += 1
+                await self._restore(run)
             logger.info(
                 "campaign %s loaded: %d agents, trunk %s",
                 campaign.name,
@@ -171,6 +204,7 @@ class Engine:
             closed = await self._store.close_open()
             if closed:
                 logger.info("drain: closed %d open attempt records", closed)
+        await self._release_agent_leases()
         for timer in self._timers.values():
             timer.cancel()
         self._tasks.cancel_nowait()
@@ -249,6 +283,14 @@ class Engine:
                 renewed = now
                 self._tasks.spawn(self._store.renew(), "lease-renew")
                 self._tasks.spawn(self._store.sweep_expired(), "lease-sweep")
+            if (
+                self._agent_leases is not None
+                and now >= min([self._renew_agents_at, *self._agent_rounds_due])
+                and not self._agent_lock.locked()
+            ):
+                self._renew_agents_at = now + self._settings.agent_lease_s / 3
+                self._agent_rounds_due = [t for t in self._agent_rounds_due if t > now]
+                self._tasks.spawn(self._agent_round(), "agent-leases")
             if self._guard is not None and now >= self._next_callback_poll:
                 self._next_callback_poll = now + self._guard.callback_poll_s
                 self._tasks.spawn(self._poll_callbacks(self._guard), "callbacks")
@@ -351,11 +393,17 @@ class Engine:
             self._timers[f"login:{agent.agent_id}"] = self._loop.call_later(
                 _LOGIN_RETRY_S, lambda: self._tasks.spawn(self._login(run, agent), "agent-login")
             )
+        self._settle_move(run, agent)
 
     # -- agents -----------------------------------------------------------------------------
 
     async def _login(self, run: CampaignRun, agent: ag.Agent) -> None:
-        if agent.state is not ag.AgentState.LOGGED_OUT or not self._accepting:
+        self._login_pending.discard(agent.agent_id)
+        if (
+            agent.state is not ag.AgentState.LOGGED_OUT
+            or not self._accepting
+            or not self._owns(agent.agent_id)
+        ):
             return
         leg_id = str(uuid.uuid4())
         self._agent_do(run, agent, ag.Login(leg_id, self._loop.time()))
@@ -472,6 +520,8 @@ class Engine:
                 self._timers[f"wrapup:{agent.agent_id}"] = self._loop.call_later(
                     wrap, self._wrapup_done, run, agent
                 )
+        elif self._settle_move(run, agent):
+            pass
         elif agent.is_ready:
             self._agent_free(run, agent)
 
@@ -482,6 +532,8 @@ class Engine:
         state = self._agent_do(run, agent, ag.WrapupDone(self._loop.time()))
         if state is ag.AgentState.LOGGING_OUT and agent.leg_id is not None:
             self._tasks.spawn(self._pbx.hangup(agent.leg_id), "agent-logout")
+        elif self._settle_move(run, agent):
+            pass
         elif agent.is_ready:
             self._agent_free(run, agent)
 
@@ -505,6 +557,7 @@ class Engine:
         if agent.state is not ag.AgentState.LOGGED_OUT:
             raise ag.IllegalAgentTransition(agent.state, ag.Login("", self._loop.time()))
         self._cancel_timer(f"login:{agent_id}")
+        self._login_pending.add(agent_id)
         self._tasks.spawn(self._login(run, agent), "agent-login")
 
     def logout_agent(self, agent_id: str) -> None:
@@ -526,15 +579,18 @@ class Engine:
 
     def pause_campaign(self, campaign_id: int) -> None:
         """No new calls; calls in progress go on."""
+        self.control_seq += 1
         self.campaigns[campaign_id].paused = True
 
     def resume_campaign(self, campaign_id: int) -> None:
+        self.control_seq += 1
         run = self.campaigns[campaign_id]
         run.paused = False
         self._pace(run)
 
     async def stop_campaign(self, campaign_id: int) -> None:
         """No new calls, and the leads leased but not dialed go back to the list."""
+        self.control_seq += 1
         run = self.campaigns[campaign_id]
         run.paused = True
         unused = [lead.id for lead in run.leads]
@@ -546,16 +602,13 @@ class Engine:
         self, campaign: Campaign, trunk: Trunk, agents: Sequence[tuple[int, str]]
     ) -> None:
         """Dial a campaign started while the daemon runs (HTTP API); `agents` are (id, SIP
-        endpoint) pairs, logged in as at start-up. A loaded campaign is updated and resumed."""
+        endpoint) pairs, logged in as at start-up. A loaded campaign is updated and resumed;
+        a new one dials once its stored history is restored."""
+        self.control_seq += 1
         if campaign.id in self.campaigns:
             self.update_campaign(campaign, trunk)
         else:
-            self.campaigns[campaign.id] = CampaignRun(
-                campaign=campaign,
-                trunk=trunk,
-                pacer=self._pacer_factory(campaign),
-                bucket=TokenBucket(trunk.max_cps),
-            )
+            self._spawn_restore(self._new_run(campaign, trunk))
             logger.info("campaign %s started", campaign.name, extra={"campaign": campaign.name})
         for agent_id, endpoint in agents:
             self.add_agent(campaign.id, agent_id, endpoint)
@@ -564,29 +617,326 @@ class Engine:
     def add_agent(self, campaign_id: int, agent_id: int, endpoint: str) -> None:
         """Put an agent in a loaded campaign (logged in at once when autologin is on). An
         agent already in a loaded campaign stays where it is."""
+        self.control_seq += 1
         key = str(agent_id)
         if any(key in r.agents for r in self.campaigns.values()):
             return
         run = self.campaigns[campaign_id]
         agent = ag.Agent(key, endpoint)
         run.agents[key] = agent
+        self._claim_agents_soon(self._run_started.get(campaign_id, 0.0) + self._settle_s)
         if self._settings.autologin_agents and self._accepting:
             self._tasks.spawn(self._login(run, agent), "agent-login")
 
     def update_campaign(self, campaign: Campaign, trunk: Trunk) -> None:
-        """New settings for a loaded campaign; a new pacing mode gets a new pacer."""
+        """New settings for a loaded campaign; a new pacing mode gets a new pacer (its
+        estimates restored from the CDRs)."""
+        self.control_seq += 1
         run = self.campaigns[campaign.id]
-        if campaign.pacing_mode != run.campaign.pacing_mode:
-            run.pacer = self._pacer_factory(campaign)
+        new_mode = campaign.pacing_mode != run.campaign.pacing_mode
         run.campaign = campaign
+        if new_mode:
+            run.pacer = self._pacer_factory(campaign)
+            self._spawn_restore(run, ledgers=False)
         self.update_trunk(trunk)
 
     def update_trunk(self, trunk: Trunk) -> None:
         """New channel and rate limits for the campaigns on this trunk."""
+        self.control_seq += 1
         for run in self.campaigns.values():
             if run.trunk.id == trunk.id and run.trunk != trunk:
                 run.trunk = trunk
-                run.bucket = TokenBucket(trunk.max_cps)
+                run.bucket = self._trunk_rates.of(trunk, self._loop.time())
+
+    def move_agent(self, agent_id: int, campaign_id: int | None, endpoint: str) -> bool:
+        """The agent now belongs to `campaign_id` (None: to none). At once when it is idle
+        (its headset leg stays up); after its current call and wrap-up when busy (then False).
+        Moved to a campaign this daemon does not run, it is logged out here. An agent not
+        loaded here joins the campaign if this daemon runs it."""
+        self.control_seq += 1
+        key = str(agent_id)
+        try:
+            run, agent = self.find_agent(key)
+        except KeyError:
+            if campaign_id is not None and campaign_id in self.campaigns:
+                self.add_agent(campaign_id, agent_id, endpoint)
+            return True
+        if run.campaign.id == campaign_id:
+            self._moves.pop(key, None)
+            return True
+        if self._busy(run, agent):
+            self._moves[key] = campaign_id
+            logger.info(
+                "agent %s moves to campaign %s after its call",
+                key,
+                campaign_id,
+                extra={"agent": key},
+            )
+            return False
+        self._moves.pop(key, None)
+        self._move_now(run, agent, campaign_id)
+        return True
+
+    def agent_campaigns(self) -> dict[int, int | None]:
+        """Each agent loaded here -> the campaign it is in, or moving to after its call."""
+        out: dict[int, int | None] = {}
+        for run in self.campaigns.values():
+            for key in run.agents:
+                if key.isdigit():
+                    out[int(key)] = self._moves.get(key, run.campaign.id)
+        return out
+
+    @staticmethod
+    def _busy(run: CampaignRun, agent: ag.Agent) -> bool:
+        return agent.state in _BUSY or agent.call_id is not None or agent.agent_id in run.reserved
+
+    def _settle_move(self, run: CampaignRun, agent: ag.Agent) -> bool:
+        """A move asked for while the agent was busy takes effect once it is free."""
+        if agent.agent_id not in self._moves or self._busy(run, agent):
+            return False
+        self._move_now(run, agent, self._moves.pop(agent.agent_id))
+        return True
+
+    def _move_now(self, run: CampaignRun, agent: ag.Agent, campaign_id: int | None) -> None:
+        key = agent.agent_id
+        run.agents.pop(key, None)
+        relogin = self._timers.pop(f"login:{key}", None)
+        if relogin is not None:
+            relogin.cancel()
+        target = self.campaigns.get(campaign_id) if campaign_id is not None else None
+        now = self._loop.time()
+        self._claim_agents_soon(now)  # given back when it leaves, claimed if not ours
+        if target is None:
+            logger.info(
+                "agent %s left campaign %s; logged out here (campaign %s is not running here)",
+                key,
+                run.campaign.name,
+                campaign_id,
+                extra={"agent": key},
+            )
+            if agent.leg_id is not None and agent.state is not ag.AgentState.LOGGED_OUT:
+                self._agent_do(run, agent, ag.Logout(now))
+                self._tasks.spawn(self._pbx.hangup(agent.leg_id), "agent-logout")
+            return
+        target.agents[key] = agent
+        if agent.leg_id is not None:
+            self._legs[agent.leg_id] = (target, agent)
+        logger.info(
+            "agent %s moved from campaign %s to %s",
+            key,
+            run.campaign.name,
+            target.campaign.name,
+            extra={"agent": key},
+        )
+        if self._observers:
+            self._emit(AgentChanged(target.campaign.name, key, agent.state.value, now))
+        if relogin is not None and self._accepting:
+            self._tasks.spawn(self._login(target, agent), "agent-login")
+        if agent.is_ready:
+            self._agent_free(target, agent)
+
+    # -- agent leases (several daemons on one database) -------------------------------------
+
+    def _owns(self, agent_id: str) -> bool:
+        return self._agent_leases is None or agent_id in self._owned
+
+    def owns_agent(self, agent_id: str) -> bool:
+        """This daemon holds the agent's lease (always true for a daemon without leases)."""
+        return self._owns(agent_id)
+
+    def _claim_agents_soon(self, at: float) -> None:
+        if self._agent_leases is not None and at not in self._agent_rounds_due:
+            self._agent_rounds_due.append(at)
+
+    def _wanted_agents(self, now: float) -> tuple[dict[int, int], dict[int, int]]:
+        """The agents to keep (held) or to claim, and those of runs started here less than a
+        settling time ago (claimed only by a daemon alone), -> the campaign they are in."""
+        autologin = self._settings.autologin_agents
+        out: dict[int, int] = {}
+        settling: dict[int, int] = {}
+        for cid, run in self.campaigns.items():
+            settled = now >= self._run_started.get(cid, 0.0) + self._settle_s
+            for key, agent in run.agents.items():
+                if not key.isdigit():
+                    continue
+                if key in self._owned:
+                    keep = (
+                        autologin
+                        or agent.state is not ag.AgentState.LOGGED_OUT
+                        or key in self._login_pending
+                    )
+                else:
+                    keep = autologin and settled and self._accepting
+                    if autologin and not settled and self._accepting:
+                        settling[int(key)] = cid
+                if keep:
+                    out[int(key)] = cid
+        return out, settling
+
+    async def _agent_round(self) -> None:
+        """Renew this daemon's agent leases, claim its share of the agents nobody holds, give
+        back those it no longer runs; log in the ones it got (autologin), drop the ones
+        another daemon took after a stall (`_drop_agent`)."""
+        leases = self._agent_leases
+        assert leases is not None
+        async with self._agent_lock:
+            if self._agent_leases_closed:
+                return
+            held = {int(k) for k in self._owned}
+            want, settling = self._wanted_agents(self._loop.time())
+            try:
+                got = await leases.lease_agents(
+                    want, held, self._settings.agent_lease_s, list(self.campaigns), settling
+                )
+            except Exception as exc:
+                if not self._agent_leases_failing:
+                    logger.warning("renewing the agents' leases failed: %s", exc)
+                self._agent_leases_failing = True
+                return  # the agents are kept meanwhile; the next round tries again
+            if self._agent_leases_failing:
+                logger.info("agent leases renewed again")
+            self._agent_leases_failing = False
+            self._owned = {str(a) for a in got.owned}
+            for agent_id, holder in got.lost.items():
+                self._drop_agent(str(agent_id), holder)
+            new = [str(a) for a in got.owned if a not in held]
+            if new:
+                logger.info("agents claimed: %s", ", ".join(sorted(new)))
+        if not (self._settings.autologin_agents and self._accepting):
+            return
+        for key in new:
+            try:
+                run, agent = self.find_agent(key)
+            except KeyError:
+                continue
+            if agent.state is ag.AgentState.LOGGED_OUT and f"login:{key}" not in self._timers:
+                self._tasks.spawn(self._login(run, agent), "agent-login")
+
+    def _drop_agent(self, key: str, holder: str | None) -> None:
+        """Another daemon owns the agent now (this one stalled past the lease): log it out
+        here, at once when idle, after its call and wrap-up when busy (never a live call)."""
+        self._owned.discard(key)
+        self._cancel_timer(f"login:{key}")
+        try:
+            run, agent = self.find_agent(key)
+        except KeyError:
+            return
+        logger.warning(
+            "agent %s belongs to daemon %s now; logged out here", key, holder, extra={"agent": key}
+        )
+        if agent.state in (ag.AgentState.LOGGED_OUT, ag.AgentState.LOGGING_OUT):
+            return
+        state = self._agent_do(run, agent, ag.Logout(self._loop.time()))
+        if state is ag.AgentState.LOGGING_OUT and agent.leg_id is not None:
+            self._tasks.spawn(self._pbx.hangup(agent.leg_id), "agent-logout")
+
+    async def claim_agent(self, agent_id: str) -> str | None:
+        """Claim the agent for this daemon before a log-in over the API: None when it is ours
+        now, else the daemon that owns it."""
+        leases = self._agent_leases
+        if leases is None or not agent_id.isdigit():
+            return None
+        async with self._agent_lock:
+            holder = await leases.claim_agent(int(agent_id), self._settings.agent_lease_s)
+            if holder is None:
+                self._owned.add(agent_id)
+        return holder
+
+    async def _release_agent_leases(self) -> None:
+        """Clean stop: every agent this daemon owns is given back (its leg is down)."""
+        leases = self._agent_leases
+        if leases is None:
+            return
+        async with self._agent_lock:
+            self._agent_leases_closed = True
+            self._owned.clear()
+            try:
+                released = await leases.release_agents()
+            except Exception as exc:
+                logger.warning("giving back the agents failed (they expire): %s", exc)
+            else:
+                logger.info("drain: %d agents given back", released)
+
+    def _new_run(self, campaign: Campaign, trunk: Trunk) -> CampaignRun:
+        run = CampaignRun(
+            campaign=campaign,
+            trunk=trunk,
+            pacer=self._pacer_factory(campaign),
+            bucket=self._trunk_rates.of(trunk, self._loop.time()),
+        )
+        self.campaigns[campaign.id] = run
+        now = self._loop.time()
+        self._run_started[campaign.id] = now
+        self._claim_agents_soon(now)  # tell the other daemons this one runs it too
+        self._claim_agents_soon(now + self._settle_s)  # then claim its share of the agents
+        return run
+
+    def _spawn_restore(self, run: CampaignRun, *, ledgers: bool = True) -> None:
+        if self._history is not None:
+            run.restoring += 1  # no calls until it is back
+            self._tasks.spawn(self._restore(run, ledgers=ledgers), "restore-history")
+
+    async def _restore(self, run: CampaignRun, *, ledgers: bool = True) -> None:
+        """Put the campaign's stored history back: its abandonment windows and life totals
+        (`ledgers`) and its pacer's estimates. The caller raised `run.restoring`: no calls
+        until this returns. After `_RESTORE_TRIES` failed reads the campaign is dialed without
+        it (logged as an error: its windows then start from zero)."""
+        assert self._history is not None
+        name = run.campaign.name
+        pacer = run.pacer
+        try:
+            history = None
+            for attempt in range(1, _RESTORE_TRIES + 1):
+                try:
+                    history = await self._history.campaign_history(run.campaign)
+                    break
+                except Exception as exc:
+                    logger.warning(
+                        "campaign %s: reading its history failed (%d of %d): %s",
+                        name,
+                        attempt,
+                        _RESTORE_TRIES,
+                        exc,
+                        extra={"campaign": name},
+                    )
+                    if attempt < _RESTORE_TRIES:
+                        await asyncio.sleep(1.0)
+            if history is None:
+                logger.error(
+                    "campaign %s: dialed without its stored history; its abandonment windows "
+                    "start from zero",
+                    name,
+                    extra={"campaign": name},
+                )
+                return
+            # The loop time at which it was read (the read may have taken a while).
+            read_at = self._loop.time() - max(0.0, time.time() - history.wall_now)
+            if run.pacer is pacer:
+                restore_pacer(pacer, history, read_at)
+            if ledgers:
+                # Tens of milliseconds each for a month of busy minutes: let other calls'
+                # events through in between.
+                await asyncio.sleep(0)
+                restore_ledger(run.abandonment, history, read_at)
+                await asyncio.sleep(0)
+                self._emit(HistoryRestored(name, history, read_at))
+            now = self._loop.time()
+            day = run.abandonment.counts(now)[0]
+            logger.info(
+                "campaign %s: history restored: %d/%d abandoned over 24 h, %d/%d over its life; "
+                "%d recent calls replayed into pacing",
+                name,
+                day.abandoned,
+                day.answered,
+                history.life_abandoned,
+                history.life_answered,
+                len(history.recent),
+                extra={"campaign": name},
+            )
+        finally:
+            run.restoring -= 1
+            if not run.restoring:
+                self._pace(run)
 
     def end_wrapup(self, agent_id: str) -> None:
         """The agent gave the call's result: its wrap-up ends now (nothing outside wrap-up)."""
@@ -601,7 +951,7 @@ class Engine:
         return sum(len(r.calls) for r in self.campaigns.values() if r.trunk.id == trunk_id)
 
     def _pace(self, run: CampaignRun) -> None:
-        if not self._accepting or not self._pbx_up or run.paused:
+        if not self._accepting or not self._pbx_up or run.paused or run.restoring:
             return
         now = self._loop.time()
         snap = run.snapshot(now, self._trunk_in_use(run.trunk.id))
@@ -698,17 +1048,25 @@ class Engine:
             AttemptStart(cid, lead.id, c.id, run.trunk.id, self._owner, self._clock.at(now), cid)
         )
         hold = min(MAX_ANSWER_WAIT_S - 0.1, max(c.hold_s, 0.0) + 0.5)
+        # Issue 5: the campaign's caller ID, else the trunk's (a campaign with neither is not
+        # started); the abandon message's number and name prompt ride along as variables.
+        caller_id = abandon.caller_id_or_none(c.caller_id, run.trunk.caller_id) or ""
         request = pbx.CustomerCall(
             channel_id=cid,
             trunk=run.trunk.endpoint,
             number=run.trunk.dial_prefix + lead.phone,
-            caller_id=c.caller_id,
+            caller_id=caller_id,
             ring_timeout_s=c.ring_timeout_s,
             variables={
                 "DIALER_LEAD": str(lead.id),
                 "DIALER_CAMPAIGN": str(c.id),
                 "DIALER_HOLD": f"{hold:.1f}",
                 **self._amd_variables(c),
+                **abandon.message_variables(
+                    caller_id=caller_id,
+                    callback_number=c.callback_number,
+                    name_prompt=c.name_prompt,
+                ),
             },
         )
         self._tasks.spawn(self._send_originate(run, request, lead), "originate")
@@ -759,11 +1117,17 @@ class Engine:
         for agent_id, kept_for in list(run.reserved.items()):
             if kept_for == cid:
                 del run.reserved[agent_id]
+                kept = run.agents.get(agent_id)
+                if kept is not None:
+                    self._settle_move(run, kept)
         self._cancel_timer(f"hold:{cid}")
         with contextlib.suppress(ValueError):
             run.waiting.remove(cid)
         result = call.result or CallResult.FAILED
         run.results[result.value] += 1
+        if result in (CallResult.CONNECTED, CallResult.ABANDONED) and call.answered_at is not None:
+            late = is_abandoned(call.answered_at, call.connected_at)
+            run.abandonment.record(self._loop.time(), result is CallResult.ABANDONED or late)
         latency = call.answer_to_agent_ms
         if latency is not None:
             self.latencies_ms.append(latency)

@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from dialer.pacing.history import CampaignHistory
+
 
 @dataclass(frozen=True, slots=True)
 class CallChanged:
@@ -41,5 +43,16 @@ class PacingDecided:
     at: float
 
 
-EngineEvent = CallChanged | AgentChanged | PacingDecided
+@dataclass(frozen=True, slots=True)
+class HistoryRestored:
+    """The engine started running a campaign and put its stored history back (its
+    abandonment windows and pacing estimates, from the CDRs): an observer that keeps
+    abandonment windows of its own restores them from it (dialer/pacing/history.py)."""
+
+    campaign: str
+    history: CampaignHistory
+    at: float  # the loop time at which the history was read (its `wall_now`)
+
+
+EngineEvent = CallChanged | AgentChanged | PacingDecided | HistoryRestored
 Observer = Callable[[EngineEvent], None]

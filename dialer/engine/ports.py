@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import Protocol
 
-from dialer.store.records import Agent, AttemptEnd, AttemptStart, Campaign, LeasedLead, Trunk
+from dialer.store.records import (
+    Agent,
+    AgentLeases,
+    AttemptEnd,
+    AttemptStart,
+    Campaign,
+    LeasedLead,
+    Trunk,
+)
 
 
 class EngineStore(Protocol):
@@ -26,3 +34,21 @@ class EngineStore(Protocol):
     async def sweep_expired(self) -> object:
         """Release leases (and close attempts) of daemons that stopped renewing them."""
         ...
+
+
+class AgentLeaseStore(Protocol):
+    """Agent leases (`dialer.store.gateway.PgEngineStore` has them): with several daemons on
+    one database, an agent belongs to the daemon holding its lease."""
+
+    async def lease_agents(
+        self,
+        want: Mapping[int, int],
+        held: Collection[int],
+        lease_s: float,
+        campaign_ids: Collection[int] = (),
+        settling: Mapping[int, int] | None = None,
+    ) -> AgentLeases: ...
+
+    async def claim_agent(self, agent_id: int, lease_s: float) -> str | None: ...
+
+    async def release_agents(self, agent_ids: Collection[int] | None = None) -> int: ...

@@ -7,14 +7,17 @@ Rules (the regulators' definitions, e.g. Ofcom's 24-hour and the FTC's 30-day ru
 - The rate is abandoned / live answered, over each rolling window and over the campaign's life.
 - Counts are kept in one-minute buckets, so memory is bounded (43,200 buckets for 30 days) and a
   window is exact to the minute.
-To restore the windows after a restart, `record` the stored outcomes of the last 30 days with their
-times shifted onto the new clock (`at = now - age`).
+After a restart, `restore` puts back the stored per-minute counts of the last 30 days (their times
+shifted onto the new clock, `at = now - age`) and the life totals: see dialer/pacing/history.py.
 """
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections import deque
+from collections.abc import Iterable
 from dataclasses import dataclass
+from operator import itemgetter
 
 DAY_S = 86_400.0
 WINDOWS_S: tuple[float, ...] = (DAY_S, 30 * DAY_S)
@@ -46,20 +49,19 @@ class _Window:
         self.answered = 0
         self.abandoned = 0
 
-    def add(self, b: int, abandoned: bool) -> None:
-        ab = 1 if abandoned else 0
+    def add(self, b: int, answered: int, ab: int) -> None:
         last = self.buckets[-1] if self.buckets else None
         if last is not None and last[0] == b:
-            last[1] += 1
+            last[1] += answered
             last[2] += ab
         elif last is not None and last[0] > b:
             # An outcome for an earlier minute (out-of-order feed): file it with the newest bucket
             # so the counts stay right; its expiry comes at most a bucket late.
-            last[1] += 1
+            last[1] += answered
             last[2] += ab
         else:
-            self.buckets.append([b, 1, ab])
-        self.answered += 1
+            self.buckets.append([b, answered, ab])
+        self.answered += answered
         self.abandoned += ab
 
     def expire(self, b_now: int) -> None:
@@ -92,11 +94,52 @@ class AbandonLedger:
     def record(self, at: float, abandoned: bool) -> None:
         """Count one live-answered call (abandoned or connected) at time `at`."""
         b = int(at // self._bucket_s)
+        ab = 1 if abandoned else 0
         for w in self._windows:
             w.expire(b)
-            w.add(b, abandoned)
+            w.add(b, 1, ab)
         self._life_answered += 1
-        self._life_abandoned += 1 if abandoned else 0
+        self._life_abandoned += ab
+
+    def restore(
+        self, buckets: Iterable[tuple[float, int, int]], life_answered: int, life_abandoned: int
+    ) -> None:
+        """Put back stored counts after a restart, before any `record`: `(at, answered,
+        abandoned)` per bucket, oldest first, and the life totals (which include them)."""
+        if not 0 <= life_abandoned <= life_answered:
+            raise ValueError("need 0 <= abandoned <= answered for the life totals")
+        rows: list[list[int]] = []  # [bucket index, answered, abandoned], ascending
+        for at, answered, abandoned in buckets:
+            if not 0 <= abandoned <= answered:
+                raise ValueError(f"need 0 <= abandoned <= answered, got {abandoned}/{answered}")
+            if answered == 0:
+                continue
+            b = int(at // self._bucket_s)
+            if rows and rows[-1][0] >= b:  # same minute (or out of order): as `_Window.add`
+                rows[-1][1] += answered
+                rows[-1][2] += abandoned
+            else:
+                rows.append([b, answered, abandoned])
+        if rows:
+            # Only what each window still covers at the newest bucket; 43,200 minutes in a
+            # few milliseconds (the event loop must not stall while a campaign starts).
+            last = rows[-1][0]
+            for w in self._windows:
+                w.expire(last)
+                kept = rows[bisect_right(rows, last - w.span, key=itemgetter(0)) :]
+                if w.buckets and kept and w.buckets[-1][0] >= kept[0][0]:
+                    for b, answered, abandoned in kept:
+                        w.add(b, answered, abandoned)
+                    continue
+                if kept:
+                    # Windows share the older buckets (only a window's newest one is ever
+                    # changed, by `add`), so each gets a copy of that one alone.
+                    w.buckets.extend(kept[:-1])
+                    w.buckets.append(list(kept[-1]))
+                    w.answered += sum(map(itemgetter(1), kept))
+                    w.abandoned += sum(map(itemgetter(2), kept))
+        self._life_answered += life_answered
+        self._life_abandoned += life_abandoned
 
     def counts(self, now: float) -> tuple[AbandonCount, ...]:
         """One count per window (in the order given), then the life count."""
@@ -115,6 +158,30 @@ class AbandonLedger:
         for w in self._windows:
             w.expire(b)
             out.append((w.answered, w.abandoned))
+        return out
+
+    def ahead_totals(
+        self, now: float, horizons_s: tuple[float, ...]
+    ) -> list[list[tuple[int, int]]]:
+        """Per window, per horizon `h` (ascending): the (answered, abandoned) of what the window
+        holds now that it will still hold at `now + h` (its oldest minutes leave meanwhile).
+        What a pacer adds from now on is not in it: that is the pacer's to plan."""
+        b = int(now // self._bucket_s)
+        out = []
+        for w in self._windows:
+            w.expire(b)
+            answered, abandoned = w.answered, w.abandoned
+            rows = []
+            it = iter(w.buckets)
+            nxt = next(it, None)
+            for h in horizons_s:
+                edge = b + int(h // self._bucket_s) - w.span  # buckets <= edge have left by then
+                while nxt is not None and nxt[0] <= edge:
+                    answered -= nxt[1]
+                    abandoned -= nxt[2]
+                    nxt = next(it, None)
+                rows.append((answered, abandoned))
+            out.append(rows)
         return out
 
     @property

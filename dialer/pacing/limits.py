@@ -33,7 +33,8 @@ def room(snap: PacingSnapshot, available_agents: int, max_lines_per_agent: float
 
 
 class CallRateLimiter:
-    """A token bucket: `rate` new calls per second, bursts of up to `burst` calls."""
+    """A token bucket: `rate` new calls per second, bursts of up to `burst` calls. One per trunk:
+    every campaign dialing through the trunk draws from the same one."""
 
     __slots__ = ("_at", "_burst", "_rate", "_tokens")
 
@@ -45,18 +46,27 @@ class CallRateLimiter:
         self._tokens = self._burst
         self._at = now
 
+    @property
+    def rate(self) -> float:
+        return self._rate
+
     def _refill(self, now: float) -> None:
         if now > self._at:
             self._tokens = min(self._burst, self._tokens + (now - self._at) * self._rate)
             self._at = now
 
     def available(self, now: float) -> int:
+        """Whole calls that may start now."""
         self._refill(now)
         return int(self._tokens + 1e-9)
 
-    def take(self, now: float, n: int) -> None:
+    def take(self, now: float, n: int = 1) -> bool:
+        """Start `n` calls if the budget allows all of them now (then True), else none."""
         self._refill(now)
+        if n > self._tokens + 1e-9:
+            return False
         self._tokens -= n
+        return True
 
     def next_token_at(self, now: float) -> float:
         """When at least one whole call will be allowed."""

@@ -10,8 +10,9 @@
 - `policy`: a campaign's whole rule set (`CampaignRules`) and the presets (US, UK, RU debt
   collection); validation, and the JSON form the store keeps.
 - `dnc`: do-not-call entries and matching.
+- `abandonment`: the US and UK abandonment rates (the UK one with the estimate of people that
+  answering-machine detection took for machines), windows exact to the minute, the worst 24 h.
 - `verdict`: `evaluate(facts, rules, now)`: is a lead dialable now, and if not, every reason and
   when each one ends. The lease path, the pre-originate check and `dialer leads why` all use it.
-- `report`: plain-text rendering of verdicts, histories and campaign counts (for the CLI).
 - `ports`: what the engine asks of the rules at run time (`DialGuard`).
 """

@@ -14,6 +14,10 @@ Presets (the outer bounds; a campaign may narrow them, never widen them, see `wi
   rules hold under every preset.
 Holidays are dates the campaign lists (in the callee's calendar); a preset ships no holiday
 dates, since they differ by country, state and year.
+
+A campaign also keeps its AMD false-positive rate, the share of machine verdicts that were
+really people, for the UK abandonment rate (`dialer.rules.abandonment`); unset, the default
+assumption holds.
 """
 
 from __future__ import annotations
@@ -25,6 +29,10 @@ from datetime import date
 from typing import Any
 
 from dialer.domain.results import CallResult
+from dialer.rules.abandonment import (
+    DEFAULT_AMD_FALSE_POSITIVE_RATE,
+    validate_false_positive_rate,
+)
 from dialer.rules.caps import CapKind, Caps
 from dialer.rules.hours import CallingHours, Window
 from dialer.rules.retry import DEFAULT_RESULT_RULES, ResultRule, retry_rules
@@ -62,12 +70,23 @@ class CampaignRules:
     default_zone: str = "UTC"  # for a lead with no zone whose number's region is unknown
     caps: Caps = field(default_factory=Caps)
     retry: Mapping[CallResult, ResultRule] = field(default_factory=lambda: DEFAULT_RESULT_RULES)
+    # The share of machine verdicts that were really people (UK abandonment rate); None: the
+    # default assumption (`abandonment.DEFAULT_AMD_FALSE_POSITIVE_RATE`).
+    amd_false_positive_rate: float | None = None
 
     def __post_init__(self) -> None:
         zone_info(self.default_zone)  # raises ValueError on an unknown zone
+        if self.amd_false_positive_rate is not None:
+            validate_false_positive_rate(self.amd_false_positive_rate)
         missing = [r.value for r in CallResult if r not in self.retry]
         if missing:
             raise ValueError(f"retry rules missing for: {', '.join(missing)}")
+
+    @property
+    def effective_amd_false_positive_rate(self) -> float:
+        if self.amd_false_positive_rate is None:
+            return DEFAULT_AMD_FALSE_POSITIVE_RATE
+        return self.amd_false_positive_rate
 
     @property
     def retry_overrides(self) -> dict[CallResult, ResultRule]:
@@ -121,6 +140,15 @@ def within_preset(rules: CampaignRules) -> list[str]:
     return problems
 
 
+class Keep(enum.Enum):
+    """`customise`'s marker for "leave this setting as it is" where None means something."""
+
+    KEEP = "keep"
+
+
+KEEP = Keep.KEEP
+
+
 def customise(
     base: CampaignRules,
     *,
@@ -130,8 +158,10 @@ def customise(
     caps: Caps | None = None,
     retry: Mapping[CallResult, ResultRule] | None = None,
     default_zone: str | None = None,
+    amd_false_positive_rate: float | Keep | None = KEEP,
 ) -> CampaignRules:
-    """`base` with some settings replaced; raises ValueError if the result leaves its preset."""
+    """`base` with some settings replaced; raises ValueError if the result leaves its preset.
+    `amd_false_positive_rate=None` goes back to the default assumption."""
     hours = base.hours
     if weekday_hours is not None:
         if len(weekday_hours) != 7:
@@ -151,6 +181,11 @@ def customise(
         caps=caps if caps is not None else base.caps,
         retry=retry_rules(retry) if retry is not None else base.retry,
         default_zone=default_zone if default_zone is not None else base.default_zone,
+        amd_false_positive_rate=(
+            base.amd_false_positive_rate
+            if isinstance(amd_false_positive_rate, Keep)
+            else amd_false_positive_rate
+        ),
     )
     problems = within_preset(rules)
     if problems:
@@ -173,6 +208,7 @@ def rules_to_row(rules: CampaignRules) -> dict[str, Any]:
         "cap_per_week": rules.caps.per_week,
         "cap_per_month": rules.caps.per_month,
         "retry_rules": {r.value: rule.to_json() for r, rule in rules.retry_overrides.items()},
+        "amd_false_positive_rate": rules.amd_false_positive_rate,
     }
 
 
@@ -197,4 +233,5 @@ def rules_from_row(row: Mapping[str, Any]) -> CampaignRules:
             per_month=row.get("cap_per_month"),
         ),
         retry=retry_rules(overrides),
+        amd_false_positive_rate=row.get("amd_false_positive_rate"),
     )

@@ -5,16 +5,22 @@ originate and `dialer leads why` share. The facts are plain values the store gat
 
 Reasons (each a `Blocker`; `until` is when it passes by itself, None if it never does):
 - campaign not running / paused (until a supervisor acts);
-- on a do-not-call list (one blocker per list entry that applies);
+- on a do-not-call list (one blocker per list entry that applies); a lead the lease found on a
+  list is set aside (status ``blocked``) and, if its number has left every list since, waits
+  for the store to give it back;
 - done (no more calls), lifetime attempt cap reached;
 - being dialed (leased to a daemon);
 - next call not before T (the retry schedule, or a deferral to an opening calling window);
-- 72-hour lock after an abandoned call to this number (any campaign);
+- 72-hour lock after an abandoned call to this number (any campaign), unless a callback to a
+  named agent is scheduled: that agent is reserved for the call (the engine dials it only while
+  the agent is ready, keeps the agent free for it and hands the answered call to that agent),
+  so the lock does not hold for that callback;
 - outside calling hours in the lead's zone(s) until the window opens; no common window at all;
 - a cap per local day / rolling 24 h / local week / local month reached;
 - a callback is scheduled for later.
 A callback that is due overrides "done", the lifetime cap and the retry schedule (an agent or
-supervisor asked for it), but never a do-not-call list, calling hours, the caps or the lock.
+supervisor asked for it), but never a do-not-call list, calling hours or the caps; it overrides
+the 72-hour lock only when it names its agent.
 """
 
 from __future__ import annotations
@@ -31,6 +37,7 @@ from dialer.rules.retry import ABANDON_LOCK
 from dialer.rules.zones import ZoneChoice, choose_zones
 
 DIALABLE_STATUSES = ("new", "retry")
+BLOCKED_STATUS = "blocked"  # dialer.store.records.LeadStatus.BLOCKED
 
 
 class Reason(enum.StrEnum):
@@ -49,6 +56,7 @@ class Reason(enum.StrEnum):
     CAP_PER_WEEK = "cap_per_week"
     CAP_PER_MONTH = "cap_per_month"
     CALLBACK_LATER = "callback_later"
+    BLOCKED = "blocked"  # set aside as on a do-not-call list, on none now: given back soon
 
 
 _CAP_REASON = {
@@ -84,6 +92,11 @@ class CallbackFact:
         if self.agent_id is None:
             return "any agent"
         return f"agent {self.agent_name or self.agent_id}"
+
+    @property
+    def reserves_agent(self) -> bool:
+        """A callback to a named agent: the engine keeps that agent for the call."""
+        return self.agent_id is not None
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,14 +179,28 @@ def evaluate(
                     f"{facts.leased_until:%H:%M:%S} UTC (queued or on a call)",
                 )
             )
+        if facts.status == BLOCKED_STATUS and not facts.dnc:
+            blockers.append(
+                Blocker(
+                    Reason.BLOCKED,
+                    "set aside at a lease when its number was on a do-not-call list; no list "
+                    "has it now, so the dialer gives it back at its next check (within "
+                    "minutes)",
+                )
+            )
         if callback_due is None:
+            # A pending callback lifts these when it comes due.
+            lifted = "" if cb is None else " (until the callback)"
+            lifted_at = None if cb is None else cb.due_at
             if facts.status == "done":
-                blockers.append(Blocker(Reason.DONE, "done: no more calls"))
+                blockers.append(Blocker(Reason.DONE, f"done: no more calls{lifted}", lifted_at))
             if facts.attempts >= facts.max_attempts:
                 blockers.append(
                     Blocker(
                         Reason.ATTEMPT_CAP,
-                        f"lifetime attempt cap reached ({facts.attempts} of {facts.max_attempts})",
+                        f"lifetime attempt cap reached ({facts.attempts} of {facts.max_attempts})"
+                        + lifted,
+                        lifted_at,
                     )
                 )
             if cb is not None:
@@ -212,15 +239,19 @@ def evaluate(
         )
     if facts.last_abandoned_at is not None and facts.last_abandoned_at + ABANDON_LOCK > now:
         until = facts.last_abandoned_at + ABANDON_LOCK
-        blockers.append(
-            Blocker(
-                Reason.ABANDON_LOCK,
-                f"72-hour lock after an abandoned call at "
-                f"{facts.last_abandoned_at.astimezone(UTC):%Y-%m-%d %H:%M} UTC, until "
-                f"{_hhmm(until, zones)}",
-                until,
-            )
+        lock = (
+            f"72-hour lock after an abandoned call at "
+            f"{facts.last_abandoned_at.astimezone(UTC):%Y-%m-%d %H:%M} UTC, until "
+            f"{_hhmm(until, zones)}"
         )
+        if cb is not None and cb.reserves_agent:
+            # "not dialed again within 72 hours unless an agent is reserved for it first"
+            notes.append(
+                f"{lock}: lifted for the callback, {cb.for_whom} is reserved for it (dialed only "
+                "while that agent is ready, and connected to that agent)"
+            )
+        else:
+            blockers.append(Blocker(Reason.ABANDON_LOCK, lock, until))
 
     infos = zones.infos
     closes = None

@@ -7,8 +7,11 @@ Rules:
   callback for a named agent is leased only while that agent is ready, and the engine then
   keeps that agent for it; a callback for anyone goes to whichever agent is free.
 - A due callback overrides "done", the lifetime attempt cap and the retry schedule (a person
-  asked for it), but never a do-not-call list, the 72-hour lock, calling hours or the caps: a
-  callback that falls outside them waits (its due time moves to when they allow the call).
+  asked for it), but never a do-not-call list, calling hours or the caps: a callback that falls
+  outside them waits (its due time moves to when they allow the call). The 72-hour lock after
+  an abandoned call holds for a callback for anyone; a callback to a named agent goes through
+  it, because that agent is reserved for the call (leased only while the agent is ready, the
+  agent kept free from the originate, the answered call handed to that agent).
 - Lifecycle: pending → taken (leased with its lead) → done (the attempt ended) or back to
   pending (the lead was given back undialed, or the attempt was cancelled before the network
   saw it); cancelled by a person.

@@ -6,13 +6,14 @@ commit themselves, so a caller can group them.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import func, insert, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from dialer.domain.abandon import check_callback_number, check_caller_id, check_sound_name
 from dialer.rules.policy import validate_ring_timeout
 from dialer.store.errors import NotFound
 from dialer.store.records import Campaign, CampaignStatus, LeadList, PacingMode, Trunk
@@ -27,6 +28,7 @@ def _trunk(row: Any) -> Trunk:
         max_cps=row.max_cps,
         dial_prefix=row.dial_prefix,
         endpoint=row.endpoint,
+        caller_id=row.caller_id,
     )
 
 
@@ -46,6 +48,8 @@ def _campaign(row: Any) -> Campaign:
         updated_at=row.updated_at,
         amd_enabled=row.amd_enabled,
         machine_message=row.machine_message,
+        callback_number=row.callback_number,
+        name_prompt=row.name_prompt,
     )
 
 
@@ -57,8 +61,11 @@ async def create_trunk(
     max_channels: int,
     max_cps: float,
     dial_prefix: str = "",
+    caller_id: str = "",
 ) -> Trunk:
-    """A trunk: `endpoint` is the PBX's name for it (e.g. the PJSIP endpoint)."""
+    """A trunk: `endpoint` is the PBX's name for it (e.g. the PJSIP endpoint); `caller_id` is
+    shown by calls of campaigns that have none of their own."""
+    caller_id = check_caller_id(caller_id)
     row = (
         await session.execute(
             insert(trunks)
@@ -68,6 +75,7 @@ async def create_trunk(
                 max_channels=max_channels,
                 max_cps=max_cps,
                 dial_prefix=dial_prefix,
+                caller_id=caller_id,
             )
             .returning(*trunks.c)
         )
@@ -101,10 +109,17 @@ async def create_campaign(
     hold_s: float = 2.0,
     amd_enabled: bool = False,
     machine_message: str = "",
+    callback_number: str = "",
+    name_prompt: str = "",
 ) -> Campaign:
     """Raises ValueError for a ring time below 15 s (issue 5: an unanswered call rings at
-    least 15 s; the database refuses it too, ck_campaigns_ring_timeout_min_15)."""
+    least 15 s; the database refuses it too, ck_campaigns_ring_timeout_min_15), a call-back
+    number that is not a valid E.164 number or a name prompt that is not a sound name
+    (`dialer.domain.abandon`). `caller_id` may be '': the trunk's is used."""
     validate_ring_timeout(ring_timeout_s)
+    caller_id = check_caller_id(caller_id)
+    callback_number = check_callback_number(callback_number)
+    name_prompt = check_sound_name(name_prompt)
     row = (
         await session.execute(
             insert(campaigns)
@@ -120,6 +135,8 @@ async def create_campaign(
                 hold_s=hold_s,
                 amd_enabled=amd_enabled,
                 machine_message=machine_message,
+                callback_number=callback_number,
+                name_prompt=name_prompt,
             )
             .returning(*campaigns.c)
         )
@@ -150,6 +167,14 @@ async def list_campaigns(
     if status is not None:
         stmt = stmt.where(campaigns.c.status == status.value)
     return [_campaign(r) for r in await session.execute(stmt)]
+
+
+async def running_or(session: AsyncSession, campaign_ids: Collection[int]) -> list[Campaign]:
+    """Campaigns that are running, and those in `campaign_ids` whatever their status."""
+    cond = campaigns.c.status == CampaignStatus.RUNNING.value
+    if campaign_ids:
+        cond = or_(cond, campaigns.c.id.in_(list(campaign_ids)))
+    return [_campaign(r) for r in await session.execute(select(campaigns).where(cond))]
 
 
 async def set_campaign_status(

@@ -3,8 +3,11 @@ call. Lists are global (``campaign_id`` NULL) or per campaign; entries say where
 (`dialer.rules.dnc.DncSource`).
 
 `number_blocked` and `abandon_locked` are the SQL filters the lease query adds
-(`leads.lease_leads`), so a blocked number is never leased; `blocks_for` gathers what the check
-right before the originate and `dialer leads why` need, in one round trip.
+(`leads.lease_leads`), so a blocked number is never leased; a lead the lease finds on a list is
+set aside (status ``blocked``) so that no later lease scans past it again, and
+`release_unlisted` gives it back once its number is on no list (at once on `remove_number`,
+and by the daemon's periodic check for removals made some other way). `blocks_for` gathers what
+the check right before the originate and `dialer leads why` need, in one round trip.
 """
 
 from __future__ import annotations
@@ -14,7 +17,19 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, Exists, delete, exists, func, or_, select, text
+from sqlalchemy import (
+    ColumnElement,
+    Exists,
+    case,
+    delete,
+    exists,
+    func,
+    literal,
+    or_,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -22,7 +37,7 @@ from dialer.rules.dnc import DncHit, DncSource, normalize
 from dialer.rules.retry import ABANDON_LOCK
 from dialer.store._sql import rowcount
 from dialer.store.errors import NotFound
-from dialer.store.records import is_e164, mask_phone, require_aware
+from dialer.store.records import LeadStatus, is_e164, mask_phone, require_aware
 from dialer.store.tables import call_attempts, dnc_lists, dnc_numbers, leads
 
 OPT_OUT_LIST = "opt-out"  # the global list a callee's opt-out goes to
@@ -210,10 +225,42 @@ async def import_numbers(
 
 
 async def remove_number(session: AsyncSession, list_id: int, phone: str) -> bool:
+    """Take `phone` off a list. Its leads that the lease had set aside as blocked and that no
+    other list still blocks are dialable again at once (new, or retry after a counted call)."""
     result = await session.execute(
         delete(dnc_numbers).where(dnc_numbers.c.list_id == list_id, dnc_numbers.c.phone == phone)
     )
-    return rowcount(result) > 0
+    removed = rowcount(result) > 0
+    if removed:
+        await release_unlisted(session, phone=phone)
+    return removed
+
+
+async def release_unlisted(
+    session: AsyncSession, *, phone: str | None = None, campaign_id: int | None = None
+) -> int:
+    """Leads set aside as blocked (`leads.lease_leads`) whose number is on no list that applies
+    to them any more go back to new (no counted call yet) or retry; returns how many. By
+    `phone` (served by ix_leads_phone) or by `campaign_id` (by ix_leads_campaign_id_status)."""
+    conditions = [
+        leads.c.status == LeadStatus.BLOCKED.value,
+        ~number_blocked(leads.c.phone, leads.c.campaign_id),
+    ]
+    if phone is not None:
+        conditions.append(leads.c.phone == phone)
+    if campaign_id is not None:
+        conditions.append(leads.c.campaign_id == campaign_id)
+    result = await session.execute(
+        update(leads)
+        .where(*conditions)
+        .values(
+            status=case(
+                (leads.c.attempts == 0, literal(LeadStatus.NEW.value)),
+                else_=literal(LeadStatus.RETRY.value),
+            )
+        )
+    )
+    return rowcount(result)
 
 
 async def opt_out(
@@ -338,5 +385,6 @@ __all__ = [
     "list_lists",
     "number_blocked",
     "opt_out",
+    "release_unlisted",
     "remove_number",
 ]

@@ -22,6 +22,7 @@ from dialer.rules.dnc import DncHit, DncSource
 from dialer.rules.policy import CampaignRules
 from dialer.rules.verdict import CallbackFact, LeadFacts, Verdict, dialable_at, evaluate
 from dialer.store import rules_config
+from dialer.store.callbacks import Callback
 from dialer.store.errors import NotFound
 from dialer.store.records import mask_phone, require_aware
 
@@ -225,7 +226,8 @@ async def campaign_reasons(
 
 
 async def lead_history(session: AsyncSession, lead_id: int) -> list[HistoryEntry]:
-    """Every attempt of the lead, oldest first, with its result, agent, disposition and note."""
+    """Every attempt of the lead, oldest first, with its result, agent, disposition and note.
+    `NotFound` if there is no such lead."""
     rows = await session.execute(
         text(
             """
@@ -240,10 +242,15 @@ async def lead_history(session: AsyncSession, lead_id: int) -> list[HistoryEntry
         ),
         {"id": lead_id},
     )
-    return [
+    entries = [
         HistoryEntry(str(r[0]), r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10])
         for r in rows
     ]
+    if not entries:
+        found = await session.execute(text("SELECT 1 FROM leads WHERE id = :id"), {"id": lead_id})
+        if found.first() is None:
+            raise NotFound(f"no lead with id {lead_id}")
+    return entries
 
 
 # -- plain-text rendering (the CLI) ------------------------------------------------------------
@@ -308,6 +315,12 @@ def render_history(lead_id: int, entries: Sequence[HistoryEntry]) -> str:
             parts.append(f"[{h.cause_text}]")
         lines.append("  " + "  ".join(parts))
     return "\n".join(lines)
+
+
+def render_callback(cb: Callback) -> str:
+    """The lead's open callback, one line (after its history)."""
+    who = f"agent {cb.agent_name or cb.agent_id}" if cb.agent_id is not None else "anyone"
+    return f"callback {cb.status}: {cb.due_at.astimezone(UTC):%Y-%m-%d %H:%M} UTC for {who}"
 
 
 def render_campaign_reasons(r: CampaignReasons) -> str:

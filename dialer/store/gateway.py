@@ -7,17 +7,22 @@ be replaced for tests.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import logging
+from collections.abc import Callable, Collection, Mapping, Sequence
 from datetime import UTC, datetime
 
+from dialer.domain.abandon import caller_id_or_none, no_caller_id_reason
+from dialer.pacing.history import CampaignHistory
 from dialer.store import agents as agent_repo
 from dialer.store import campaigns as campaign_repo
 from dialer.store.cdrs import end_attempts, start_attempts, update_attempts
 from dialer.store.cleanup import close_open_attempts, release_expired_leases
 from dialer.store.engine import Database
+from dialer.store.history import campaign_history
 from dialer.store.leads import lease_leads, release_leads, renew_leases
 from dialer.store.records import (
     Agent,
+    AgentLeases,
     AttemptEnd,
     AttemptProgress,
     AttemptStart,
@@ -29,6 +34,8 @@ from dialer.store.records import (
     Trunk,
 )
 from dialer.store.retry import DEFAULT_POLICY, RetryPolicy
+
+logger = logging.getLogger(__name__)
 
 
 def utc_now() -> datetime:
@@ -50,19 +57,32 @@ class PgEngineStore:
         self.lease_s = lease_s
         self._clock = clock
         self._policy = policy
+        self._unstartable: set[int] = set()  # running campaigns without a caller ID, logged
 
     def __repr__(self) -> str:
         return f"PgEngineStore({self.db.target!r}, owner={self.owner!r})"
 
     async def running_campaigns(self) -> list[tuple[Campaign, Trunk, list[Agent]]]:
-        """Campaigns with status running, each with its trunk and the agents assigned to it."""
+        """Campaigns with status running, each with its trunk and the agents assigned to it.
+
+        A campaign with no caller ID of its own nor on its trunk is left out, with an error in
+        the log: every call must show a number (issue 5; the API refuses to start one)."""
         async with self.db.transaction() as s:
             running = await campaign_repo.list_campaigns(s, CampaignStatus.RUNNING)
             trunks = {t.id: t for t in await campaign_repo.list_trunks(s)}
             agents = await agent_repo.list_agents(s)
-        return [
-            (c, trunks[c.trunk_id], [a for a in agents if a.campaign_id == c.id]) for c in running
-        ]
+        out = []
+        for c in running:
+            trunk = trunks[c.trunk_id]
+            if caller_id_or_none(c.caller_id, trunk.caller_id) is None:
+                logger.error(
+                    "not dialed: %s",
+                    no_caller_id_reason(c.name, trunk.name),
+                    extra={"campaign": c.name},
+                )
+                continue
+            out.append((c, trunk, [a for a in agents if a.campaign_id == c.id]))
+        return out
 
     async def lease(self, campaign_id: int, limit: int) -> list[LeasedLead]:
         async with self.db.transaction() as s:
@@ -113,3 +133,72 @@ class PgEngineStore:
         """Release leases (and cancel attempts) left by owners that stopped renewing."""
         async with self.db.transaction() as s:
             return await release_expired_leases(s, self._clock())
+
+    async def lease_agents(
+        self,
+        want: Mapping[int, int],
+        held: Collection[int],
+        lease_s: float,
+        campaign_ids: Collection[int] = (),
+        settling: Mapping[int, int] | None = None,
+    ) -> AgentLeases:
+        """One round of this daemon's agent leases (`agents.lease_agents`): say it runs
+        `campaign_ids`, give back `held` agents not in `want`, renew the others, claim the
+        rest of `want` (agent -> campaign) up to this daemon's share, and `settling` too when
+        no other daemon is on the database."""
+        async with self.db.transaction() as s:
+            return await agent_repo.lease_agents(
+                s,
+                self.owner,
+                self._clock(),
+                lease_s,
+                want,
+                held,
+                campaign_ids=campaign_ids,
+                settling=settling,
+            )
+
+    async def claim_agent(self, agent_id: int, lease_s: float) -> str | None:
+        """Claim one agent (a log-in over the API): None when this daemon owns it now, else
+        the daemon that does."""
+        async with self.db.transaction() as s:
+            return await agent_repo.claim_agent(s, self.owner, self._clock(), lease_s, agent_id)
+
+    async def release_agents(self, agent_ids: Collection[int] | None = None) -> int:
+        """Give back this daemon's agents (all when `agent_ids` is None)."""
+        async with self.db.transaction() as s:
+            return await agent_repo.release_agents(s, self.owner, agent_ids)
+
+    async def campaign_history(self, campaign: Campaign) -> CampaignHistory:
+        """The campaign's abandonment per minute, life totals and recent attempts, from its
+        CDRs (`dialer.store.history`): restored into the engine when it starts the campaign."""
+        async with self.db.transaction() as s:
+            return await campaign_history(s, campaign.id, self._clock(), wrapup_s=campaign.wrapup_s)
+
+    async def followed_campaigns(
+        self, loaded: Collection[int], agent_ids: Collection[int]
+    ) -> tuple[list[Campaign], dict[int, Trunk], list[Agent]]:
+        """For `dialer.engine.follow`: the campaigns running or in `loaded`, all trunks, and the
+        agents of those campaigns or in `agent_ids`. A running campaign not loaded here with no
+        caller ID of its own nor on its trunk is left out (as in `running_campaigns`)."""
+        async with self.db.transaction() as s:
+            found = await campaign_repo.running_or(s, loaded)
+            trunks = {t.id: t for t in await campaign_repo.list_trunks(s)}
+            agents = await agent_repo.agents_of(s, [c.id for c in found], agent_ids)
+        out = []
+        for c in found:
+            trunk = trunks.get(c.trunk_id)
+            if c.id not in loaded and (
+                trunk is None or caller_id_or_none(c.caller_id, trunk.caller_id) is None
+            ):
+                if c.id not in self._unstartable:
+                    self._unstartable.add(c.id)
+                    logger.error(
+                        "not dialed: %s",
+                        no_caller_id_reason(c.name, trunk.name if trunk else "?"),
+                        extra={"campaign": c.name},
+                    )
+                continue
+            self._unstartable.discard(c.id)
+            out.append(c)
+        return out, trunks, agents

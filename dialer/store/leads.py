@@ -16,17 +16,21 @@ import logging
 import zoneinfo
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
     and_,
     case,
+    false,
     func,
     literal,
     literal_column,
+    null,
     or_,
     select,
     text,
+    true,
     update,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -43,6 +47,8 @@ logger = logging.getLogger(__name__)
 # Leads per INSERT statement: big enough to be fast, small enough to keep one statement's
 # arrays in the low megabytes.
 IMPORT_CHUNK = 10_000
+# Leads on a do-not-call list one lease sets aside at most (a row update each, ~0.1 ms).
+SET_ASIDE_PER_LEASE = 2_048
 
 _INSERT_LEADS = text(
     """
@@ -106,6 +112,8 @@ async def lease_leads(
     now: datetime,
     owner: str,
     lease_seconds: float,
+    *,
+    max_rounds: int = 16,
 ) -> list[LeasedLead]:
     """Lease up to `limit` dialable leads of a campaign to `owner`, best first.
 
@@ -113,64 +121,51 @@ async def lease_leads(
     no lease or an expired one, the number on no do-not-call list and not locked after an
     abandoned call, and no open callback. (Calling hours and the caps over time depend on the
     lead's zone: `rules_gateway.RulesStore.lease` checks them on what this returns.)
-    In one statement::
+    In one statement per round::
 
-        WITH picked AS (SELECT id ... ORDER BY priority DESC, next_call_at, id LIMIT n
-                        FOR UPDATE OF leads SKIP LOCKED)
-        UPDATE leads SET status='dialing', lease_owner=..., lease_expires_at=...
-        FROM picked WHERE leads.id = picked.id RETURNING ...
+        WITH cand AS (SELECT id, <on a do-not-call list> AS listed ...
+                      ORDER BY priority DESC, next_call_at, id LIMIT want + extra
+                      FOR UPDATE OF leads SKIP LOCKED),
+             ranked AS (SELECT id, listed, row_number() OVER (PARTITION BY listed ...) FROM cand)
+        UPDATE leads SET status = (listed ? 'blocked' : 'dialing'), lease_owner=...
+        FROM ranked WHERE leads.id = ranked.id AND (listed OR rank <= want) RETURNING ...
+
+    A candidate whose number is on a list is not leased but set aside as ``blocked``: it
+    leaves the dialable index, so no later lease scans past it again (it is new or retry again
+    when its number leaves every list, `dnc.remove_number`). While a round finds listed leads,
+    the next one looks further ahead (`extra` grows), so a run of listed leads at the head of
+    the order is cleared once. Setting aside costs a row update each, so one call sets aside
+    at most `SET_ASIDE_PER_LEASE`; past that a last round skips listed leads without touching
+    them (as every lease did before), so a long listed run never delays the dialing.
 
     Rows another transaction has locked are skipped, not waited for; a row that another leaser
     changed and committed after this statement's snapshot is re-checked against the WHERE
     clause by Postgres once locked (and then no longer matches), so no lead is leased twice.
     """
     require_aware("now", now)
-    if limit <= 0:
-        return []
-    expires = now + timedelta(seconds=lease_seconds)
-    cap = select(campaigns.c.max_attempts).where(campaigns.c.id == campaign_id).scalar_subquery()
-    picked = (
-        select(leads.c.id)
-        .where(
-            leads.c.campaign_id == campaign_id,
-            _IS_DIALABLE,
-            leads.c.next_call_at <= now,
-            leads.c.attempts < cap,
-            or_(leads.c.lease_owner.is_(None), leads.c.lease_expires_at <= now),
-            # Issue 5 (rules): a number on a do-not-call list (global or this campaign's) or
-            # locked for 72 h after an abandoned call is never leased; a lead with an open
-            # callback is leased only as that callback (`RulesStore.lease_callbacks`).
-            ~number_blocked(leads.c.phone, leads.c.campaign_id),
-            ~abandon_locked(leads.c.phone, now),
-            ~has_open_callback(leads.c.id),
+    rows: list[Any] = []
+    extra = 0
+    set_aside = 0
+    for _ in range(max_rounds):
+        want = limit - len(rows)
+        if want <= 0:
+            break
+        skip = set_aside >= SET_ASIDE_PER_LEASE
+        statement = _lease_statement(
+            campaign_id, want, extra, now, owner, lease_seconds, skip_listed=skip
         )
-        .order_by(leads.c.priority.desc(), leads.c.next_call_at, leads.c.id)
-        .limit(limit)
-        .with_for_update(skip_locked=True, of=leads)
-        .cte("picked")
-    )
-    stmt = (
-        update(leads)
-        .where(leads.c.id == picked.c.id)
-        .values(
-            status=LeadStatus.DIALING.value,
-            lease_owner=owner,
-            lease_expires_at=expires,
+        got = list(await session.execute(statement))
+        rows.extend(r for r in got if not r.listed)
+        blocked = sum(1 for r in got if r.listed)
+        if not blocked or skip:
+            break
+        set_aside += blocked
+        logger.info(
+            "%d leads set aside: their numbers are on a do-not-call list",
+            blocked,
+            extra={"campaign": campaign_id},
         )
-        .returning(
-            leads.c.id,
-            leads.c.campaign_id,
-            leads.c.list_id,
-            leads.c.phone,
-            leads.c.time_zone,
-            leads.c.attempts,
-            leads.c.priority,
-            leads.c.extra,
-            leads.c.next_call_at,
-            leads.c.lease_expires_at,
-        )
-    )
-    rows = list(await session.execute(stmt))
+        extra = max(0, min(SET_ASIDE_PER_LEASE - set_aside, max(256, 4 * extra)))
     # RETURNING does not keep the subquery's order.
     rows.sort(key=lambda r: (-r.priority, r.next_call_at, r.id))
     return [
@@ -187,6 +182,86 @@ async def lease_leads(
         )
         for r in rows
     ]
+
+
+def _lease_statement(
+    campaign_id: int,
+    want: int,
+    extra: int,
+    now: datetime,
+    owner: str,
+    lease_seconds: float,
+    *,
+    skip_listed: bool = False,
+) -> Any:
+    expires = now + timedelta(seconds=lease_seconds)
+    cap = select(campaigns.c.max_attempts).where(campaigns.c.id == campaign_id).scalar_subquery()
+    # Issue 5 (rules): a number on a do-not-call list (global or this campaign's) is never
+    # leased: the lead is set aside as blocked, or skipped (see `lease_leads`).
+    listed = number_blocked(leads.c.phone, leads.c.campaign_id)
+    order = (leads.c.priority.desc(), leads.c.next_call_at, leads.c.id)
+    cand = (
+        select(
+            leads.c.id,
+            leads.c.priority,
+            leads.c.next_call_at,
+            (false() if skip_listed else listed).label("listed"),
+        )
+        .where(
+            ~listed if skip_listed else true(),
+            leads.c.campaign_id == campaign_id,
+            _IS_DIALABLE,
+            leads.c.next_call_at <= now,
+            leads.c.attempts < cap,
+            or_(leads.c.lease_owner.is_(None), leads.c.lease_expires_at <= now),
+            # A number locked for 72 h after an abandoned call is not leased; a lead with an
+            # open callback is leased only as that callback (`RulesStore.lease_callbacks`).
+            ~abandon_locked(leads.c.phone, now),
+            ~has_open_callback(leads.c.id),
+        )
+        .order_by(*order)
+        .limit(want + extra)
+        .with_for_update(skip_locked=True, of=leads)
+        .cte("cand")
+    )
+    ranked = select(
+        cand.c.id,
+        cand.c.listed,
+        func.row_number()
+        .over(
+            partition_by=cand.c.listed,
+            order_by=(cand.c.priority.desc(), cand.c.next_call_at, cand.c.id),
+        )
+        .label("rank"),
+    ).cte("ranked")
+    return (
+        update(leads)
+        .where(leads.c.id == ranked.c.id, or_(ranked.c.listed, ranked.c.rank <= want))
+        .values(
+            status=case(
+                (ranked.c.listed, literal(LeadStatus.BLOCKED.value)),
+                else_=literal(LeadStatus.DIALING.value),
+            ),
+            lease_owner=case((ranked.c.listed, null()), else_=literal(owner)),
+            lease_expires_at=case(
+                (ranked.c.listed, null()),
+                else_=literal(expires, type_=leads.c.lease_expires_at.type),
+            ),
+        )
+        .returning(
+            leads.c.id,
+            leads.c.campaign_id,
+            leads.c.list_id,
+            leads.c.phone,
+            leads.c.time_zone,
+            leads.c.attempts,
+            leads.c.priority,
+            leads.c.extra,
+            leads.c.next_call_at,
+            leads.c.lease_expires_at,
+            ranked.c.listed,
+        )
+    )
 
 
 async def renew_leases(

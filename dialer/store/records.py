@@ -62,12 +62,15 @@ class PacingMode(enum.StrEnum):
 
 class LeadStatus(enum.StrEnum):
     """new: never attempted (or only cancelled attempts); retry: waiting for next_call_at;
-    dialing: leased by a daemon (queued or on a call); done: no more calls."""
+    dialing: leased by a daemon (queued or on a call); done: no more calls; blocked: the lease
+    found its number on a do-not-call list (new or retry again when the number leaves every
+    list, `dnc.remove_number`)."""
 
     NEW = "new"
     RETRY = "retry"
     DIALING = "dialing"
     DONE = "done"
+    BLOCKED = "blocked"
 
 
 class AgentState(enum.StrEnum):
@@ -86,6 +89,7 @@ class Trunk:
     max_cps: float
     dial_prefix: str
     endpoint: str
+    caller_id: str = ""  # shown by calls of campaigns that have none of their own (migration 0004)
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +108,11 @@ class Campaign:
     updated_at: datetime
     amd_enabled: bool = False  # answering-machine detection on answered calls
     machine_message: str = ""  # PBX sound left on a machine; empty: hang up on machines
+    # Migration 0004, the abandon message (dialer.domain.abandon): the number an abandoned
+    # callee is asked to call back (E.164; empty: the caller ID) and the campaign's name as a
+    # PBX sound (empty: the message does not name the campaign).
+    callback_number: str = ""
+    name_prompt: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,6 +129,18 @@ class Agent:
     sip_endpoint: str
     campaign_id: int | None
     state: AgentState
+
+
+@dataclass(frozen=True, slots=True)
+class AgentLeases:
+    """One round of a daemon's agent leases (`agents.lease_agents`): the agents it owns now,
+    those it held but another daemon owns now (agent id -> that daemon; None: nobody, the
+    agent is gone), those it gave back, and how many other daemons are on the database."""
+
+    owned: frozenset[int]
+    lost: Mapping[int, str | None] = field(default_factory=dict)
+    released: frozenset[int] = frozenset()
+    other_daemons: int = 0
 
 
 @dataclass(frozen=True, slots=True)

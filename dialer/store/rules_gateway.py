@@ -1,15 +1,19 @@
 """`RulesStore`: the engine's store (`PgEngineStore`) with the rules of issue 5 applied, and the
 engine's `DialGuard`.
 
-- `lease`: the lease query already skips done leads, capped leads, numbers on a do-not-call
-  list, numbers locked after an abandoned call and leads with an open callback (SQL,
-  `leads.lease_leads`). What needs the lead's time zone is checked here, in the same
-  transaction: calling hours and the caps per day / 24 h / week / month. A lead that may not
-  be called now is given back at once with its next call time moved to when it may be (it
-  waits until its window opens), so it is never handed to the engine.
+- `lease`: the lease query already skips done leads, capped leads, numbers locked after an
+  abandoned call and leads with an open callback, and sets aside leads whose number is on a
+  do-not-call list (SQL, `leads.lease_leads`). What needs the lead's time zone is checked here,
+  in the same transaction: calling hours and the caps per day / 24 h / week / month. A lead
+  that may not be called now is given back at once with its next call time moved to when it
+  may be (it waits until its window opens), so it is never handed to the engine. Every
+  `UNLIST_CHECK_S` per campaign, set-aside leads whose number left every list are given back
+  (`dnc.release_unlisted`; `dnc.remove_number` does it at once).
 - `refuse_reason`: the check right before the originate (DNC, the 72-hour lock, calling
-  hours), one indexed statement; any error refuses (fail closed).
-- `lease_callbacks`: due callbacks, for anyone or for a ready named agent.
+  hours), one indexed statement; any error refuses (fail closed). The lock does not hold for
+  a callback to a named agent: that agent is reserved for the call.
+- `lease_callbacks`: due callbacks, for anyone or for a ready named agent; a callback for
+  anyone waits out the 72-hour lock, one for a named agent does not.
 - Ends, releases and stops keep callbacks in step (`callbacks.finish_taken`).
 """
 
@@ -26,7 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from dialer.domain.results import CallResult
 from dialer.rules.policy import CampaignRules
-from dialer.rules.verdict import LeadFacts, dialable_at, evaluate
+from dialer.rules.verdict import CallbackFact, LeadFacts, dialable_at, evaluate
 from dialer.store import callbacks as callback_repo
 from dialer.store import dnc, rules_config
 from dialer.store.cdrs import end_attempts, start_attempts, update_attempts
@@ -50,6 +54,7 @@ logger = logging.getLogger(__name__)
 CAP_LOOKBACK = timedelta(days=32)  # the longest cap is a calendar month
 NO_WINDOW_RECHECK = timedelta(days=1)  # a lead with no window at all is looked at daily
 RULES_TTL_S = 10.0  # a campaign's rules are re-read at most this often
+UNLIST_CHECK_S = 300.0  # set-aside (blocked) leads are looked at again this often
 
 
 _RECENT_CALLS = text(
@@ -109,11 +114,15 @@ class RulesStore(PgEngineStore):
         policy: RetryPolicy = DEFAULT_POLICY,
         max_rounds: int = 4,
         callback_poll_s: float = 2.0,
+        on_rules: Callable[[int, CampaignRules], None] | None = None,
     ) -> None:
         super().__init__(db, owner, lease_s, clock=clock, policy=policy)
         self.max_rounds = max_rounds
         self.callback_poll_s = callback_poll_s
         self._rules: dict[int, tuple[float, CampaignRules]] = {}
+        # Told each campaign's rules when they are (re)read (the metrics' AMD estimate).
+        self._on_rules = on_rules
+        self._unlist_checked: dict[int, float] = {}
 
     def __repr__(self) -> str:
         return f"RulesStore({self.db.target!r}, owner={self.owner!r})"
@@ -124,7 +133,27 @@ class RulesStore(PgEngineStore):
             return cached[1]
         rules = await rules_config.get_rules(session, campaign_id)
         self._rules[campaign_id] = (time.monotonic(), rules)
+        if self._on_rules is not None:
+            try:
+                self._on_rules(campaign_id, rules)
+            except Exception:  # a listener's bug must not stop the lease
+                logger.exception("rules listener failed", extra={"campaign": campaign_id})
         return rules
+
+    async def _release_unlisted(self, session: AsyncSession, campaign_id: int) -> None:
+        """Now and then, give back the campaign's set-aside leads whose number left every list
+        without `dnc.remove_number` (a list dropped, rows deleted by hand)."""
+        checked = self._unlist_checked.get(campaign_id)
+        if checked is not None and time.monotonic() - checked < UNLIST_CHECK_S:
+            return
+        self._unlist_checked[campaign_id] = time.monotonic()
+        released = await dnc.release_unlisted(session, campaign_id=campaign_id)
+        if released:
+            logger.info(
+                "%d leads dialable again: their numbers left the do-not-call lists",
+                released,
+                extra={"campaign": campaign_id},
+            )
 
     async def _screen(
         self,
@@ -163,6 +192,7 @@ class RulesStore(PgEngineStore):
         deferred = 0
         async with self.db.transaction() as s:
             rules = await self.rules_for(s, campaign_id)
+            await self._release_unlisted(s, campaign_id)
             for _ in range(self.max_rounds):
                 got = await lease_leads(
                     s, campaign_id, limit - len(out), now, self.owner, self.lease_s
@@ -194,7 +224,11 @@ class RulesStore(PgEngineStore):
         except Exception as exc:  # fail closed: no check, no call
             return f"the pre-dial rules check failed ({type(exc).__name__}: {exc})"
         # The caps were checked at the lease; counting here would race with this call's own
-        # attempt record, which the CDR writer may already have flushed.
+        # attempt record, which the CDR writer may already have flushed. A callback leased
+        # for a named agent is due and has that agent reserved: the 72-hour lock lets it go.
+        callback = None
+        if lead.callback_id is not None:
+            callback = CallbackFact(lead.callback_id, now, lead.callback_agent_id)
         facts = LeadFacts(
             lead.id,
             lead.campaign_id,
@@ -202,6 +236,7 @@ class RulesStore(PgEngineStore):
             lead.time_zone,
             dnc=blocks.dnc,
             last_abandoned_at=blocks.last_abandoned_at,
+            callback=callback,
         )
         verdict = evaluate(facts, rules, now, time_only=True)
         if verdict.dialable:
@@ -243,7 +278,13 @@ class RulesStore(PgEngineStore):
                             leads.c.lease_expires_at <= now,
                         ),
                         ~dnc.number_blocked(leads.c.phone, leads.c.campaign_id),
-                        ~dnc.abandon_locked(leads.c.phone, now),
+                        # The lock holds unless the callback names its agent, who is then
+                        # reserved for it (this query leases it only while that agent is
+                        # ready; the engine keeps the agent free and gives it the call).
+                        or_(
+                            callbacks.c.agent_id.is_not(None),
+                            ~dnc.abandon_locked(leads.c.phone, now),
+                        ),
                     )
                     .order_by(callbacks.c.due_at, callbacks.c.id)
                     .limit(limit)

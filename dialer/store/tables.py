@@ -44,6 +44,9 @@ from dialer.store.records import (
     PacingMode,
 )
 
+# A PBX sound name or '' (dialer.domain.abandon.SOUND_NAME_PATTERN, as a POSIX regex).
+NAME_PROMPT_CHECK = r"^([A-Za-z0-9_][A-Za-z0-9_.-]*(/[A-Za-z0-9_][A-Za-z0-9_.-]*)*)?$"
+
 metadata = MetaData(
     naming_convention={
         "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -70,6 +73,8 @@ trunks = Table(
     Column("dial_prefix", Text, nullable=False, server_default=""),
     Column("endpoint", Text, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    # Migration 0004: the caller ID of calls whose campaign has none ('' : none).
+    Column("caller_id", Text, nullable=False, server_default=""),
     CheckConstraint("max_channels > 0", name="max_channels_positive"),
     CheckConstraint("max_cps > 0", name="max_cps_positive"),
 )
@@ -93,6 +98,10 @@ campaigns = Table(
     # sound name) or, when it is empty, hung up.
     Column("amd_enabled", Boolean, nullable=False, server_default=false()),
     Column("machine_message", Text, nullable=False, server_default=""),
+    # Migration 0004, the abandon message (dialer.domain.abandon): the number to call back
+    # ('' : the caller ID) and the campaign's name as a PBX sound name ('' : not said).
+    Column("callback_number", Text, nullable=False, server_default=""),
+    Column("name_prompt", Text, nullable=False, server_default=""),
     CheckConstraint(_one_of("status", [s.value for s in CampaignStatus]), name="status"),
     CheckConstraint(_one_of("pacing_mode", [m.value for m in PacingMode]), name="pacing_mode"),
     # Issue 5 (migration 0002): an unanswered call rings at least 15 s before we give up.
@@ -100,6 +109,10 @@ campaigns = Table(
     CheckConstraint("max_attempts >= 1", name="max_attempts_positive"),
     CheckConstraint("wrapup_s >= 0", name="wrapup_not_negative"),
     CheckConstraint("hold_s >= 0", name="hold_not_negative"),
+    CheckConstraint(
+        f"callback_number = '' OR callback_number ~ '{E164_PATTERN}'", name="callback_number_e164"
+    ),
+    CheckConstraint(f"name_prompt ~ '{NAME_PROMPT_CHECK}'", name="name_prompt_sound_name"),
     Index(None, "trunk_id"),
 )
 
@@ -203,8 +216,14 @@ agents = Table(
     Column("state", Text, nullable=False, server_default=AgentState.OFFLINE.value),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    # The daemon that owns the agent (logs its headset in, hands it calls) and until when
+    # (`agents.lease_agents`); NULL: none.
+    Column("owner", Text, nullable=True),
+    Column("owner_expires_at", DateTime(timezone=True), nullable=True),
     CheckConstraint(_one_of("state", [s.value for s in AgentState]), name="state"),
+    CheckConstraint("(owner IS NULL) = (owner_expires_at IS NULL)", name="owner_and_expiry"),
     Index(None, "campaign_id"),
+    Index("ix_agents_owner", "owner", postgresql_where=text("owner IS NOT NULL")),
 )
 
 call_attempts = Table(
@@ -336,7 +355,14 @@ campaign_rules = Table(
     # per result: {"busy": {"counts": true, "final": false, "retry_after_s": 600}, ...}
     Column("retry_rules", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    # share of AMD machine verdicts that were people (UK abandonment rate); NULL: the default
+    Column("amd_false_positive_rate", Float, nullable=True),
     CheckConstraint(_one_of("preset", list(PRESETS)), name="preset"),
+    CheckConstraint(
+        "amd_false_positive_rate IS NULL OR "
+        "(amd_false_positive_rate >= 0 AND amd_false_positive_rate < 1)",
+        name="amd_false_positive_rate",
+    ),
     CheckConstraint(
         "(cap_per_day IS NULL OR cap_per_day >= 1) AND "
         "(cap_rolling_24h IS NULL OR cap_rolling_24h >= 1) AND "
@@ -381,6 +407,17 @@ callbacks = Table(
     ),
 )
 
+# The daemons on the database and the campaigns each runs, renewed with their agent leases:
+# how many daemons share a campaign's agents (`agents.lease_agents`). Gone at a clean stop;
+# a row past `seen_until` is a stopped daemon's.
+daemons = Table(
+    "daemons",
+    metadata,
+    Column("owner", Text, primary_key=True),
+    Column("campaign_ids", ARRAY(BigInteger), nullable=False, server_default=text("'{}'")),
+    Column("seen_until", DateTime(timezone=True), nullable=False),
+)
+
 ALL_TABLES = (
     trunks,
     campaigns,
@@ -394,6 +431,7 @@ ALL_TABLES = (
     dnc_numbers,
     campaign_rules,
     callbacks,
+    daemons,
 )
 
 __all__ = [
@@ -403,6 +441,7 @@ __all__ = [
     "callbacks",
     "campaign_rules",
     "campaigns",
+    "daemons",
     "disposition_codes",
     "dispositions",
     "dnc_lists",

@@ -1,5 +1,6 @@
-"""Losing the AMI link: reconnect with back-off, reconcile calls by their own ids, never dial
-twice, and leave no call or agent stale (the real Asterisk rig)."""
+"""Losing Asterisk: reconnect with back-off, reconcile calls by their own ids, never dial twice,
+and leave no call or agent stale (the real Asterisk rig). A blip of the link itself, on either
+PBX, is in test_campaign_pbx.py."""
 
 from __future__ import annotations
 
@@ -9,7 +10,6 @@ from typing import Any
 
 import pytest
 
-from ami_bridge.client import AmiPbx
 from dialer.app import App
 from dialer.engine.engine import Engine
 from dialer.pacing.base import ProgressivePacer
@@ -17,62 +17,10 @@ from dialer.store.engine import Database
 from rig.asterisk import Asterisk
 from rig.campaign import seed
 from rig.numbers import Behaviour, make_number
-from tests.integration.test_campaign_rig import cdrs, lead_statuses, rig_settings, run_app
+from tests.fixtures.pbx import rig_settings
+from tests.integration.campaign_run import cdrs, lead_statuses, run_app
 
 pytestmark = [pytest.mark.rig, pytest.mark.slow]
-
-
-def drop_link(engine: Engine) -> None:
-    """Cut the AMI TCP connection under the client, as a network blip would."""
-    adapter = engine._pbx
-    assert isinstance(adapter, AmiPbx)
-    manager = adapter._manager
-    assert manager is not None
-    manager.protocol.transport.abort()
-
-
-async def test_link_blip_while_calls_ring_is_reconciled_without_redialing(
-    asterisk: Asterisk,
-    sipp_trunk: Any,
-    agent_headsets: Any,
-    store_db: Database,
-    store_db_url: str,
-    caplog: pytest.LogCaptureFixture,
-) -> None:
-    # Calls ring 2-3 s; the link drops while they ring and comes back before (or after) some
-    # are answered. Every lead ends connected exactly once: events after the reconnect (and the
-    # CoreShowChannels reconciliation for what happened in between) carry the calls through.
-    numbers = [make_number(Behaviour.ANSWER, 2.0 + 0.2 * i, 2.0, i) for i in range(6)]
-    seeded = await seed(store_db, name="blip", numbers=numbers, agents=3)
-    await asyncio.sleep(1.2)  # SIPp writes its statistics once a second
-    trunk_calls_before = sipp_trunk.stats().incoming_calls
-    app = App(rig_settings(asterisk, store_db_url), lambda _c: ProgressivePacer())
-    dropped = False
-
-    def blip_then_done(e: Engine) -> bool:
-        nonlocal dropped
-        run = e.campaigns[seeded.campaign_id]
-        # Cut only once three originates reached Asterisk (they ring): an originate still
-        # unsent when the link drops is cancelled by design, not re-sent.
-        ringing = sum(1 for c in run.calls.values() if c.ringing_at is not None)
-        if not dropped and ringing >= 3:
-            drop_link(e)
-            dropped = True
-        return len(e.finished) >= len(numbers)
-
-    caplog.set_level(logging.INFO)
-    code = await run_app(app, blip_then_done, timeout_s=90)
-    assert code == 0
-    assert dropped
-    assert "lost the AMI connection" in caplog.text
-    assert "PBX link restored: " in caplog.text
-    rows = await cdrs(store_db, seeded.campaign_id)
-    assert len(rows) == len(numbers)  # one attempt per lead: nothing re-sent
-    assert {r.result for r in rows} == {"connected"}
-    assert await lead_statuses(store_db, seeded.campaign_id) == {"done": len(numbers)}
-    # The carrier saw each number once: no originate was sent again after the reconnect.
-    await asyncio.sleep(1.2)
-    assert sipp_trunk.stats().incoming_calls - trunk_calls_before == len(numbers)
 
 
 async def test_asterisk_restart_mid_campaign(

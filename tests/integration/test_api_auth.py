@@ -7,6 +7,7 @@ Also: an agent acts only on itself, and no token or phone number reaches the log
 from __future__ import annotations
 
 import asyncio
+import re
 import socket
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -145,9 +146,13 @@ def cases(w: World) -> list[Case]:
         Case("POST", f"/api/v1/agents/{other}/ready", STAFF, 409),
         Case("POST", f"/api/v1/agents/{other}/logout", STAFF, 409),
         Case("POST", f"/api/v1/agents/{other}/disposition", STAFF, 409, body={"code": "sale"}),
+        Case("PUT", f"/api/v1/agents/{other}/campaign", STAFF, 422, body={}),
         Case("POST", "/api/v1/callbacks", EVERYONE, 422, body={"lead_id": w.lead_id}),
         Case("GET", "/api/v1/callbacks", STAFF, 200),
         Case("DELETE", "/api/v1/callbacks/987654", STAFF, 404),
+        Case("GET", "/api/v1/leads/987654/why", EVERYONE, 404),
+        Case("GET", "/api/v1/leads/987654/history", EVERYONE, 404),
+        Case("GET", f"/api/v1/campaigns/{c}/reasons", STAFF, 200),
         Case("GET", "/api/v1/trunks", STAFF, 200),
         Case("POST", "/api/v1/trunks", ONLY_ADMIN, 422, body={"name": "x"}),
         Case("PATCH", f"/api/v1/trunks/{t}", ONLY_ADMIN, 422, body={"max_channels": 0}),
@@ -191,9 +196,15 @@ def test_every_endpoint_by_role(world: World) -> None:
 
 def test_validation_errors_name_the_field(world: World) -> None:
     with world.daemon.client(ADMIN) as http:
-        r = http.post("/api/v1/campaigns", json={"name": "x", "trunk": world.trunk})
+        r = http.post("/api/v1/campaigns", json={"trunk": world.trunk})
         assert r.status_code == 422
-        assert {tuple(e["loc"]) for e in r.json()["detail"]} == {("body", "caller_id")}
+        assert {tuple(e["loc"]) for e in r.json()["detail"]} == {("body", "name")}
+        r = http.post(
+            "/api/v1/campaigns",
+            json={"name": unique("c"), "trunk": world.trunk, "caller_id": "12ab"},
+        )
+        assert r.status_code == 422
+        assert [e["loc"] for e in r.json()["detail"]] == [["body", "caller_id"]]
         r = http.patch(f"/api/v1/campaigns/{world.campaign}", json={"hold_s": 5})
         assert [e["loc"] for e in r.json()["detail"]] == [["body", "hold_s"]]
         r = http.patch(f"/api/v1/campaigns/{world.campaign}", json={"colour": "red"})
@@ -252,6 +263,28 @@ def test_openapi_health_and_metrics_need_no_token(world: World) -> None:
         metrics = http.get("/metrics")
         assert metrics.status_code == 200
         assert metrics.headers["content-type"].startswith("text/plain")
+
+
+def test_docs_load_nothing_from_outside_the_daemon(world: World) -> None:
+    with world.daemon.client(None) as http:
+        page = http.get("/docs")
+        assert page.status_code == 200
+        html = page.text
+        assert "SwaggerUIBundle" in html
+        assert "http:" not in html
+        assert "https:" not in html
+        assert '"validatorUrl": null' in html  # no badge fetched from swagger.io
+        urls = re.findall(r'(?:src|href)="([^"]+)"', html) + re.findall(r"url: '([^']+)'", html)
+        assert len(urls) == 4, urls  # stylesheet, icon, script, the OpenAPI document
+        for url in urls:
+            assert url.startswith("/") and not url.startswith("//"), url
+            r = http.get(url)
+            assert r.status_code == 200, url
+            assert len(r.content) > 100, url
+        kinds = {u.rsplit(".", 1)[-1]: http.get(u).headers["content-type"] for u in urls}
+        assert kinds["js"].startswith(("text/javascript", "application/javascript"))
+        assert kinds["css"].startswith("text/css")
+        assert http.get("/openapi.json").json()["openapi"].startswith("3.")
 
 
 def test_no_token_or_phone_number_in_the_log(world: World) -> None:

@@ -160,7 +160,7 @@ def test_stats_of_a_campaign_with_no_calls(daemon: Daemon, http: httpx.Client) -
         assert figures["contact_rate"] is None
         assert set(figures["by_result"]) == {r.value for r in CallResult}
         assert set(figures["by_result"].values()) == {0}
-    assert stats["leads"] == {"new": 0, "retry": 0, "dialing": 0, "done": 0}
+    assert stats["leads"] == {"new": 0, "retry": 0, "dialing": 0, "done": 0, "blocked": 0}
 
 
 def test_trunks_and_pbx(daemon: Daemon, http: httpx.Client) -> None:

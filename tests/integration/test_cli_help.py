@@ -38,6 +38,8 @@ def test_top_level_help_lists_the_api_commands() -> None:
         (("leads", "import", "--help"), ("FILE", "--campaign", "--region", "--progress")),
         (("agent", "--help"), ("login", "ready", "pause", "logout", "dispose")),
         (("agent", "pause", "--help"), ("--reason",)),
+        (("agents", "--help"), ("move", "--campaign")),
+        (("agents", "move", "--help"), ("AGENT", "CAMPAIGN", "after its current call")),
         (("callback", "--help"), ("LEAD_ID", "--at", "--agent")),
     ],
 )

@@ -22,8 +22,9 @@ from dialer.store.migrate import alembic_config, upgrade
 from dialer.store.tables import ALL_TABLES, metadata
 from tests.fixtures.db import ROOT, database_name, recreate_database
 
-# The newest revision (0002 added the rules of issue 5, 0003 AMD per campaign).
-HEAD = "0003"
+# The newest revision (0002 added the rules of issue 5, 0003 AMD per campaign, 0006 agent
+# owners).
+HEAD = "0006"
 
 
 def _diff(connection: Connection) -> list[Any]:

@@ -73,14 +73,18 @@ async def test_campaign_name_is_unique_and_values_checked(store_db: Database) ->
         trunk = await campaign_repo.create_trunk(
             s, name="carrier", endpoint="trunk", max_channels=1, max_cps=1
         )
-        await campaign_repo.create_campaign(s, name="spring", trunk_id=trunk.id, caller_id="1")
+        await campaign_repo.create_campaign(
+            s, name="spring", trunk_id=trunk.id, caller_id="+15550000001"
+        )
     with pytest.raises(IntegrityError, match="uq_campaigns_name"):
         async with store_db.transaction() as s:
-            await campaign_repo.create_campaign(s, name="spring", trunk_id=trunk.id, caller_id="1")
+            await campaign_repo.create_campaign(
+                s, name="spring", trunk_id=trunk.id, caller_id="+15550000001"
+            )
     with pytest.raises(IntegrityError, match="ck_campaigns_max_attempts_positive"):
         async with store_db.transaction() as s:
             await campaign_repo.create_campaign(
-                s, name="x", trunk_id=trunk.id, caller_id="1", max_attempts=0
+                s, name="x", trunk_id=trunk.id, caller_id="+15550000001", max_attempts=0
             )
 
 
@@ -89,7 +93,9 @@ async def test_bulk_import_is_fast_and_skips_duplicates(store_db: Database) -> N
         trunk = await campaign_repo.create_trunk(
             s, name="carrier", endpoint="trunk", max_channels=1, max_cps=1
         )
-        c = await campaign_repo.create_campaign(s, name="big", trunk_id=trunk.id, caller_id="1")
+        c = await campaign_repo.create_campaign(
+            s, name="big", trunk_id=trunk.id, caller_id="+15550000001"
+        )
         ll = await campaign_repo.create_lead_list(s, c.id, "all")
     batch = [
         NewLead(
@@ -130,7 +136,9 @@ async def test_import_checks(store_db: Database) -> None:
         trunk = await campaign_repo.create_trunk(
             s, name="carrier", endpoint="trunk", max_channels=1, max_cps=1
         )
-        c = await campaign_repo.create_campaign(s, name="c", trunk_id=trunk.id, caller_id="1")
+        c = await campaign_repo.create_campaign(
+            s, name="c", trunk_id=trunk.id, caller_id="+15550000001"
+        )
         ll = await campaign_repo.create_lead_list(s, c.id, "l")
         with pytest.raises(ValueError, match="unknown time zone"):
             await add_leads(s, ll.id, [NewLead(phone(1), time_zone="Mars/Olympus")])
@@ -151,7 +159,7 @@ async def test_import_checks(store_db: Database) -> None:
             )
     async with store_db.transaction() as s:
         other = await campaign_repo.create_campaign(
-            s, name="other", trunk_id=trunk.id, caller_id="1"
+            s, name="other", trunk_id=trunk.id, caller_id="+15550000001"
         )
     with pytest.raises(IntegrityError, match="fk_leads_list_id_campaign_id_lead_lists"):
         async with store_db.transaction() as s:

@@ -105,6 +105,7 @@ async def test_summary_figures(store_db: Database) -> None:
         LeadStatus.RETRY: 50 + 30 + 20 + 5,
         LeadStatus.DIALING: 2,
         LeadStatus.DONE: 200,
+        LeadStatus.BLOCKED: 0,
     }
 
     async with store_db.transaction() as s:

@@ -160,6 +160,9 @@ def test_callbacks_wait_for_their_time_then_override_done_and_the_lifetime_cap()
     cb = CallbackFact(3, at + timedelta(hours=1), 12, "alice")
     f = facts(status="done", attempts=5, callback=cb)
     assert reasons(f, US, at) == {Reason.DONE, Reason.ATTEMPT_CAP, Reason.CALLBACK_LATER}
+    assert all(b.until == cb.due_at for b in evaluate(f, US, at).blockers)
+    assert dialable_at(f, US, at) == cb.due_at  # done, but the callback will call it
+    assert dialable_at(facts(status="done", attempts=5), US, at) is None
     verdict = evaluate(f, US, at + timedelta(hours=1))
     assert verdict.dialable and verdict.callback_due == cb
     assert any("agent alice" in n for n in verdict.notes)
@@ -245,3 +248,68 @@ def test_dnc_numbers_are_normalised() -> None:
     assert normalize("020 7123 4567", "GB") == "+442071234567"
     with pytest.raises(ValueError, match="not a phone number"):
         normalize("call me maybe")
+
+
+# -- the 72-hour lock and callbacks; leads set aside as on a list ---------------------------
+
+
+def test_abandon_lock_is_lifted_only_for_a_callback_to_a_named_agent() -> None:
+    at = utc(2030, 1, 8, 15, 0)
+    abandoned = at - timedelta(hours=2)
+    lock_ends = abandoned + timedelta(hours=72)
+    named = CallbackFact(3, at + timedelta(minutes=30), 12, "alice")
+    anyone = CallbackFact(4, at + timedelta(minutes=30), None)
+    f = facts(status="retry", attempts=1, last_abandoned_at=abandoned, callback=named)
+    # Before the callback is due it waits for it, not for the lock...
+    before = evaluate(f, US, at)
+    assert {b.reason for b in before.blockers} == {Reason.CALLBACK_LATER}
+    assert any("lifted for the callback, agent alice is reserved" in n for n in before.notes)
+    assert dialable_at(f, US, at) == named.due_at
+    # ...and when due it is dialable, for that agent, with the lock explained.
+    due = evaluate(f, US, named.due_at)
+    assert due.dialable and due.callback_due == named
+    assert any("72-hour lock" in n and "until" in n for n in due.notes)
+    # The check right before the originate (time_only) lets it go as well.
+    assert evaluate(f, US, named.due_at, time_only=True).dialable
+    # A callback for anyone waits out the lock.
+    g = facts(status="retry", attempts=1, last_abandoned_at=abandoned, callback=anyone)
+    at_due = evaluate(g, US, anyone.due_at)
+    (lock,) = at_due.blockers
+    assert (lock.reason, lock.until) == (Reason.ABANDON_LOCK, lock_ends)
+    assert "until" in lock.detail
+    assert dialable_at(g, US, anyone.due_at) == lock_ends
+    # Without a callback the lock holds as before; a named callback never lifts a DNC list.
+    assert reasons(facts(last_abandoned_at=abandoned), US, at) == {Reason.ABANDON_LOCK}
+    listed = facts(
+        last_abandoned_at=abandoned,
+        callback=named,
+        dnc=(DncHit("x", None, DncSource.MANUAL, at),),
+    )
+    assert reasons(listed, US, named.due_at) == {Reason.DNC}
+
+
+def test_a_lead_set_aside_as_listed_says_why() -> None:
+    at = utc(2030, 1, 8, 15, 0)
+    hit = DncHit("national", None, DncSource.IMPORT, utc(2029, 1, 1))
+    still = facts(status="blocked", dnc=(hit,))
+    assert [b.reason for b in evaluate(still, US, at).blockers] == [Reason.DNC]
+    gone = evaluate(facts(status="blocked"), US, at)
+    assert [b.reason for b in gone.blockers] == [Reason.BLOCKED]
+    assert "no list has it now" in gone.blockers[0].detail
+    assert dialable_at(facts(status="blocked"), US, at) is None  # the store gives it back
+
+
+def test_amd_false_positive_rate_is_a_campaign_setting() -> None:
+    assert US.amd_false_positive_rate is None
+    assert US.effective_amd_false_positive_rate == 0.10
+    measured = customise(US, amd_false_positive_rate=0.04)
+    assert measured.effective_amd_false_positive_rate == 0.04
+    assert customise(measured, caps=None).amd_false_positive_rate == 0.04  # kept
+    assert customise(measured, amd_false_positive_rate=None).amd_false_positive_rate is None
+    assert rules_from_row(rules_to_row(measured)) == measured
+    row = rules_to_row(US)
+    del row["amd_false_positive_rate"]  # a row written before the setting existed
+    assert rules_from_row(row) == US
+    for bad in (1.0, -0.1, float("nan")):
+        with pytest.raises(ValueError, match="amd_false_positive_rate"):
+            customise(US, amd_false_positive_rate=bad)

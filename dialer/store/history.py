@@ -1,0 +1,123 @@
+"""A campaign's history from its CDRs, for the daemon to restore its abandonment windows and
+pacing estimates at start (dialer/pacing/history.py).
+
+Two statements, whatever the number of CDRs:
+- one aggregate over the campaign's live-answered attempts (connected or abandoned): counts per
+  minute of the answer over the last `span_s` (30 days by default, at most 43,200 rows) and, in
+  the same pass, the older ones in one row, so the life totals need no second scan;
+- the last `recent` finished attempts (the index on campaign and originate time, read backwards).
+Abandoned as in dialer/pacing/ledger.py: the result is abandoned, or an agent came later than the
+grace after the answer.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from dialer.domain.results import CallResult
+from dialer.pacing.history import CampaignHistory, StoredOutcome
+from dialer.pacing.ledger import GRACE_S, WINDOWS_S
+from dialer.store.records import require_aware
+
+RECENT = 500  # finished attempts replayed into the pacer's estimates
+
+_MINUTES = text(
+    """
+    SELECT CASE WHEN t >= :since THEN floor(extract(epoch FROM t) / 60) END AS minute,
+           count(*) AS answered,
+           count(*) FILTER (WHERE abandoned) AS abandoned
+    FROM (
+        SELECT COALESCE(answer_at, originated_at) AS t,
+               result = 'abandoned' OR answer_to_agent_ms > :grace_ms AS abandoned
+        FROM call_attempts
+        WHERE campaign_id = :campaign AND result IN ('connected', 'abandoned')
+    ) AS answered
+    GROUP BY 1
+    ORDER BY 1 NULLS FIRST
+    """
+)
+
+_RECENT = text(
+    """
+    SELECT originated_at, answer_at, agent_connect_at, hangup_at, result, answer_to_agent_ms
+    FROM call_attempts
+    WHERE campaign_id = :campaign AND hangup_at IS NOT NULL AND result IS NOT NULL
+      AND result <> 'cancelled'
+    ORDER BY originated_at DESC
+    LIMIT :limit
+    """
+)
+
+_LIVE = (CallResult.CONNECTED.value, CallResult.ABANDONED.value)
+
+
+async def campaign_history(
+    session: AsyncSession,
+    campaign_id: int,
+    now: datetime,
+    *,
+    wrapup_s: float,
+    span_s: float = max(WINDOWS_S),
+    recent: int = RECENT,
+) -> CampaignHistory:
+    """The campaign's minute counts over the last `span_s` before `now`, its life totals and its
+    last `recent` finished attempts (oldest first)."""
+    require_aware("now", now)
+    wall_now = now.timestamp()
+    grace_ms = round(GRACE_S * 1000)
+    minutes: list[tuple[float, int, int]] = []
+    life_answered = life_abandoned = 0
+    rows = await session.execute(
+        _MINUTES,
+        {
+            "campaign": campaign_id,
+            "since": datetime.fromtimestamp(wall_now - span_s, now.tzinfo),
+            "grace_ms": grace_ms,
+        },
+    )
+    for minute, answered, abandoned in rows:
+        life_answered += int(answered)
+        life_abandoned += int(abandoned)
+        if minute is not None:
+            minutes.append((float(minute) * 60.0, int(answered), int(abandoned)))
+    outcomes: list[StoredOutcome] = []
+    for r in await session.execute(_RECENT, {"campaign": campaign_id, "limit": recent}):
+        originated = r.originated_at.timestamp()
+        ended = r.hangup_at.timestamp()
+        answer = r.answer_at.timestamp() if r.answer_at is not None else None
+        connect = r.agent_connect_at.timestamp() if r.agent_connect_at is not None else None
+        live = r.result in _LIVE and answer is not None
+        abandoned = live and (
+            r.result == CallResult.ABANDONED.value
+            or (r.answer_to_agent_ms is not None and r.answer_to_agent_ms > grace_ms)
+        )
+        if live and connect is not None and r.result == CallResult.CONNECTED.value:
+            known = connect
+        elif answer is not None:
+            known = answer  # abandoned (within the grace of it) or a machine
+        else:
+            known = ended
+        outcomes.append(
+            StoredOutcome(
+                originated_at=originated,
+                answered_at=answer if live else None,
+                known_at=max(originated, min(known, ended)),
+                abandoned=abandoned,
+                talk_s=max(0.0, ended - connect)
+                if connect is not None and r.result == CallResult.CONNECTED.value
+                else None,
+                ended_at=ended,
+            )
+        )
+    outcomes.reverse()
+    return CampaignHistory(
+        wall_now=wall_now,
+        minutes=tuple(minutes),
+        life_answered=life_answered,
+        life_abandoned=life_abandoned,
+        recent=tuple(outcomes),
+        wrapup_s=wrapup_s,
+    )

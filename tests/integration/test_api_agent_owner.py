@@ -1,0 +1,200 @@
+"""Two `dialer run` daemons on one database and the real rig, autologin ON: a campaign started
+through one daemon's API is run by both, and each agent belongs to exactly one of them (its
+lease, `agents.owner`): each agent's headset is called once (not once per daemon), the two
+daemons split the agents, both daemons' calls are answered, handed to their own agents and
+completed, and a clean stop gives every agent back."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from rig.asterisk import Asterisk
+from rig.numbers import Behaviour, make_number
+from tests.integration.api_daemon import Daemon, start_daemon, truncate_all, unique, write_config
+from tests.integration.test_api_follow import query, wait_for
+
+pytestmark = [pytest.mark.rig, pytest.mark.slow]
+
+POLL_S = 0.5
+AGENTS = 4
+_READY = re.compile(r"agent (\d+) ready\b")
+
+
+@pytest.fixture
+def daemons(
+    tmp_path: Path, asterisk: Asterisk, sipp_trunk: Any, agent_headsets: Any, store_db_url: str
+) -> Iterator[tuple[Daemon, Daemon]]:
+    asyncio.run(truncate_all(store_db_url))
+    started: list[Daemon] = []
+    try:
+        for name in ("owner-a", "owner-b"):
+            tmp = tmp_path / name
+            tmp.mkdir()
+            config = write_config(
+                tmp,
+                asterisk,
+                store_db_url,
+                owner=name,
+                autologin_agents=True,
+                campaign_poll_s=POLL_S,
+                agent_lease_s=3.0,
+                lease_batch=4,  # small: neither daemon leases every lead before the other
+            )
+            started.append(start_daemon(tmp, config))
+        yield started[0], started[1]
+    finally:
+        for d in started:
+            assert d.stop() == 0, d.log()[-3000:]
+
+
+def owners(db_url: str, campaign: str) -> dict[str, str | None]:
+    rows = query(
+        db_url,
+        "SELECT a.name, a.owner FROM agents a JOIN campaigns c ON c.id = a.campaign_id"
+        " WHERE c.name = :c",
+        c=campaign,
+    )
+    return {r[0]: r[1] for r in rows}
+
+
+def test_each_agent_belongs_to_one_daemon(
+    daemons: tuple[Daemon, Daemon], agent_headsets: Any, store_db_url: str
+) -> None:
+    a, b = daemons
+    name = unique("owned")
+    endpoints = agent_headsets.endpoints(AGENTS)
+    numbers = [make_number(Behaviour.ANSWER, 0.3, 1.5, i) for i in range(24)]
+    with a.client("admin") as admin:
+        trunk = unique("trunk")
+        body = {"name": trunk, "endpoint": "trunk", "max_channels": 20, "max_cps": 20}
+        assert admin.post("/api/v1/trunks", json=body).status_code == 201
+        body = {"name": name, "trunk": trunk, "caller_id": "+15550000000", "max_attempts": 1}
+        assert admin.post("/api/v1/campaigns", json=body).status_code == 201
+        for i, endpoint in enumerate(endpoints):
+            body = {"name": f"{name}-{i}", "sip_endpoint": endpoint, "campaign": name}
+            assert admin.post("/api/v1/agents", json=body).status_code == 201
+        r = admin.post(
+            f"/api/v1/campaigns/{name}/leads",
+            content="phone\n" + "\n".join(numbers) + "\n",
+            params={"check": "format"},
+            headers={"Content-Type": "text/csv"},
+        )
+        assert r.status_code == 200, r.text
+
+    time.sleep(1.5)  # SIPp writes its statistics every second
+    headset_calls = agent_headsets.sipp.stats().incoming_calls
+    with a.client("supervisor") as on_a, b.client("supervisor") as on_b:
+        assert on_a.post(f"/api/v1/campaigns/{name}/start").status_code == 200
+
+        def states(http: Any) -> dict[str, str]:
+            rows = http.get("/api/v1/agents", params={"campaign": name}).json()
+            return {row["name"]: row["state"] for row in rows}
+
+        def all_in() -> bool:
+            # Logged in (ready, or already on a call) in exactly one daemon.
+            on = [states(on_a), states(on_b)]
+            out = ("logged_out", "logging_in")
+            return all(sum(s[n] not in out for s in on) == 1 for n in on[0])
+
+        wait_for(all_in, 20, "every agent logged in in exactly one daemon")
+        owned = owners(store_db_url, name)
+        assert set(owned.values()) == {"owner-a", "owner-b"}, owned  # split, none unowned
+        for daemon, http in (("owner-a", on_a), ("owner-b", on_b)):
+            live = states(http)
+            assert {n for n, s in live.items() if s != "logged_out"} == {
+                n for n, o in owned.items() if o == daemon
+            }
+
+        # Every lead is called; both daemons' calls reach their own agents and complete.
+        def done() -> bool:
+            rows = query(
+                store_db_url,
+                "SELECT count(*) FROM leads l JOIN campaigns c ON c.id = l.campaign_id"
+                " WHERE c.name = :c AND l.status <> 'done'",
+                c=name,
+            )
+            return bool(rows[0][0] == 0)
+
+        wait_for(done, 90, "every lead to be called")
+        rows = query(
+            store_db_url,
+            "SELECT a.owner, g.name, a.result FROM call_attempts a"
+            " JOIN campaigns c ON c.id = a.campaign_id LEFT JOIN agents g ON g.id = a.agent_id"
+            " WHERE c.name = :c",
+            c=name,
+        )
+        assert len(rows) == len(numbers)
+        assert all(r[2] is not None for r in rows)  # every record closed
+        connected = [(r[0], r[1]) for r in rows if r[2] == "connected"]
+        assert {o for o, _ in connected} == {"owner-a", "owner-b"}, rows
+        # A daemon hands calls only to agents it owns.
+        assert all(owned[agent] == daemon for daemon, agent in connected), (connected, owned)
+
+        # Each headset was called once in all: not once per daemon, no second login.
+        time.sleep(1.5)
+        assert agent_headsets.sipp.stats().incoming_calls - headset_calls == AGENTS
+        ready_lines = [_READY.findall(d.log()) for d in (a, b)]
+        assert sorted(ready_lines[0] + ready_lines[1]) == sorted(
+            set(ready_lines[0] + ready_lines[1])
+        )
+        assert len(ready_lines[0]) + len(ready_lines[1]) == AGENTS
+        assert owners(store_db_url, name) == owned  # renewed, never handed over
+    split = sorted(sum(o == d for o in owned.values()) for d in ("owner-a", "owner-b"))
+    print(
+        f"\nagents per daemon: {split}; answered calls per daemon: "
+        f"{ {d: sum(o == d for o, _ in connected) for d in ('owner-a', 'owner-b')} }"
+    )
+
+
+def test_a_clean_stop_gives_the_agents_back(
+    daemons: tuple[Daemon, Daemon], agent_headsets: Any, store_db_url: str
+) -> None:
+    a, b = daemons
+    name = unique("handover")
+    endpoints = agent_headsets.endpoints(2)
+    with a.client("admin") as admin:
+        trunk = unique("trunk")
+        body = {"name": trunk, "endpoint": "trunk", "max_channels": 5, "max_cps": 5}
+        assert admin.post("/api/v1/trunks", json=body).status_code == 201
+        body = {"name": name, "trunk": trunk, "caller_id": "+15550000000", "max_attempts": 1}
+        assert admin.post("/api/v1/campaigns", json=body).status_code == 201
+        for i, endpoint in enumerate(endpoints):
+            body = {"name": f"{name}-{i}", "sip_endpoint": endpoint, "campaign": name}
+            assert admin.post("/api/v1/agents", json=body).status_code == 201
+        assert admin.post(f"/api/v1/campaigns/{name}/start").status_code == 200
+    wait_for(lambda: all(owners(store_db_url, name).values()), 20, "every agent to have an owner")
+    # A log-in through the daemon that does not own the agent is refused, naming the owner.
+    owned = owners(store_db_url, name)
+    agent, holder = next(iter(owned.items()))
+    assert holder is not None
+    other = b if holder == "owner-a" else a
+    with other.client("admin") as http:
+        r = http.post(f"/api/v1/agents/{agent}/login")
+        assert r.status_code == 409, r.text
+        assert holder in r.text
+    # The owner stops cleanly: its agents are given back and the other daemon takes them
+    # (logs them in) within a lease round.
+    stopping = a if holder == "owner-a" else b
+    assert stopping.stop() == 0
+    wait_for(
+        lambda: set(owners(store_db_url, name).values()) == {other_name(holder)},
+        10,
+        "the other daemon to take the agents",
+    )
+    with other.client("admin") as http:
+        wait_for(
+            lambda: http.get(f"/api/v1/agents/{agent}").json()["state"] == "ready",
+            10,
+            "the agent to be logged in through the other daemon",
+        )
+
+
+def other_name(owner: str) -> str:
+    return "owner-b" if owner == "owner-a" else "owner-a"

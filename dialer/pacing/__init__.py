@@ -4,7 +4,8 @@
 - `modes`: the campaign modes and `make_pacer`
 - `ratio`: preview, power (fixed lines per ready agent) and the adaptive-ratio baseline
 - `predictive`: look-ahead pacing against a target abandonment and a cap
+- `risk`: the chance a new call finds no agent, summed exactly (small teams) or as normal
 - `estimators`: online contact rate and duration distributions
 - `ledger`: abandonment accounting over rolling windows (24 hours, 30 days, life)
-- `limits`: the hard limits every pacer obeys, and a calls-per-second token bucket
+- `limits`: the hard limits every pacer obeys, and the per-trunk calls-per-second token bucket
 """

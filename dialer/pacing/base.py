@@ -71,6 +71,8 @@ class PacingEstimates:
     abandon_24h: float  # abandoned / live answered over the last 24 hours (0.0 with no answers)
     abandon_30d: float
     abandon_life: float
+    aim: float = 0.0  # abandonment the pacer aims for now (the target, less while braking)
+    method: str = ""  # how the chance was computed: "exact" (small teams) or "normal"
 
 
 @dataclass(frozen=True, slots=True)

@@ -51,12 +51,18 @@ class ContactRate:
         self.shifts = 0  # times the slow mean restarted from the fast one
 
     def add(self, answered: bool, at: float) -> None:
-        x = 1.0 if answered else 0.0
+        self.add_batch(1 if answered else 0, 1, at)
+
+    def add_batch(self, answered: int, total: int, at: float) -> None:
+        """`total` outcomes known at once (`answered` of them answered by a person), weighed as
+        if they came in no particular order."""
+        if total <= 0:
+            return
         slow = self._slow
         fast = self._fast
-        slow.add(x, at)
-        fast.add(x, at)
-        self.count += 1
+        slow.add_batch(answered, total, at)
+        fast.add_batch(answered, total, at)
+        self.count += total
         # A shift (new list, new hour): the fast mean is many standard errors from the slow one.
         # The slow one then restarts from the fast one instead of taking its own time to follow.
         p = min(max(slow.mean, 0.02), 0.98)
@@ -100,16 +106,22 @@ class _DecayingMean:
         self._tau_s = tau_s
         self._last_at: float | None = None
 
-    def add(self, x: float, at: float) -> None:
-        decay = self._count_decay
+    def add_batch(self, ones: int, n: int, at: float) -> None:
+        """n outcomes at `at`, `ones` of them 1: as n single adds, each outcome weighed by the
+        batch's mean (so their order within the batch does not matter)."""
+        d = self._count_decay
         if self._last_at is not None and at > self._last_at:
             # A pause (a night, a stopped campaign) tells nothing about the list: time only
             # counts while outcomes keep coming.
-            decay *= math.exp(-min(at - self._last_at, _MAX_GAP_S) / self._tau_s)
+            time_decay = math.exp(-min(at - self._last_at, _MAX_GAP_S) / self._tau_s)
+        else:
+            time_decay = 1.0
         if self._last_at is None or at > self._last_at:
             self._last_at = at
-        self._sum = self._sum * decay + x
-        self.weight = self.weight * decay + 1.0
+        dn = d**n
+        added = (1.0 - dn) / (1.0 - d)  # the weights d^(n-1) + ... + d + 1
+        self._sum = self._sum * dn * time_decay + added * ones / n
+        self.weight = self.weight * dn * time_decay + added
 
     @property
     def mean(self) -> float:

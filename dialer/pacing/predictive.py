@@ -3,41 +3,54 @@ free stays under a threshold, and tune that threshold to hold the target abandon
 
 Rules:
 - Look-ahead, not a ratio. For a new call answered after `A` seconds (A drawn from the learned
-  answer-time distribution, taken at a few quantiles), the call finds an agent if the agents free
-  by `A + grace` outnumber the other calls answered by `A`:
+  answer-time distribution, taken at `points` quantiles), the call finds an agent if the agents
+  free by `A + grace` outnumber the other calls answered by `A`:
     * agents free by then: the ready ones, plus each talking agent with the chance that the rest of
       its talk (given how long it has talked) and a wrap-up fit in, plus each agent in wrap-up with
-      the chance its wrap-up (given its age) ends in time;
+      the chance its wrap-up (given its age) ends in time: nearly certain, wrap-ups vary little;
     * calls answered by then: those already waiting, each ringing call with the chance that it is
       answered in time (given how long it has rung: a call that has rung long is less likely a
       contact, and if it is, nearer its answer), and the other new calls of this decision.
-  Both sides are sums of independent yes/no chances; their difference is taken as normal (mean and
-  variance, with a continuity correction). The k-th extra call is dialed while
-  P(no agent | answered) for it stays under the threshold.
-- The threshold is a feedback loop on live answers: down after an abandonment, up a little after a
-  connection, so that the share abandoned settles at the target (default 2.5%).
+  Both sides are sums of independent yes/no chances. With few of them (a small team) their
+  difference is computed exactly, by convolution; with many, as normal (see `risk`). The k-th
+  extra call is dialed while P(no agent | answered) for it stays under the threshold.
+- The threshold is `calibration x aim / target`. The calibration is a feedback loop on live
+  answers: down after an abandonment, up a little after a connection, so that the share abandoned
+  settles at the rate aimed for. The aim is the target (default 2.5%), unless the rolling windows
+  say otherwise:
+  braking: for each window (24 hours, 30 days) and each look-ahead horizon `h` (5 minutes to 2
+  hours), what the window will still hold at `now + h` is known (its oldest minutes leave), and
+  the answers to come by then are estimated from the recent answer rate. The aim is cut to the
+  rate at which the window would stay under the cap with `brake_z` standard deviations of the
+  abandonments to come to spare. So the pacer slows down before the cap, smoothly and early: the
+  first hours of a day, dialed progressively and so never abandoned, leave the 24-hour window a
+  day later and push its rate up, and the pacer sees that coming. The same brake keeps the last
+  hour under `burst_cap` (6%): a small team's abandonments come in clusters. The aim never rises
+  above the target: a rate that swings (above target while there is room, below it after)
+  abandons as many callees for fewer agent minutes than a steady one, so the loop holds one rate.
+- Capped: when one more abandonment would put a window over the cap, at most one call per ready
+  agent (progressive) until back under. A window with few answers counts as having
+  `brake_min_answered`, so the first minutes of a campaign do not swing the brake.
 - Estimates are online: contact rate (decaying means, quick on a rise), and the last few hundred
   answer times, no-answer durations, talk and wrap-up times.
 - Warm-up: progressive (one call per ready agent) until there are enough answers and finished
   calls to estimate from.
-- The cap (default 3%) over every rolling window (24 hours, 30 days): above the target the
-  threshold is scaled down towards zero as the window's rate nears the cap ("braking"); when one
-  more abandonment would put a window over the cap, it falls back to progressive ("capped") until
-  back under. A window with few answers counts as having `brake_min_answered`, so the first
-  minutes of a campaign do not swing the brake.
 - Hard limits (see `limits`) bound whatever the estimates say.
 Cost: one pass over agents and calls in flight with table look-ups (tables rebuilt at most every
-`refresh_s` seconds), then a few normal tail evaluations: tens of microseconds at 100 agents.
+`refresh_s` seconds), then a few tail evaluations: tens of microseconds at 100 agents, a little
+more for the exact sums of a small team.
 """
 
 from __future__ import annotations
 
+import heapq
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from dialer.pacing.base import (
     AgentActivity,
+    AgentView,
     AgentWork,
     CallOutcome,
     PacingDecision,
@@ -47,8 +60,9 @@ from dialer.pacing.base import (
 from dialer.pacing.estimators import ContactRate, Durations, DurationView
 from dialer.pacing.ledger import GRACE_S, WINDOWS_S, AbandonLedger
 from dialer.pacing.limits import MAX_LINES_PER_AGENT, agent_counts, room
+from dialer.pacing.risk import search_exact, search_normal
 
-Row = tuple[float, ...]  # m chances, then their m variances p(1-p)
+Row = tuple[float, ...]
 
 _READY = AgentActivity.READY
 _TALKING = AgentActivity.TALKING
@@ -71,10 +85,20 @@ def _talk_buckets() -> tuple[tuple[int, ...], tuple[float, ...]]:
 
 _TALK_LUT, _TALK_MID = _talk_buckets()
 _TALK_LAST = len(_TALK_MID) - 1
-_WRAP_BUCKETS = 900  # 1 s buckets for wrap-up ages
+# the whole seconds of age in each bucket: [lo, hi)
+_TALK_SECONDS = tuple(
+    (_TALK_LUT.index(i), len(_TALK_LUT) - _TALK_LUT[::-1].index(i)) if i < _TALK_LAST else (0, 0)
+    for i in range(len(_TALK_MID))
+)
+_WRAP_STEP = 0.25  # wrap-up ages in quarter seconds: a wrap-up's end is nearly certain
+_WRAP_BUCKETS = 3600  # 15 minutes of them
+_PAD = 8  # table slots for ages just below zero
 _CALL_ROWS = 4096  # ring ages (s) the call table may cover; older calls count as no-answers
 _P_STEPS = 200.0  # call tables are cached per contact rate rounded to 1/_P_STEPS
 _ROW_BUDGET = 8  # agent rows a decision may recompute after a rebuild (the rest wait)
+_AIM_EVERY_S = 5.0  # the aim is worked out again this often (and after each abandonment)
+_RATE_TAU_S = 1800.0  # memory of the answer-rate estimate, in dialing time
+_RATE_GAP_S = 10.0  # a longer gap between decisions is not dialing time (a night, a pause)
 
 
 def _talk_bucket(age: float) -> int:
@@ -115,27 +139,33 @@ class PredictiveSettings:
     windows_s: tuple[float, ...] = WINDOWS_S
     warmup_answers: int = 20  # live answers before leaving warm-up
     warmup_works: int = 10  # finished agent calls (talk + wrap-up) before leaving warm-up
-    initial_threshold: float = 0.015
-    threshold_gain: float = 0.05  # log step down after an abandonment
+    initial_threshold: float = 0.012
+    threshold_gain: float = 0.05  # log step down after an abandonment...
+    early_gain: float = 0.25  # ...larger at first: early_gain / (1 + abandonments seen / 10)
     min_threshold: float = 0.001
     max_threshold: float = 0.6
-    brake_from: float = 0.5  # braking starts this far from the target towards the cap
     brake_min_answered: int = 300
     cap_margin: int = 1  # "capped" when this many more abandonments would break the cap
-    # The cap is also checked on each window less its oldest `lookahead_s`: where the window's rate
-    # is heading as old answers leave it (the first hours of a campaign, dialed progressively and
-    # so never abandoned, leave the 24-hour window a day later and push its rate up).
-    lookahead_s: float = 1800.0
+    # Braking looks this far ahead (ascending); the rate aimed for keeps every window under the
+    # cap at each horizon with `brake_z` standard deviations of the abandonments to come to spare.
+    brake_horizons_s: tuple[float, ...] = (300.0, 900.0, 1800.0, 3600.0, 7200.0)
+    brake_z: float = 2.0
+    # A burst window as well, braked for like the others (but never "capped"): no hour should go
+    # over `burst_cap` (burst_s 0 turns it off). A small team's abandonments come in clusters,
+    # and a day under the cap can hide a very bad hour, as after a jump of the contact rate.
+    burst_s: float = 3600.0
+    burst_cap: float = 0.06
+    burst_min_answered: int = 50
     max_lines_per_agent: float = MAX_LINES_PER_AGENT
-    points: int = 4  # answer-time quantiles the look-ahead evaluates
+    points: int = 12  # answer-time quantiles the exact look-ahead evaluates
+    normal_points: int = 4  # of those, how many the normal approximation evaluates
+    exact_terms: int = 24  # exact sums while busy agents + ringing calls are at most this many
     wrap_points: int = 4  # wrap-up quantiles convolved with the rest of a talk
     refresh_s: float = 60.0  # tables are rebuilt at most this often...
     refresh_obs: int = 50  # ...once this many new call outcomes came in (or after 10 minutes)
     refresh_works: int = 100  # agent tables: once this many new finished calls came in
     history: int = 500  # durations remembered per distribution
     prior_contact_rate: float = 0.3
-    flow_tau_s: float = 120.0  # memory of the dial-rate estimate
-    future_calls: bool = False  # count calls the next decisions will dial (see decide)
 
     def __post_init__(self) -> None:
         if not 0.0 < self.target <= self.cap < 1.0:
@@ -144,16 +174,80 @@ class PredictiveSettings:
             raise ValueError("grace_s must be >= 0")
         if not 0.0 < self.min_threshold <= self.initial_threshold <= self.max_threshold <= 1.0:
             raise ValueError("need 0 < min_threshold <= initial_threshold <= max_threshold <= 1")
-        if self.points < 1 or self.wrap_points < 1 or self.history < 1:
-            raise ValueError("points, wrap_points and history must be >= 1")
-        if self.lookahead_s < 0:
-            raise ValueError("lookahead_s must be >= 0")
-        if self.cap_margin < 1:
-            raise ValueError("cap_margin must be >= 1")
-        if not 0.0 <= self.brake_from <= 1.0 or self.brake_min_answered < 1:
-            raise ValueError("need 0 <= brake_from <= 1 and brake_min_answered >= 1")
+        if not 1 <= self.normal_points <= self.points or self.wrap_points < 1 or self.history < 1:
+            raise ValueError("need 1 <= normal_points <= points, wrap_points and history >= 1")
+        if self.exact_terms < 0:
+            raise ValueError("exact_terms must be >= 0")
+        h = self.brake_horizons_s
+        if not h or any(x <= 0 for x in h) or list(h) != sorted(h):
+            raise ValueError("brake_horizons_s must be ascending, each > 0")
+        if self.threshold_gain <= 0 or self.early_gain < 0:
+            raise ValueError("need threshold_gain > 0 and early_gain >= 0")
+        if self.brake_z < 0:
+            raise ValueError("brake_z must be >= 0")
+        if self.cap_margin < 1 or self.brake_min_answered < 1 or self.burst_min_answered < 1:
+            raise ValueError("cap_margin, brake_min_answered, burst_min_answered must be >= 1")
+        if self.burst_s < 0 or not self.cap <= self.burst_cap < 1.0:
+            raise ValueError("need burst_s >= 0 and cap <= burst_cap < 1")
         if self.max_lines_per_agent < 1:
             raise ValueError("max_lines_per_agent must be >= 1")
+
+
+class _Grid:
+    """The look-ahead's tables at one set of answer-time points: per busy agent (by talk or
+    wrap-up age) and per ringing call (by ring age, for a contact rate), the chances at each
+    point; with their variances p(1-p) appended when `with_var` (the normal method)."""
+
+    def __init__(self, pacer: PredictivePacer, cols: tuple[int, ...], with_var: bool) -> None:
+        self.cols = cols  # which of the pacer's answer points
+        self.with_var = with_var
+        self.pts: tuple[float, ...] = ()  # supply points (answer point + grace) of the rows
+        self.talk = _RowCache(lambda i: self.row(pacer._talk_chances(_TALK_MID[i], self.pts)))
+        self.wrap = _RowCache(
+            lambda i: self.row(pacer._wrap_chances((i + 0.5) * _WRAP_STEP, self.pts))
+        )
+        # The same rows by whole second of talk age (quarter second of wrap-up age), shifted by
+        # _PAD so that an age a little below zero (a clock step) still finds its row: filled as
+        # decisions meet them, so the usual look-up is one list index per agent.
+        self.talk_s: list[Row | None] = [None] * (len(_TALK_LUT) + _PAD)
+        self.wrap_q: list[Row | None] = [None] * (_WRAP_BUCKETS + _PAD)
+        self.calls_by_p: dict[int, list[Row]] = {}
+        self.calls: list[Row] = []
+        self.call_key = -1
+        self.pi: tuple[float, ...] = ()  # chance another new call is answered by each point
+        self.pi_var: tuple[float, ...] = ()
+
+    def row(self, qs: tuple[float, ...]) -> Row:
+        return qs + tuple(q * (1.0 - q) for q in qs) if self.with_var else qs
+
+    def renew_agents(self, supply_pts: tuple[float, ...]) -> None:
+        self.pts = tuple(supply_pts[b] for b in self.cols)
+        self.talk.renew()
+        self.wrap.renew()
+        self.talk_s = [None] * len(self.talk_s)
+        self.wrap_q = [None] * len(self.wrap_q)
+
+    def set_calls(self, pacer: PredictivePacer, key: int) -> None:
+        rows = self.calls_by_p.get(key)
+        if rows is None:
+            p = min(max(key / _P_STEPS, 0.001), 0.999)
+            cols = self.cols
+            rows = []
+            for sa, sn, cb in pacer._call_base:
+                num = p * sa
+                den = num + (1.0 - p) * sn
+                pr = num / den if den > 0.0 else 0.0
+                rows.append(self.row(tuple(pr * cb[b] for b in cols)))
+            # zero rows past the longest answer, up to a little past the longest ring seen, so
+            # the usual look-up needs no bounds check (older calls take the slow path)
+            rows.extend([self.row((0.0,) * len(cols))] * (pacer._call_len - len(rows)))
+            self.calls_by_p[key] = rows
+        self.calls = rows
+        self.call_key = key
+
+    def set_new(self, p: float, fa: tuple[float, ...]) -> None:
+        self.pi = tuple(p * fa[b] for b in self.cols)
+        self.pi_var = tuple(x * (1.0 - x) for x in self.pi)
 
 
 class PredictivePacer:
@@ -167,14 +261,19 @@ class PredictivePacer:
         self.no_contact_time = Durations(s.history)
         self.talk_time = Durations(s.history)
         self.wrapup_time = Durations(s.history)
-        ahead = tuple(w - s.lookahead_s for w in s.windows_s if w - s.lookahead_s >= 60.0)
-        self.ledger = AbandonLedger(s.windows_s + ahead)
-        self.threshold = s.initial_threshold
-        self._down = math.exp(-s.threshold_gain)
-        self._up = math.exp(s.threshold_gain * s.target / (1.0 - s.target))
+        # Replaceable (dialer/pacing/history.py rebuilds it after a restart): always read it here.
+        self.ledger = AbandonLedger(s.windows_s + ((s.burst_s,) if s.burst_s > 0 else ()))
+        self.threshold = s.initial_threshold  # the calibration: the threshold at the target
+        self._abandons_seen = 0  # abandonments the calibration has learned from
         self._phase = "warm-up"
         self._agents_seen = 0
         self._m = s.points
+        normal_cols = tuple(
+            min(s.points - 1, int((j + 0.5) / s.normal_points * s.points))
+            for j in range(s.normal_points)
+        )
+        self._exact = _Grid(self, tuple(range(s.points)), with_var=False)
+        self._normal = _Grid(self, normal_cols, with_var=True)
         self._new_obs = 0  # call outcomes since the call tables were built
         self._new_works = 0  # finished agent calls since the agent tables were built
         self._refreshed_at = -math.inf
@@ -183,46 +282,57 @@ class PredictivePacer:
         self._totals: list[tuple[int, int]] = []  # ledger windows at the last decision
         self._means = (0.0, 0.0, 0.0)  # answer, talk, wrap-up (at the last refresh)
         self._fa: tuple[float, ...] = ()  # F_A at each answer point
-        self._future_base: tuple[float, ...] = ()  # integral of F_A over [0, A_b]
         self._talk_view = DurationView([])
         self._wrap_view = DurationView([])
+        # the aim (rate of abandonment the threshold is set for) and the answer rate behind it
+        self.aim = s.target
+        self._aim_at = -math.inf
+        self._aim_dirty = True
+        self._answers = 0.0  # decaying count of live answers...
+        self._active_s = 0.0  # ...over decaying dialing time: the answer rate
+        self._last_decide = -math.inf
+        self._pending: list[tuple[float, int, bool]] = []  # outcomes not yet in the contact rate
+        self._seq = 0
+        self._resolve_s = 30.0  # every call has ended by then (the longest ring, once known)
+        self._team_of: tuple[AgentView, ...] | None = None
+        self._team_cache: tuple[int, list[float], list[float]] = (0, [], [])
         # tables (rebuilt by _refresh)
         self._answer_pts: tuple[float, ...] = ()
         self._supply_pts: tuple[float, ...] = ()
         self._wrap_pts: tuple[float, ...] = ()
-        self._pi: tuple[float, ...] = ()  # chance another new call is answered by each point
-        self._pi_var: tuple[float, ...] = ()
-        self._future: tuple[float, ...] = ()  # answers by each point per call/s dialed from now
-        self._flow = 0.0  # decaying count of resolved calls (dial rate = flow / flow_tau_s)
-        self._flow_at = 0.0
-        self._talk_rows = _RowCache(lambda i: self._talk_row(_TALK_MID[i]))
-        self._wrap_rows = _RowCache(lambda i: self._wrap_row(i + 0.5))
         self._call_base: list[tuple[float, float, tuple[float, ...]]] = []  # (S_A, S_N, c_b)
-        self._call_rows_by_p: dict[int, list[Row]] = {}
-        self._call_rows: list[Row] = []
         self._call_len = 0
         self._p_keys = (-1, -1)
-        self._zero: Row = (0.0,) * (2 * self._m)
 
     # -- feedback ---------------------------------------------------------------------------
 
     def observe_call(self, outcome: CallOutcome) -> None:
         answered = outcome.answered_at is not None
-        at = outcome.ended_at
-        self.contact.add(answered, at)
-        if at > self._flow_at:
-            self._flow *= math.exp((self._flow_at - at) / self.settings.flow_tau_s)
-            self._flow_at = at
-        self._flow += 1.0
+        # The contact rate learns from a call once every call dialed with it has had its chance
+        # to end: answers come back within seconds, no-answers only at the ring timeout, so the
+        # outcomes of a burst of calls (the start of a day) read as all answers, then as none.
+        heapq.heappush(self._pending, (outcome.originated_at, self._seq, answered))
+        self._seq += 1
+        self._release(outcome.ended_at)
         if outcome.answered_at is not None:
             self.answer_time.add(outcome.answered_at - outcome.originated_at)
             self.ledger.record(outcome.ended_at, outcome.abandoned)
+            self._answers += 1.0
             # Progressive calls (warm-up, capped) say nothing about the threshold.
             if self._phase in ("predictive", "braking"):
+                s = self.settings
+                gain = max(s.threshold_gain, s.early_gain / (1.0 + self._abandons_seen / 10.0))
                 if outcome.abandoned:
-                    self.threshold = max(self.settings.min_threshold, self.threshold * self._down)
+                    step = -gain
+                    self._abandons_seen += 1
                 else:
-                    self.threshold = min(self.settings.max_threshold, self.threshold * self._up)
+                    r = min(max(self.aim, 1e-4), 0.5)
+                    step = gain * r / (1.0 - r)
+                self.threshold = min(
+                    s.max_threshold, max(s.min_threshold, self.threshold * math.exp(step))
+                )
+            if outcome.abandoned:
+                self._aim_dirty = True
         else:
             self.no_contact_time.add(outcome.ended_at - outcome.originated_at)
         self._new_obs += 1
@@ -237,6 +347,8 @@ class PredictivePacer:
     def decide(self, snap: PacingSnapshot) -> PacingDecision:
         s = self.settings
         now = snap.now
+        self._count_dialing_time(now)
+        self._release(now)
         if len(snap.agents) > self._agents_seen:
             self._agents_seen = len(snap.agents)
         since = now - self._refreshed_at
@@ -249,20 +361,15 @@ class PredictivePacer:
             (self._new_works >= s.refresh_works and since >= s.refresh_s) or since >= 600.0
         ):
             self._refresh_agents(now)
-        phase, brake = self._phase_at(now)
+        phase = self._phase_at(now)
         self._phase = phase
         if phase == "warm-up" or phase == "capped":
             return self._progressive(snap, phase)
-        # A fall of the contact rate is followed at once for the calls about to be dialed, but
-        # the calls already ringing were dialed before it: they keep the slower estimate.
-        p = self.contact.value
-        keys = (round(max(p, self.contact.slow) * _P_STEPS), round(p * _P_STEPS))
-        if keys != self._p_keys:
-            self._set_call_rows(*keys)
 
-        # Supply: ready agents, and the chance each busy agent is free in time.
-        ready, rows = self._supply(snap)
-        available = ready + len(rows)
+        ring = snap.ringing_since
+        ready, talking, wrapping = self._team(snap.agents)
+        n_busy = len(talking) + len(wrapping)
+        available = ready + n_busy
         n_room = room(snap, available, s.max_lines_per_agent)
         if available == 0:
             est = self._estimates("no agents", now)
@@ -271,127 +378,209 @@ class PredictivePacer:
             est = self._estimates("limit", now)
             return PacingDecision(0, 0.0, "limit: no room (trunk, campaign maximum or cps)", est)
 
-        # Demand: answered calls waiting, and the chance each ringing call is answered in time.
-        call_rows = self._call_rows
-        ring = snap.ringing_since
-        try:
-            crows = [call_rows[int(now - t)] for t in ring]
-        except IndexError:
-            last = len(call_rows) - 1
-            crows = [call_rows[min(max(int(now - t), 0), last)] for t in ring]
+        # A fall of the contact rate is followed at once for the calls about to be dialed, but
+        # the calls already ringing were dialed before it: they keep the slower estimate.
+        p = self.contact.value
+        keys = (round(max(p, self.contact.slow) * _P_STEPS), round(p * _P_STEPS))
+        if keys != self._p_keys:
+            self._p_keys = keys
+            self._exact.call_key = -1  # built when next needed
+            self._normal.set_calls(self, keys[0])
+            pn = min(max(keys[1] / _P_STEPS, 0.001), 0.999)
+            self._exact.set_new(pn, self._fa)
+            self._normal.set_new(pn, self._fa)
 
-        m = self._m
-        sup = [sum(c) for c in zip(*rows, strict=True)] if rows else list(self._zero)
-        dem = [sum(c) for c in zip(*crows, strict=True)] if crows else list(self._zero)
+        threshold = min(s.max_threshold, self.threshold * self.aim / s.target)
         base = ready - snap.answered_waiting
-        # Calls the next decisions will dial (at the recent rate) and that are answered first.
-        flow = self._flow * math.exp(min(0.0, self._flow_at - now) / s.flow_tau_s)
-        rate = flow / s.flow_tau_s if s.future_calls else 0.0
-        fut = [rate * g for g in self._future]
-        mu = [base + sup[b] - dem[b] - fut[b] for b in range(m)]
-        var = [sup[m + b] + dem[m + b] + fut[b] for b in range(m)]
-        threshold = self.threshold * brake
+        exact = n_busy + len(ring) <= s.exact_terms
+        if exact:
+            g = self._exact
+            if g.call_key != keys[0]:
+                g.set_calls(self, keys[0])
+            rows = self._supply(g, now, talking, wrapping)
+            crows = self._demand(now, ring, g.calls)
+            dial, last_chance = search_exact(rows, crows, base, g.pi, threshold, n_room)
+            mid = self._m // 2
+            soon = ready + sum(r[mid] for r in rows)
+        else:
+            g = self._normal
+            rows = self._supply(g, now, talking, wrapping)
+            crows = self._demand(now, ring, g.calls)
+            n = len(g.cols)
+            zero = [0.0] * (2 * n)
+            sup = [sum(c) for c in zip(*rows, strict=True)] if rows else zero
+            dem = [sum(c) for c in zip(*crows, strict=True)] if crows else zero
+            mu = [base + sup[b] - dem[b] for b in range(n)]
+            var = [sup[n + b] + dem[n + b] for b in range(n)]
+            dial, last_chance = search_normal(mu, var, g.pi, g.pi_var, threshold, n_room)
+            soon = ready + sup[n // 2]
 
-        dial, last_chance = self._search_normal(mu, var, threshold, n_room)
-
-        soon = ready + sup[m // 2]
         in_flight = len(ring) + snap.answered_waiting
         level = (in_flight + dial) / soon if soon > 1.0 else float(in_flight + dial)
-        est = self._estimates(phase, now, threshold, last_chance, soon, p)
+        method = "exact" if exact else "normal"
+        est = self._estimates(phase, now, threshold, last_chance, soon, p, method)
         reason = (
             f"{phase}: dial {dial}, {in_flight + dial} in flight for {soon:.1f} agents soon "
-            f"({ready} ready); chance {last_chance:.1%} vs threshold {threshold:.1%}; "
-            f"contact {p:.0%}"
+            f"({ready} ready); chance {last_chance:.1%} vs threshold {threshold:.1%} "
+            f"({method}); aim {self.aim:.2%}, 24 h {est.abandon_24h:.2%}; contact {p:.0%}"
         )
         return PacingDecision(dial=dial, level=level, reason=reason, estimates=est)
 
     # -- internals --------------------------------------------------------------------------
 
-    def _supply(self, snap: PacingSnapshot) -> tuple[int, list[Row]]:
-        """Ready agents, and a row of chances (free by each point) per busy agent."""
-        now = snap.now
-        agents = snap.agents
-        acts = [a.activity for a in agents]
-        ready = acts.count(_READY)
-        talk_ages = [now - a.since for a in agents if a.activity is _TALKING]
-        wrap_ages = [now - a.since for a in agents if a.activity is _WRAPUP]
-        talk_rows = self._talk_rows
-        talk_rows.budget = _ROW_BUDGET
-        self._wrap_rows.budget = _ROW_BUDGET
+    def _team(self, agents: tuple[AgentView, ...]) -> tuple[int, list[float], list[float]]:
+        """Ready agents, and when each talking and each wrap-up agent started. Kept while the
+        caller passes the same tuple again (the simulator does between agent events)."""
+        if agents is self._team_of:
+            return self._team_cache
+        ready = 0
+        talking: list[float] = []
+        wrapping: list[float] = []
+        for a in agents:
+            act = a.activity
+            if act is _TALKING:
+                talking.append(a.since)
+            elif act is _READY:
+                ready += 1
+            elif act is _WRAPUP:
+                wrapping.append(a.since)
+        self._team_of = agents
+        self._team_cache = (ready, talking, wrapping)
+        return self._team_cache
+
+    def _supply(
+        self, g: _Grid, now: float, talking: list[float], wrapping: list[float]
+    ) -> list[Row]:
+        """A row of chances (free by each point) per busy agent: talking ones, then those in
+        wrap-up (by the times they started)."""
+        by_s = g.talk_s
+        pad = _PAD
+        g.talk.budget = g.wrap.budget = _ROW_BUDGET
         try:
-            rows = [talk_rows[_TALK_LUT[int(x)]] for x in talk_ages]
-        except IndexError:  # talking for over an hour (or a clock step back)
-            rows = [talk_rows[_talk_bucket(x)] for x in talk_ages]
-        if wrap_ages:
-            wrap_rows = self._wrap_rows
-            rows += [wrap_rows[min(max(int(x), 0), _WRAP_BUCKETS)] for x in wrap_ages]
-        return ready, rows
+            rows = [by_s[int(now - t) + pad] for t in talking]
+        except IndexError:  # talking for over an hour
+            rows = [self._talk_row(g, now - t) for t in talking]
+        if None in rows:  # rows not met since the tables were rebuilt
+            rows = [r or self._talk_row(g, now - t) for r, t in zip(rows, talking, strict=True)]
+        if wrapping:
+            by_q = g.wrap_q
+            step = 1.0 / _WRAP_STEP
+            try:
+                more = [by_q[int((now - t) * step) + pad] for t in wrapping]
+            except IndexError:
+                more = [self._wrap_row(g, now - t) for t in wrapping]
+            if None in more:
+                more = [
+                    r or self._wrap_row(g, now - t) for r, t in zip(more, wrapping, strict=True)
+                ]
+            rows += more
+        return rows  # type: ignore[return-value]  # no None left in either
 
-    def _search_normal(
-        self, mu: list[float], var: list[float], threshold: float, n_room: int
-    ) -> tuple[int, float]:
-        """The most new calls (<= n_room) whose last one's chance stays under the threshold,
-        with S - D taken as normal; and that chance (or the first call's, if none)."""
-        m = self._m
-        pi = self._pi
-        piv = self._pi_var
-        erfc = math.erfc
-        sqrt = math.sqrt
-        inv = 0.5 / m
+    def _talk_row(self, g: _Grid, age: float) -> Row:
+        i = _talk_bucket(age)
+        fresh = i in g.talk
+        row = g.talk[i]
+        if not fresh and i in g.talk:  # just made (not a stale one): every second of its bucket
+            lo, hi = _TALK_SECONDS[i]
+            g.talk_s[lo + _PAD : hi + _PAD] = [row] * (hi - lo)
+            if i == 0:
+                g.talk_s[:_PAD] = [row] * _PAD  # ages a little below zero
+        return row
 
-        def chance(k: int) -> float:
-            """P(no agent free | answered) for the k-th new call of this decision."""
-            j = k - 1
-            t = 0.0
-            for b in range(m):
-                v = var[b] + j * piv[b]
-                t += erfc((mu[b] - j * pi[b] - 0.5) / sqrt(2.0 * v + 1e-12))
-            return t * inv
+    def _wrap_row(self, g: _Grid, age: float) -> Row:
+        i = min(max(int(age / _WRAP_STEP), 0), _WRAP_BUCKETS - 1)
+        fresh = i in g.wrap
+        row = g.wrap[i]
+        if not fresh and i in g.wrap:  # just made: its quarter second of the table
+            g.wrap_q[i + _PAD] = row
+            if i == 0:
+                g.wrap_q[:_PAD] = [row] * _PAD
+        return row
 
-        first = chance(1)
-        if first > threshold:
-            return 0, first
-        lo, lo_chance = 1, first  # lo is dialable
-        hi = 2
-        while hi <= n_room:
-            c = chance(hi)
-            if c > threshold:
-                break
-            lo, lo_chance = hi, c
-            hi *= 2
-        hi = min(hi, n_room + 1)  # hi is not dialable (or out of room)
-        while hi - lo > 1:
-            mid = (lo + hi) // 2
-            c = chance(mid)
-            if c <= threshold:
-                lo, lo_chance = mid, c
-            else:
-                hi = mid
-        return lo, lo_chance
+    def _demand(self, now: float, ring: tuple[float, ...], call_rows: list[Row]) -> list[Row]:
+        """A row of chances (answered by each point) per ringing call."""
+        try:
+            return [call_rows[int(now - t)] for t in ring]
+        except IndexError:
+            last = len(call_rows) - 1
+            return [call_rows[min(max(int(now - t), 0), last)] for t in ring]
 
-    def _phase_at(self, now: float) -> tuple[str, float]:
-        """The pacing phase and the brake factor (1.0: none, 0.0: full) at `now`."""
+    def _release(self, now: float) -> None:
+        """Outcomes of calls dialed at least `_resolve_s` ago go into the contact rate."""
+        pending = self._pending
+        edge = now - self._resolve_s
+        if not pending or pending[0][0] > edge:
+            return
+        n = answered = 0
+        while pending and pending[0][0] <= edge:
+            answered += heapq.heappop(pending)[2]
+            n += 1
+        self.contact.add_batch(answered, n, now)
+
+    def _count_dialing_time(self, now: float) -> None:
+        """Dialing time for the answer rate: the time between decisions, gaps left out."""
+        dt = now - self._last_decide
+        if 0.0 < dt <= _RATE_GAP_S:
+            decay = math.exp(-dt / _RATE_TAU_S)
+            self._answers *= decay
+            self._active_s = self._active_s * decay + dt
+        if dt > 0.0:
+            self._last_decide = now
+
+    def _phase_at(self, now: float) -> str:
+        """The pacing phase at `now`; works the aim out again when it is due."""
         s = self.settings
-        self._totals = self.ledger.window_totals(now)
+        self._totals = totals = self.ledger.window_totals(now)
         if self.contact.count == 0 or self.answer_time.count < s.warmup_answers:
-            return "warm-up", 0.0
+            return "warm-up"
         if self.talk_time.count < max(s.warmup_works, 1.5 * self._agents_seen):
             # The first calls to finish are the short ones: wait until most agents have
             # finished one or two, or the talk-time estimate is biased low and over-dials.
-            return "warm-up", 0.0
+            return "warm-up"
+        margin = s.cap_margin
         floor = s.brake_min_answered
-        worst = 0.0
-        for ans, ab in self._totals:
-            if (ab + s.cap_margin) / max(ans + s.cap_margin, floor) > s.cap:
-                return "capped", 0.0
-            r = ab / max(ans, floor)
-            if r > worst:
-                worst = r
-        start = s.target + s.brake_from * (s.cap - s.target)
-        if worst <= start:
-            return "predictive", 1.0
-        f = (s.cap - worst) / (s.cap - start) if s.cap > start else 0.0
-        return "braking", min(1.0, max(0.0, f))
+        for (ans, ab), span in zip(totals, self.ledger.windows_s, strict=True):
+            if self._is_burst(span):
+                continue  # braked for, never capped
+            if (ab + margin) / max(ans + margin, floor) > s.cap:
+                return "capped"
+        if self._aim_dirty or now - self._aim_at >= _AIM_EVERY_S:
+            self.aim = self._work_out_aim(now)
+            self._aim_at = now
+            self._aim_dirty = False
+        return "braking" if self.aim < s.target else "predictive"
+
+    def _is_burst(self, span: float) -> bool:
+        s = self.settings
+        return span == s.burst_s and span not in s.windows_s
+
+    def _work_out_aim(self, now: float) -> float:
+        """The abandonment rate to aim for now: the target, or less if a window would otherwise
+        come near the cap within the look-ahead."""
+        s = self.settings
+        if self._active_s < 60.0:
+            return s.target  # no answer rate yet: nothing to look ahead with
+        rate = self._answers / self._active_s
+        z = s.brake_z
+        aim = s.target
+        horizons = s.brake_horizons_s
+        ahead = self.ledger.ahead_totals(now, horizons)
+        for per_window, span in zip(ahead, self.ledger.windows_s, strict=True):
+            if self._is_burst(span):
+                cap, floor = s.burst_cap, s.burst_min_answered
+            else:
+                cap, floor = s.cap, s.brake_min_answered
+            for h, (ans, ab) in zip(horizons, per_window, strict=True):
+                f = rate * h  # answers to come by now + h
+                if f < 1.0 or h >= span:
+                    continue
+                # Room for abandonments, and the rate r with r.f + z.sqrt(r.f) <= room.
+                spare = cap * max(ans + f, floor) - ab
+                if spare <= 0.0:
+                    return 0.0
+                y = 0.5 * (math.sqrt(z * z + 4.0 * spare) - z)
+                aim = min(aim, y * y / f)
+        return aim
 
     def _progressive(self, snap: PacingSnapshot, phase: str) -> PacingDecision:
         ready, available = agent_counts(snap)
@@ -413,6 +602,7 @@ class PredictivePacer:
         chance: float = 0.0,
         soon: float = 0.0,
         p: float | None = None,
+        method: str = "",
     ) -> PacingEstimates:
         n = len(self.settings.windows_s)
         rates = [ab / ans if ans else 0.0 for ans, ab in self._totals[:n]]
@@ -430,6 +620,8 @@ class PredictivePacer:
             abandon_24h=rates[0] if rates else 0.0,
             abandon_30d=rates[1] if len(rates) > 1 else 0.0,
             abandon_life=life.rate,
+            aim=self.aim if phase in ("predictive", "braking") else 0.0,
+            method=method,
         )
 
     def _refresh(self, now: float) -> None:
@@ -441,6 +633,8 @@ class PredictivePacer:
         self._supply_pts = tuple(a + s.grace_s for a in self._answer_pts)
         nc = self.no_contact_time.view()
         have_nc = len(nc) > 0
+        # (bounded: one freak duration must not hold the contact rate back for long)
+        self._resolve_s = min(max(nc.max(), ans.max()) + 1.0, 120.0) if have_nc else 30.0
         base: list[tuple[float, float, tuple[float, ...]]] = []
         r_max = min(_CALL_ROWS - 1, math.ceil(ans.max()))
         for r in range(r_max + 1):
@@ -455,13 +649,10 @@ class PredictivePacer:
         self._call_base = base
         self._call_len = min(_CALL_ROWS, max(len(base), math.ceil(nc.max()) + 1) + 8)
         self._fa = tuple(ans.cdf(a) for a in self._answer_pts)
-        fut = []
-        for a in self._answer_pts:
-            h = a / 20
-            fut.append(sum(ans.cdf((i + 0.5) * h) for i in range(20)) * h)
-        self._future_base = tuple(fut)
         self._means = (ans.mean, self._talk_view.mean, self._wrap_view.mean)
-        self._call_rows_by_p = {}
+        for g in (self._exact, self._normal):
+            g.calls_by_p = {}
+            g.call_key = -1
         self._p_keys = (-1, -1)
         self._new_obs = 0
         self._refreshed_at = now
@@ -479,46 +670,21 @@ class PredictivePacer:
             wrap.quantile((j + 0.5) / s.wrap_points) for j in range(s.wrap_points)
         )
         self._agent_pts = self._supply_pts
-        self._talk_rows.renew()
-        self._wrap_rows.renew()
+        self._exact.renew_agents(self._supply_pts)
+        self._normal.renew_agents(self._supply_pts)
         self._means = (self._means[0], self._talk_view.mean, wrap.mean)
         self._new_works = 0
         self._agents_refreshed_at = now
 
-    def _set_call_rows(self, ring_key: int, new_key: int) -> None:
-        """Call tables for a contact rate of ring_key / _P_STEPS for the calls ringing and of
-        new_key / _P_STEPS for the calls about to be dialed."""
-        rows = self._call_rows_by_p.get(ring_key)
-        if rows is None:
-            p = min(max(ring_key / _P_STEPS, 0.001), 0.999)
-            rows = []
-            for sa, sn, cb in self._call_base:
-                num = p * sa
-                den = num + (1.0 - p) * sn
-                pr = num / den if den > 0.0 else 0.0
-                ds = tuple(pr * c for c in cb)
-                rows.append(ds + tuple(d * (1.0 - d) for d in ds))
-            # zero rows past the longest answer, up to a little past the longest ring seen, so
-            # the usual look-up needs no bounds check (older calls take the slow path)
-            rows.extend([self._zero] * (self._call_len - len(rows)))
-            self._call_rows_by_p[ring_key] = rows
-        self._call_rows = rows
-        p = min(max(new_key / _P_STEPS, 0.001), 0.999)
-        pf = tuple(p * f for f in self._fa)
-        self._pi = pf
-        self._pi_var = tuple(x * (1.0 - x) for x in pf)
-        # answers before each point per call/s dialed from now on
-        self._future = tuple(p * f for f in self._future_base)
-        self._p_keys = (ring_key, new_key)
-
-    def _talk_row(self, age: float) -> Row:
+    def _talk_chances(self, age: float, pts: tuple[float, ...]) -> tuple[float, ...]:
+        """Chances that an agent talking for `age` seconds is free (talk and a wrap-up done)
+        by each point: the rest of the talk, given its age, convolved with wrap-up quantiles."""
         talk = self._talk_view
         wraps = self._wrap_pts
         nw = len(wraps)
-        qs = tuple(sum(talk.done_within(age, x - w) for w in wraps) / nw for x in self._agent_pts)
-        return qs + tuple(q * (1.0 - q) for q in qs)
+        return tuple(sum(talk.done_within(age, x - w) for w in wraps) / nw for x in pts)
 
-    def _wrap_row(self, age: float) -> Row:
+    def _wrap_chances(self, age: float, pts: tuple[float, ...]) -> tuple[float, ...]:
+        """Chances that an agent in wrap-up for `age` seconds is free by each point."""
         wrap = self._wrap_view
-        qs = tuple(wrap.done_within(age, x) for x in self._agent_pts)
-        return qs + tuple(q * (1.0 - q) for q in qs)
+        return tuple(wrap.done_within(age, x) for x in pts)

@@ -1,5 +1,6 @@
-"""Behaviour of the predictive pacer on hand-made snapshots: look-ahead, warm-up, brake, cap,
-feedback, online estimates, explanations and the cost of a decision."""
+"""Behaviour of the predictive pacer on hand-made snapshots: look-ahead, exact and normal sums,
+warm-up, brake (ahead of the windows), cap, feedback, online estimates, explanations and the cost
+of a decision."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from dialer.pacing.base import (
     AgentView,
     AgentWork,
     CallOutcome,
+    PacingEstimates,
     PacingLimits,
     PacingSnapshot,
 )
@@ -21,6 +23,7 @@ from dialer.pacing.estimators import ContactRate
 from dialer.pacing.ledger import AbandonLedger
 from dialer.pacing.modes import PacingMode, PacingSettings, make_pacer
 from dialer.pacing.predictive import PredictivePacer, PredictiveSettings
+from dialer.pacing.risk import search_exact, search_normal
 
 READY, TALKING, WRAPUP, PAUSED = (
     AgentActivity.READY,
@@ -142,23 +145,96 @@ def test_at_the_cap_it_falls_back_to_one_call_per_ready_agent() -> None:
     assert "progressive" in d.reason
 
 
+def dialing(p: PredictivePacer, minutes: float = 20.0, answers_per_s: float = 0.5) -> None:
+    """The pacer decides every second for `minutes` before NOW while calls are answered (and
+    connected) at `answers_per_s`, so that it knows the answer rate; then its ledger is emptied."""
+    t = NOW - 60.0 * minutes
+    owed = 0.0
+    while t < NOW:
+        p.decide(PacingSnapshot(t, (AgentView(READY, t),), (), 0, ROOMY))
+        owed += answers_per_s
+        while owed >= 1.0:  # each answer with two no-answers: a 33% contact rate
+            p.observe_call(CallOutcome(t - 12.0, t - 1.0, t, False))
+            p.observe_call(CallOutcome(t - 25.0, None, t, False))
+            p.observe_call(CallOutcome(t - 25.0, None, t, False))
+            owed -= 1.0
+        t += 1.0
+    p.ledger = AbandonLedger(p.ledger.windows_s)
+
+
+def fill(p: PredictivePacer, answered: int, abandoned: int, first: float, last: float) -> None:
+    """`answered` live answers evenly between NOW - first and NOW - last seconds, the first
+    `abandoned` of them abandoned."""
+    for i in range(answered):
+        at = NOW - first + (first - last) * i / max(1, answered - 1)
+        p.ledger.record(at, i < abandoned)
+
+
+# agents about to be free (wrap-ups ending), so that how many calls may go depends on the threshold
+BUSY_TEAM = [(READY, 1.0)] * 5 + [(WRAPUP, 0.5 * i) for i in range(25)] + [(TALKING, 60.0)] * 20
+RINGING = tuple(float(x) for x in range(0, 24, 2))
+
+
 def test_brakes_before_the_cap() -> None:
-    agents = [(READY, 1.0)] * 5 + [(TALKING, 60.0)] * 45
+    agents = BUSY_TEAM
 
-    def dial_at(abandoned: int) -> tuple[int, str]:
+    def dial_at(abandoned: int) -> tuple[int, str, float]:
         p = trained()
-        p.ledger = AbandonLedger()
-        for i in range(1000):
-            p.ledger.record(NOW - 3600.0 + i, i < abandoned)
-        d = p.decide(snap(agents))
+        dialing(p)
+        fill(p, 1000, abandoned, 3600.0, 60.0)
+        d = p.decide(snap(agents, ring_ages=RINGING))
         assert d.estimates is not None
-        return d.dial, d.estimates.phase
+        return d.dial, d.estimates.phase, d.estimates.aim
 
-    free, phase = dial_at(20)  # 2.0%: under the target
-    assert phase == "predictive"
-    braked, phase = dial_at(28)  # 2.8%: between the target and the cap
+    free, phase, aim = dial_at(20)  # 2.0%: room for the 150 answers of the next 5 minutes
+    assert phase == "predictive" and aim == pytest.approx(0.025)
+    braked, phase, aim = dial_at(28)  # 2.8%: a few more abandonments would break the cap
     assert phase == "braking"
+    assert 0.0 < aim < 0.022
     assert braked < free
+
+
+def test_the_brake_sees_old_answers_leave_the_window() -> None:
+    # 2.5% over the last day, but the oldest hours had no abandonment at all (dialed
+    # progressively): within the next hour they leave the window and its rate rises. The pacer
+    # brakes now, while the window is still at the target.
+    agents = BUSY_TEAM
+    p = trained()
+    dialing(p)
+    fill(p, 400, 0, 86_000.0, 84_000.0)  # about to leave the 24-hour window
+    fill(p, 1200, 40, 20_000.0, 60.0)
+    d = p.decide(snap(agents, ring_ages=RINGING))
+    assert d.estimates is not None
+    assert d.estimates.abandon_24h == pytest.approx(0.025)
+    assert d.estimates.phase == "braking"
+    q = trained()
+    dialing(q)
+    fill(q, 400, 10, 86_000.0, 84_000.0)  # the same rate, evenly: nothing to brake for
+    fill(q, 1200, 30, 20_000.0, 60.0)
+    e = q.decide(snap(agents, ring_ages=RINGING))
+    assert e.estimates is not None and e.estimates.phase == "predictive"
+    assert e.dial > d.dial
+
+
+def test_a_burst_of_abandonment_within_the_hour_brakes() -> None:
+    # A team of five (about 100 answers an hour): 2% over the day, but six abandonments in the
+    # last ten minutes. Not capped (the day is fine), but braked: the hour must stay under 6%.
+    def decide(burst: int) -> PacingEstimates:
+        p = trained()
+        dialing(p, answers_per_s=0.03)
+        fill(p, 2000, 40, 80_000.0, 3700.0)
+        fill(p, 100, 0, 3600.0, 700.0)
+        for i in range(burst):
+            p.ledger.record(NOW - 600.0 + 60.0 * i, True)
+        d = p.decide(snap(BUSY_TEAM, ring_ages=RINGING))
+        assert d.estimates is not None
+        return d.estimates
+
+    calm, burst = decide(0), decide(6)
+    assert calm.phase == "predictive"
+    assert burst.abandon_24h < 0.025
+    assert burst.phase == "braking"
+    assert burst.aim < 0.02 and burst.threshold < calm.threshold * 0.7
 
 
 def test_threshold_feedback_holds_the_target() -> None:
@@ -173,7 +249,7 @@ def test_threshold_feedback_holds_the_target() -> None:
         p.observe_call(CallOutcome(NOW + i, NOW + i + 10, NOW + i + 10.5, False))
     assert p.threshold > lowered
     # at the target rate (2.5%) the threshold neither climbs nor falls, on average
-    q = trained()
+    q = trained(early_gain=0.0)
     q.decide(snap([(READY, 1.0)] * 5))
     q.ledger = AbandonLedger(windows_s=(60.0,))  # keep the brake out of this
     start = q.threshold
@@ -227,12 +303,97 @@ def test_time_in_state_matters_with_long_tailed_talk() -> None:
     def free_soon(talk: str, age: float) -> float:
         p = PredictivePacer()
         feed(p, talk=talk, works=500)
-        p.decide(snap([(READY, 1.0)]))
-        _, rows = p._supply(snap([(TALKING, age)]))
-        return rows[0][-1 - p.settings.points]  # chance free by the last point
+        p.decide(snap([(READY, 1.0)]))  # builds the tables
+        # the chance to be free (talk and a 15 s wrap-up done) within 40 s
+        return p._talk_chances(age, (40.0,))[0]
 
     assert free_soon("lognormal", 60.0) > 1.4 * free_soon("lognormal", 300.0)
-    assert free_soon("exp", 60.0) == pytest.approx(free_soon("exp", 300.0), abs=0.03)
+    assert free_soon("exp", 60.0) == pytest.approx(free_soon("exp", 300.0), abs=0.05)
+
+
+def test_small_teams_are_summed_exactly_large_ones_as_normal() -> None:
+    p = trained()
+    small = p.decide(snap([(READY, 1.0)] + [(TALKING, 40.0)] * 4, ring_ages=(3.0, 9.0)))
+    large = p.decide(snap([(READY, 1.0)] * 3 + [(TALKING, 40.0)] * 60, ring_ages=(3.0,) * 20))
+    assert small.estimates is not None and small.estimates.method == "exact"
+    assert large.estimates is not None and large.estimates.method == "normal"
+    assert "(exact)" in small.reason and "(normal)" in large.reason
+
+
+def _brute(
+    supply: list[tuple[float, ...]],
+    demand: list[tuple[float, ...]],
+    base: int,
+    pi: tuple[float, ...],
+    k: int,
+) -> float:
+    """P(no agent | answered) for the k-th new call, by enumerating every outcome."""
+    total = 0.0
+    for b in range(len(pi)):
+        terms = [(r[b], 1) for r in supply] + [(r[b], -1) for r in demand]
+        terms += [(pi[b], -1)] * (k - 1)
+        dist = {0: 1.0}
+        for q, step in terms:
+            nxt: dict[int, float] = {}
+            for v, x in dist.items():
+                nxt[v] = nxt.get(v, 0.0) + x * (1.0 - q)
+                nxt[v + step] = nxt.get(v + step, 0.0) + x * q
+            dist = nxt
+        total += sum(x for v, x in dist.items() if base + v <= 0)
+    return total / len(pi)
+
+
+def test_exact_sums_match_enumeration_and_normal_ones_agree_when_many() -> None:
+    rng = random.Random(5)
+    for _ in range(200):
+        m = rng.randint(1, 4)
+        supply = [
+            tuple(rng.choice([0.0, 1.0, rng.random(), 0.05 * rng.random()]) for _ in range(m))
+            for _ in range(rng.randint(0, 6))
+        ]
+        demand = [tuple(rng.choice([0.0, 1.0, rng.random()]) for _ in range(m)) for _ in range(5)]
+        pi = tuple(rng.uniform(0.01, 0.9) for _ in range(m))
+        base = rng.randint(-2, 4)
+        n_room = rng.randint(0, 10)
+        threshold = rng.choice([0.01, 0.1, 0.4])
+        dial, chance = search_exact(supply, demand, base, pi, threshold, n_room)
+        expected = 0
+        while expected < n_room and _brute(supply, demand, base, pi, expected + 1) <= threshold:
+            expected += 1
+        assert dial == expected
+        assert chance == pytest.approx(_brute(supply, demand, base, pi, max(dial, 1)), abs=1e-9)
+    # many agents and calls: the normal approximation picks (nearly) the same number of calls
+    supply = [(0.05, 0.1, 0.2, 0.3)] * 80 + [(1.0, 1.0, 1.0, 1.0)] * 5
+    demand = [(0.1, 0.15, 0.2, 0.25)] * 60
+    pi = (0.05, 0.12, 0.2, 0.27)
+    base = 10
+    mu = [base + sum(r[b] for r in supply) - sum(r[b] for r in demand) for b in range(4)]
+    var = [sum(r[b] * (1 - r[b]) for r in supply + demand) for b in range(4)]
+    pi_var = tuple(x * (1 - x) for x in pi)
+    exact, _ = search_exact(supply, demand, base, pi, 0.05, 200)
+    normal, _ = search_normal(mu, var, pi, pi_var, 0.05, 200)
+    assert exact > 10
+    assert abs(exact - normal) <= 2
+
+
+def test_a_burst_of_calls_does_not_fool_the_contact_rate() -> None:
+    # The start of a day: 300 calls at once. Answers come back within 5-25 s, the no-answers
+    # all at 25 s. Learning from outcomes as they come would read 100% contact for 25 s, then
+    # 0%; the pacer learns from each call once all those dialed with it have had time to end.
+    p = trained()
+    p.decide(snap([(READY, 1.0)]))
+    before = p.contact.value
+    rng = random.Random(11)
+    t0 = NOW + 100.0
+    answered = sorted(t0 + rng.uniform(5.0, 25.0) for _ in range(90))
+    for at in answered:
+        p.observe_call(CallOutcome(t0, at, at + 0.5, False))
+    p.decide(PacingSnapshot(t0 + 24.0, (AgentView(READY, t0),), (), 0, ROOMY))
+    assert p.contact.value == pytest.approx(before, abs=0.02)
+    for _ in range(210):
+        p.observe_call(CallOutcome(t0, None, t0 + 25.0, False))
+    p.decide(PacingSnapshot(t0 + 60.0, (AgentView(READY, t0),), (), 0, ROOMY))
+    assert p.contact.value == pytest.approx(0.3, abs=0.05)
 
 
 def test_decisions_explain_themselves() -> None:
@@ -246,7 +407,10 @@ def test_decisions_explain_themselves() -> None:
     assert est.wrapup_s == pytest.approx(15.0)
     assert 0.0 < est.threshold < 1.0
     assert est.agents_soon >= 2.0
-    assert "chance" in d.reason and "threshold" in d.reason and "\n" not in d.reason
+    assert est.aim == pytest.approx(0.025)
+    assert est.method in ("exact", "normal")
+    assert "chance" in d.reason and "threshold" in d.reason and "aim" in d.reason
+    assert "\n" not in d.reason
 
 
 def test_modes_make_their_pacers() -> None:

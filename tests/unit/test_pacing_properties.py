@@ -153,6 +153,36 @@ def test_ledger_counts_what_fell_in_each_window(
 
 
 @given(
+    events=st.lists(
+        st.tuples(st.floats(min_value=0.0, max_value=3000.0), st.booleans()), max_size=200
+    ),
+    window_min=st.integers(min_value=1, max_value=300),
+    horizons_min=st.lists(st.integers(min_value=1, max_value=400), min_size=1, max_size=5),
+)
+def test_ledger_knows_what_each_window_will_still_hold(
+    events: list[tuple[float, bool]], window_min: int, horizons_min: list[int]
+) -> None:
+    window = window_min * 60.0
+    ledger = AbandonLedger(windows_s=(window,))
+    t = 0.0
+    log: list[tuple[float, bool]] = []
+    for dt, ab in events:
+        t += dt
+        ledger.record(t, ab)
+        log.append((t, ab))
+    now = t + 1.0
+    horizons = tuple(sorted(60.0 * h for h in horizons_min))
+    (ahead,) = ledger.ahead_totals(now, horizons)
+    for h, (answered, abandoned) in zip(horizons, ahead, strict=True):
+        # what the window at now + h holds, of the outcomes recorded so far
+        later = AbandonLedger(windows_s=(window,))
+        for at, ab in log:
+            later.record(at, ab)
+        count = later.counts(now + h)[0]
+        assert (answered, abandoned) == (count.answered, count.abandoned)
+
+
+@given(
     answered_at=st.floats(min_value=0.0, max_value=1e6),
     wait=st.one_of(
         st.none(),
@@ -207,6 +237,7 @@ def test_calls_per_second_never_exceed_rate_plus_burst(rate: float, steps: list[
         lim.take(t, n)
         started.extend([t] * n)
     burst = max(1.0, rate)
+    assert not lim.take(t, lim.available(t) + 1)  # more than allowed: nothing is taken
     for i, t0 in enumerate(started):
         in_window = sum(1 for x in started[i:] if x - t0 <= 1.0)
         assert in_window <= rate * 1.0 + burst + 1e-6

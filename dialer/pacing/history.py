@@ -96,6 +96,7 @@ def restore_pacer(pacer: Pacer, history: CampaignHistory, now: float) -> None:
         else:
             pacer.observe_work(value)
     if isinstance(pacer, PredictivePacer):
+        pacer.settle(now)  # the replayed calls have all ended by now
         ledger = AbandonLedger(pacer.ledger.windows_s)
         restore_ledger(ledger, history, now)
         pacer.ledger = ledger

@@ -185,5 +185,10 @@ class AbandonLedger:
         return out
 
     @property
+    def recorded(self) -> int:
+        """Live answers counted so far (restored ones included): changes with every record."""
+        return self._life_answered
+
+    @property
     def life(self) -> AbandonCount:
         return AbandonCount(None, self._life_answered, self._life_abandoned)

@@ -96,8 +96,10 @@ _PAD = 8  # table slots for ages just below zero
 _CALL_ROWS = 4096  # ring ages (s) the call table may cover; older calls count as no-answers
 _P_STEPS = 200.0  # call tables are cached per contact rate rounded to 1/_P_STEPS
 _ROW_BUDGET = 8  # agent rows a decision may recompute after a rebuild (the rest wait)
+_CAP_AHEAD_S = 300.0  # "capped" also when the cap would be reached this soon with no new answer
 _AIM_EVERY_S = 5.0  # the aim is worked out again this often (and after each abandonment)
 _RATE_TAU_S = 1800.0  # memory of the answer-rate estimate, in dialing time
+_RESOLVE_S = 30.0  # a ring timeout: calls dialed this long ago have ended (if no ring was longer)
 _RATE_GAP_S = 10.0  # a longer gap between decisions is not dialing time (a night, a pause)
 
 
@@ -275,11 +277,15 @@ class PredictivePacer:
         self._exact = _Grid(self, tuple(range(s.points)), with_var=False)
         self._normal = _Grid(self, normal_cols, with_var=True)
         self._new_obs = 0  # call outcomes since the call tables were built
+        self._warm_tables = True  # tables not rebuilt since warm-up ended
         self._new_works = 0  # finished agent calls since the agent tables were built
         self._refreshed_at = -math.inf
         self._agents_refreshed_at = -math.inf
         self._agent_pts: tuple[float, ...] = ()  # supply points the agent rows were built for
-        self._totals: list[tuple[int, int]] = []  # ledger windows at the last decision
+        self._totals: list[tuple[int, int]] = []  # ledger windows at the last decision...
+        self._rates = (0.0, 0.0, 0.0)  # ...their rates (24 hours, 30 days, life)...
+        self._at_cap = False  # ...whether one more abandonment would break the cap...
+        self._totals_key: tuple[object, int, int] | None = None  # ...and what they were for
         self._means = (0.0, 0.0, 0.0)  # answer, talk, wrap-up (at the last refresh)
         self._fa: tuple[float, ...] = ()  # F_A at each answer point
         self._talk_view = DurationView([])
@@ -293,7 +299,7 @@ class PredictivePacer:
         self._last_decide = -math.inf
         self._pending: list[tuple[float, int, bool]] = []  # outcomes not yet in the contact rate
         self._seq = 0
-        self._resolve_s = 30.0  # every call has ended by then (the longest ring, once known)
+        self._resolve_s = _RESOLVE_S  # every call has ended by then (the longest ring seen)
         self._team_of: tuple[AgentView, ...] | None = None
         self._team_cache: tuple[int, list[float], list[float]] = (0, [], [])
         # tables (rebuilt by _refresh)
@@ -365,6 +371,12 @@ class PredictivePacer:
         self._phase = phase
         if phase == "warm-up" or phase == "capped":
             return self._progressive(snap, phase)
+        if self._warm_tables:
+            # Leaving warm-up: the tables were built from the first few outcomes (maybe no
+            # answer, no finished call yet); build them from what warm-up has learned.
+            self._refresh(now)
+            self._refresh_agents(now)
+            self._warm_tables = False
 
         ring = snap.ringing_since
         ready, talking, wrapping = self._team(snap.agents)
@@ -505,6 +517,11 @@ class PredictivePacer:
             last = len(call_rows) - 1
             return [call_rows[min(max(int(now - t), 0), last)] for t in ring]
 
+    def settle(self, now: float) -> None:
+        """Learn from every outcome fed so far of a call dialed long enough before `now` (what
+        the next decision would do first): after replaying stored outcomes on a restart."""
+        self._release(now)
+
     def _release(self, now: float) -> None:
         """Outcomes of calls dialed at least `_resolve_s` ago go into the contact rate."""
         pending = self._pending
@@ -530,20 +547,37 @@ class PredictivePacer:
     def _phase_at(self, now: float) -> str:
         """The pacing phase at `now`; works the aim out again when it is due."""
         s = self.settings
-        self._totals = totals = self.ledger.window_totals(now)
+        ledger = self.ledger
+        key = (ledger, int(now // 60.0), ledger.recorded)  # windows move by the minute
+        if key != self._totals_key:
+            self._totals_key = key
+            self._totals = totals = ledger.window_totals(now)
+            n = len(s.windows_s)
+            rates = [ab / ans if ans else 0.0 for ans, ab in totals[:n]]
+            self._rates = (
+                rates[0] if rates else 0.0,
+                rates[1] if len(rates) > 1 else 0.0,
+                ledger.life.rate,
+            )
+            # At the cap: one more abandonment would break it, now or in a few minutes even if
+            # no answer came meanwhile (the window's oldest answers leave: its rate creeps up).
+            soon = ledger.ahead_totals(now, (_CAP_AHEAD_S,))
+            self._at_cap = any(
+                (ab + s.cap_margin) / max(ans + s.cap_margin, s.brake_min_answered) > s.cap
+                for (now_ans, now_ab), ((ans_soon, ab_soon),), span in zip(
+                    totals, soon, ledger.windows_s, strict=True
+                )
+                if not self._is_burst(span)  # the burst window is braked for, never capped
+                for ans, ab in ((now_ans, now_ab), (ans_soon, ab_soon))
+            )
         if self.contact.count == 0 or self.answer_time.count < s.warmup_answers:
             return "warm-up"
         if self.talk_time.count < max(s.warmup_works, 1.5 * self._agents_seen):
             # The first calls to finish are the short ones: wait until most agents have
             # finished one or two, or the talk-time estimate is biased low and over-dials.
             return "warm-up"
-        margin = s.cap_margin
-        floor = s.brake_min_answered
-        for (ans, ab), span in zip(totals, self.ledger.windows_s, strict=True):
-            if self._is_burst(span):
-                continue  # braked for, never capped
-            if (ab + margin) / max(ans + margin, floor) > s.cap:
-                return "capped"
+        if self._at_cap:
+            return "capped"
         if self._aim_dirty or now - self._aim_at >= _AIM_EVERY_S:
             self.aim = self._work_out_aim(now)
             self._aim_at = now
@@ -575,7 +609,8 @@ class PredictivePacer:
                 if f < 1.0 or h >= span:
                     continue
                 # Room for abandonments, and the rate r with r.f + z.sqrt(r.f) <= room.
-                spare = cap * max(ans + f, floor) - ab
+                # (less the abandonments that may come together beyond the first, as at the cap)
+                spare = cap * max(ans + f, floor) - ab - (s.cap_margin - 1)
                 if spare <= 0.0:
                     return 0.0
                 y = 0.5 * (math.sqrt(z * z + 4.0 * spare) - z)
@@ -604,9 +639,7 @@ class PredictivePacer:
         p: float | None = None,
         method: str = "",
     ) -> PacingEstimates:
-        n = len(self.settings.windows_s)
-        rates = [ab / ans if ans else 0.0 for ans, ab in self._totals[:n]]
-        life = self.ledger.life
+        day, month, life = self._rates
         answer_s, talk_s, wrapup_s = self._means
         return PacingEstimates(
             phase=phase,
@@ -617,9 +650,9 @@ class PredictivePacer:
             threshold=threshold,
             chance=chance,
             agents_soon=soon,
-            abandon_24h=rates[0] if rates else 0.0,
-            abandon_30d=rates[1] if len(rates) > 1 else 0.0,
-            abandon_life=life.rate,
+            abandon_24h=day,
+            abandon_30d=month,
+            abandon_life=life,
             aim=self.aim if phase in ("predictive", "braking") else 0.0,
             method=method,
         )
@@ -633,8 +666,9 @@ class PredictivePacer:
         self._supply_pts = tuple(a + s.grace_s for a in self._answer_pts)
         nc = self.no_contact_time.view()
         have_nc = len(nc) > 0
-        # (bounded: one freak duration must not hold the contact rate back for long)
-        self._resolve_s = min(max(nc.max(), ans.max()) + 1.0, 120.0) if have_nc else 30.0
+        # At least the usual ring timeout (the first few calls say little about the longest
+        # ring), at most two minutes (one freak duration must not hold the contact rate back).
+        self._resolve_s = min(max(nc.max() + 1.0, ans.max() + 1.0, _RESOLVE_S), 120.0)
         base: list[tuple[float, float, tuple[float, ...]]] = []
         r_max = min(_CALL_ROWS - 1, math.ceil(ans.max()))
         for r in range(r_max + 1):

@@ -216,6 +216,46 @@ def test_the_brake_sees_old_answers_leave_the_window() -> None:
     assert e.dial > d.dial
 
 
+def test_capped_before_leaving_answers_push_the_window_over_the_cap() -> None:
+    # 23 abandoned of 800 answers: one more is still within 3% now. But the 40 oldest answers
+    # (none abandoned) leave the 24-hour window within five minutes: then one more abandonment
+    # would put it over, so the pacer goes back to one call per ready agent now.
+    def decide(old_abandoned: int) -> PacingEstimates:
+        p = trained()
+        dialing(p)
+        fill(p, 40, old_abandoned, 86_330.0, 86_130.0)  # about to leave the window
+        fill(p, 760, 23 - old_abandoned, 80_000.0, 60.0)
+        d = p.decide(snap(BUSY_TEAM, ring_ages=RINGING))
+        assert d.estimates is not None
+        return d.estimates
+
+    creeping = decide(0)
+    assert creeping.phase == "capped"
+    assert creeping.abandon_24h == pytest.approx(23 / 800)
+    assert decide(2).phase != "capped"  # two of them abandoned: the rate does not creep up
+
+
+def test_tables_are_rebuilt_when_warm_up_ends() -> None:
+    # The first outcome is a no-answer, so the first tables know no answer time; warm-up then
+    # learns (20 answers, 10 finished calls) without reaching a table refresh of its own. The
+    # first predictive decision must not pace with the empty tables (which see no risk at all).
+    p = PredictivePacer()
+    p.observe_call(CallOutcome(0.0, None, 25.0, False))
+    p.decide(PacingSnapshot(30.0, (AgentView(READY, 0.0),), (), 0, ROOMY))
+    rng = random.Random(4)
+    for i in range(20):
+        t = 31.0 + i
+        p.observe_call(CallOutcome(t - 15.0, t - 2.0, t, False))
+    for _ in range(10):
+        p.observe_work(AgentWork(rng.expovariate(1 / 120.0), 15.0))
+    now = 100.0
+    team = (AgentView(READY, now - 1.0),) + (AgentView(TALKING, now - 40.0),) * 4
+    d = p.decide(PacingSnapshot(now, team, (), 0, ROOMY))
+    assert d.estimates is not None and d.estimates.phase == "predictive"
+    assert d.estimates.answer_s == pytest.approx(13.0)
+    assert d.dial <= 4, d.reason
+
+
 def test_a_burst_of_abandonment_within_the_hour_brakes() -> None:
     # A team of five (about 100 answers an hour): 2% over the day, but six abandonments in the
     # last ten minutes. Not capped (the day is fine), but braked: the hour must stay under 6%.

@@ -19,6 +19,7 @@ _ACTIVITY = {
     AgentState.PAUSED: AgentActivity.PAUSED,
 }
 PRE_ANSWER = (CallState.QUEUED, CallState.ORIGINATING, CallState.RINGING)
+_NO_AGENT = (AgentState.LOGGED_OUT, AgentState.LOGGING_OUT)
 
 
 class TrunkRates:
@@ -56,6 +57,11 @@ class CampaignRun:
     # Issue 5: agent id -> call id of the callback for that named agent, dialing now; the agent
     # takes no other call meanwhile and counts as busy for pacing.
     reserved: dict[str, str] = field(default_factory=dict)
+    # Agent id -> when a due callback for that named agent came into the buffer. From then the
+    # pacer leaves the agent out (no new calls are dialed for it), and the callback is dialed
+    # once the other ready agents could take every call dialed before that still rings or
+    # waits: keeping the agent for its callback never leaves one of those without an agent.
+    holding: dict[str, float] = field(default_factory=dict)
     # Live answers and abandonments over the rolling windows and the campaign's life, restored
     # from the CDRs when the run starts (dialer/pacing/history.py); no calls while `restoring`.
     abandonment: AbandonLedger = field(default_factory=AbandonLedger)
@@ -68,7 +74,7 @@ class CampaignRun:
                 a.since,
             )
             for a in self.agents.values()
-            if a.state in _ACTIVITY
+            if a.state in _ACTIVITY and a.agent_id not in self.holding
         )
         ringing = tuple(
             c.originated_at if c.originated_at is not None else now
@@ -90,6 +96,63 @@ class CampaignRun:
                 max_new_now=self.bucket.available(now),
             ),
         )
+
+    def has_agents(self) -> bool:
+        """Some agent here is logged in or logging in: leads leased now may be dialed."""
+        return any(a.state not in _NO_AGENT for a in self.agents.values())
+
+    def named_callback_may_go(self, agent_id: str, now: float) -> bool:
+        """Whether a due callback for this named agent may be dialed now (see `holding`). The
+        first time it is asked about, the hold starts; it goes once the agent is ready and not
+        kept for another callback, and the calls dialed before the hold that still ring or wait
+        are no more than the other ready agents: were they all answered, each finds an agent."""
+        agent = self.agents.get(agent_id)
+        if agent is None or agent_id in self.reserved:
+            return False
+        since = self.holding.setdefault(agent_id, now)
+        if not agent.is_ready:
+            return False
+        others = sum(
+            1
+            for a in self.agents.values()
+            if a.is_ready
+            and a.agent_id != agent_id
+            and a.agent_id not in self.reserved
+            and a.agent_id not in self.holding
+        )
+        waiting = set(self.waiting)
+        earlier = sum(
+            1
+            for c in self.calls.values()
+            if (c.state in PRE_ANSWER or c.channel_id in waiting)
+            and (c.originated_at is None or c.originated_at < since)
+        )
+        return earlier <= others
+
+    def next_lead(self) -> LeasedLead | None:
+        """Take the first buffered lead that is not a callback for a named agent (those go by
+        `next_named_callback`, outside the pacer's count: their agent is left out of it)."""
+        for i, lead in enumerate(self.leads):
+            if lead.callback_agent_id is None:
+                del self.leads[i]
+                return lead
+        return None
+
+    def next_named_callback(self, now: float) -> LeasedLead | None:
+        """Take the first buffered callback for a named agent that may be dialed now (see
+        `named_callback_may_go`); holds for agents with no such callback here any more end."""
+        kept = {
+            str(lead.callback_agent_id) for lead in self.leads if lead.callback_agent_id is not None
+        }
+        for agent_id in [a for a in self.holding if a not in kept]:
+            del self.holding[agent_id]
+        for i, lead in enumerate(self.leads):
+            named = lead.callback_agent_id
+            if named is not None and self.named_callback_may_go(str(named), now):
+                del self.leads[i]
+                del self.holding[str(named)]
+                return lead
+        return None
 
     def ready_agent(self) -> Agent | None:
         """The ready agent who has waited longest (fair share of calls)."""

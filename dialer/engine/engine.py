@@ -8,7 +8,7 @@ Rules:
 - An answered call goes at once to the ready agent who has waited longest. With no ready agent
   it waits at most the campaign's hold time for one (never more than 2 s in total, the
   abandonment rule) and then hears the abandon message.
-- Pacing runs after every event that frees capacity and at least every `tick_s`.
+- Pacing runs after every call or agent event (an answer too) and at least every `tick_s`.
 - Stop: no new originates, live calls may finish within the drain time, then they are hung up;
   every CDR is written or closed, leases not dialed are released.
 - With several daemons on one database, an agent belongs to the daemon holding its lease
@@ -335,6 +335,7 @@ class Engine:
             self._cancel_timer(f"screen:{cid}")
             run.answered += 1
             self._give_to_agent(run, call)
+            self._pace(run)  # a ringing call less, an agent busy: the look-ahead changed
         elif after is cl.CallState.SCREENING:
             # No verdict in time (a PBX without AMD, a lost event): treat it as a person.
             self._timers[f"screen:{cid}"] = self._loop.call_later(
@@ -595,6 +596,7 @@ class Engine:
         run.paused = True
         unused = [lead.id for lead in run.leads]
         run.leads.clear()
+        run.holding.clear()
         if unused:
             await self._store.release(unused)
 
@@ -954,6 +956,8 @@ class Engine:
         if not self._accepting or not self._pbx_up or run.paused or run.restoring:
             return
         now = self._loop.time()
+        if run.holding or any(lead.callback_agent_id is not None for lead in run.leads):
+            self._dial_named_callbacks(run, now)
         snap = run.snapshot(now, self._trunk_in_use(run.trunk.id))
         decision = run.pacer.decide(snap)
         if decision.dial and self._observers:
@@ -968,10 +972,18 @@ class Engine:
         for _ in range(decision.dial):
             if not run.leads or not run.bucket.take(now):
                 break
-            lead = self._next_lead(run)
+            lead = run.next_lead()
             if lead is None:
                 break
             self._originate(run, lead, now)
+        if not run.has_agents():
+            # No agent of this daemon here (issue 4: another daemon has them all): leads held
+            # here could only wait, and the other daemon could not dial them meanwhile.
+            if run.leads and not run.refilling:
+                unused = [lead.id for lead in run.leads]
+                run.leads.clear()
+                self._tasks.spawn(self._store.release(unused), "release-leads")
+            return
         if (
             len(run.leads) < self._settings.lease_batch // 2
             and not run.refilling
@@ -979,6 +991,19 @@ class Engine:
         ):
             run.refilling = True
             self._tasks.spawn(self._refill(run), "lease")
+
+    def _dial_named_callbacks(self, run: CampaignRun, now: float) -> None:
+        """Callbacks for a named agent (issue 5) go when `CampaignRun.named_callback_may_go`
+        says, within the trunk's channels and calls-per-second budget; the pacer does not count
+        their agents, so they take nothing from its calls."""
+        while self._trunk_in_use(run.trunk.id) < run.trunk.max_channels:
+            if run.bucket.available(now) < 1:
+                return
+            lead = run.next_named_callback(now)
+            if lead is None:
+                return
+            run.bucket.take(now)
+            self._originate(run, lead, now)
 
     async def _refill(self, run: CampaignRun) -> None:
         try:
@@ -991,24 +1016,11 @@ class Engine:
         if not leads:
             run.exhausted_until = self._loop.time() + 2.0
             return
-        if not self._accepting:
+        if not self._accepting or not run.has_agents():
             await self._store.release([lead.id for lead in leads])
             return
         run.leads.extend(leads)
         self._pace(run)
-
-    def _next_lead(self, run: CampaignRun) -> LeasedLead | None:
-        """The first buffered lead that may go now (issue 5): a callback for a named agent
-        waits in the buffer until that agent is ready and not kept for another callback."""
-        for i, lead in enumerate(run.leads):
-            named = lead.callback_agent_id
-            if named is not None:
-                agent = run.agents.get(str(named))
-                if agent is None or not agent.is_ready or agent.agent_id in run.reserved:
-                    continue
-            del run.leads[i]
-            return lead
-        return None
 
     async def _poll_callbacks(self, guard: DialGuard) -> None:
         """Due callbacks go to the front of their campaign's buffer (issue 5). One for a named

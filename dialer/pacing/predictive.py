@@ -420,8 +420,8 @@ class PredictivePacer:
             crows = self._demand(now, ring, g.calls)
             n = len(g.cols)
             zero = [0.0] * (2 * n)
-            sup = [sum(c) for c in zip(*rows, strict=True)] if rows else zero
-            dem = [sum(c) for c in zip(*crows, strict=True)] if crows else zero
+            sup = list(map(sum, zip(*rows, strict=True))) if rows else zero
+            dem = list(map(sum, zip(*crows, strict=True))) if crows else zero
             mu = [base + sup[b] - dem[b] for b in range(n)]
             var = [sup[n + b] + dem[n + b] for b in range(n)]
             dial, last_chance = search_normal(mu, var, g.pi, g.pi_var, threshold, n_room)

@@ -198,3 +198,64 @@ def test_a_clean_stop_gives_the_agents_back(
 
 def other_name(owner: str) -> str:
     return "owner-b" if owner == "owner-a" else "owner-a"
+
+
+def test_a_daemon_without_agents_leases_no_leads(
+    daemons: tuple[Daemon, Daemon], agent_headsets: Any, store_db_url: str
+) -> None:
+    # One agent: one daemon owns it, the other has none on the campaign. That one must lease
+    # no lead (it could not dial them, and the other daemon could not while it held them):
+    # the owner of the agent leases and calls every lead.
+    a, _b = daemons
+    name = unique("lonely")
+    (endpoint,) = agent_headsets.endpoints(1)
+    numbers = [make_number(Behaviour.ANSWER, 0.3, 0.8, 300 + i) for i in range(10)]
+    with a.client("admin") as admin:
+        trunk = unique("trunk")
+        body = {"name": trunk, "endpoint": "trunk", "max_channels": 5, "max_cps": 10}
+        assert admin.post("/api/v1/trunks", json=body).status_code == 201
+        body = {
+            "name": name,
+            "trunk": trunk,
+            "caller_id": "+15550000000",
+            "max_attempts": 1,
+            "wrapup_s": 0.2,
+        }
+        assert admin.post("/api/v1/campaigns", json=body).status_code == 201
+        body = {"name": f"{name}-0", "sip_endpoint": endpoint, "campaign": name}
+        assert admin.post("/api/v1/agents", json=body).status_code == 201
+        r = admin.post(
+            f"/api/v1/campaigns/{name}/leads",
+            content="phone\n" + "\n".join(numbers) + "\n",
+            params={"check": "format"},
+            headers={"Content-Type": "text/csv"},
+        )
+        assert r.status_code == 200, r.text
+        assert admin.post(f"/api/v1/campaigns/{name}/start").status_code == 200
+    wait_for(lambda: all(owners(store_db_url, name).values()), 20, "the agent to have an owner")
+    (holder,) = owners(store_db_url, name).values()
+    lease_owners: set[str] = set()
+
+    def done() -> bool:
+        rows = query(
+            store_db_url,
+            "SELECT l.status, l.lease_owner FROM leads l JOIN campaigns c"
+            " ON c.id = l.campaign_id WHERE c.name = :c",
+            c=name,
+        )
+        lease_owners.update(r[1] for r in rows if r[1] is not None)
+        return all(r[0] == "done" for r in rows)
+
+    deadline = time.monotonic() + 90
+    while not done():
+        assert time.monotonic() < deadline, f"leads not all called; leased by {lease_owners}"
+        time.sleep(0.1)
+    assert lease_owners == {holder}, lease_owners
+    rows = query(
+        store_db_url,
+        "SELECT a.owner FROM call_attempts a JOIN campaigns c ON c.id = a.campaign_id"
+        " WHERE c.name = :c",
+        c=name,
+    )
+    assert len(rows) == len(numbers)
+    assert {r[0] for r in rows} == {holder}

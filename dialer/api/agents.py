@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Annotated
 
@@ -56,7 +57,16 @@ AgentPath = Annotated[str, Path(description="the agent's id, or its name")]
 _ROW_WAIT_S = 2.0  # how long to wait for a just-finished call's record to be written
 
 
-def agent_out(ctx: ApiContext, a: Agent) -> AgentOut:
+async def agent_out(
+    ctx: ApiContext, a: Agent, owners: Mapping[int, str | None] | None = None
+) -> AgentOut:
+    """The agent as the API shows it: its live state here, and the daemon that owns it (from
+    `owners`, else read now)."""
+    if owners is None:
+        async with ctx.db.transaction() as s:
+            owners = await agent_repo.agent_owners(s, [a.id], datetime.now(UTC))
+    owner = owners.get(a.id)
+    here = owner is not None and owner == ctx.settings.dialer.owner_name()
     try:
         _, live = ctx.engine.find_agent(str(a.id))
     except KeyError:
@@ -66,6 +76,8 @@ def agent_out(ctx: ApiContext, a: Agent) -> AgentOut:
             sip_endpoint=a.sip_endpoint,
             campaign_id=a.campaign_id,
             state=ag.AgentState.LOGGED_OUT.value,
+            owner=owner,
+            owned_here=here,
         )
     return AgentOut(
         id=a.id,
@@ -75,6 +87,8 @@ def agent_out(ctx: ApiContext, a: Agent) -> AgentOut:
         state=live.state.value,
         pause_reason=live.pause_reason,
         calls=live.calls,
+        owner=owner,
+        owned_here=here,
     )
 
 
@@ -90,7 +104,8 @@ async def list_agents(ctx: Ctx, who: Staff, campaign: str | None = None) -> list
     async with ctx.db.transaction() as s:
         campaign_id = (await queries.campaign_by_ref(s, campaign)).id if campaign else None
         agents = await agent_repo.list_agents(s, campaign_id)
-    return [agent_out(ctx, a) for a in agents]
+        owners = await agent_repo.agent_owners(s, [a.id for a in agents], datetime.now(UTC))
+    return [await agent_out(ctx, a, owners) for a in agents]
 
 
 @router.post("/agents", status_code=201, summary="Create an agent (name and SIP endpoint)")
@@ -112,12 +127,12 @@ async def create_agent(body: AgentCreate, ctx: Ctx, who: Staff) -> AgentOut:
     if campaign_id is not None and campaign_id in ctx.engine.campaigns:
         ctx.engine.add_agent(campaign_id, a.id, a.sip_endpoint)
     logger.info("agent %s created by %s", a.name, who.name, extra={"agent": a.id})
-    return agent_out(ctx, a)
+    return await agent_out(ctx, a)
 
 
 @router.get("/agents/{agent}", summary="One agent and its live state")
 async def get_agent(agent: AgentPath, ctx: Ctx, who: Anyone) -> AgentOut:
-    return agent_out(ctx, await _agent(ctx, agent, who))
+    return await agent_out(ctx, await _agent(ctx, agent, who))
 
 
 @router.put(
@@ -158,7 +173,7 @@ async def move_agent(agent: AgentPath, body: AgentMove, ctx: Ctx, who: Staff) ->
         "" if now else " (after its current call)",
         extra={"agent": a.id, "campaign": target.name},
     )
-    out = agent_out(ctx, moved)
+    out = await agent_out(ctx, moved)
     return AgentMoveOut(**out.model_dump(), moved="now" if now else "after_call")
 
 
@@ -187,7 +202,7 @@ async def login(agent: AgentPath, ctx: Ctx, who: Anyone) -> AgentOut:
     elif live.state is not ag.AgentState.LOGGING_IN:
         raise Conflict(f"agent {a.name} is already logged in ({live.state.value})")
     logger.info("agent %s: log-in by %s", a.name, who.name, extra={"agent": a.id})
-    return agent_out(ctx, a)
+    return await agent_out(ctx, a)
 
 
 def _control(ctx: ApiContext, a: Agent) -> str:
@@ -204,7 +219,7 @@ async def ready(agent: AgentPath, ctx: Ctx, who: Anyone) -> AgentOut:
     a = await _agent(ctx, agent, who)
     ctx.engine.resume_agent(_control(ctx, a))
     logger.info("agent %s: ready by %s", a.name, who.name, extra={"agent": a.id})
-    return agent_out(ctx, a)
+    return await agent_out(ctx, a)
 
 
 @router.post("/agents/{agent}/pause", summary="Pause (after the current call and wrap-up)")
@@ -212,7 +227,7 @@ async def pause(agent: AgentPath, body: PauseBody, ctx: Ctx, who: Anyone) -> Age
     a = await _agent(ctx, agent, who)
     ctx.engine.pause_agent(_control(ctx, a), body.reason)
     logger.info("agent %s: pause (%s) by %s", a.name, body.reason, who.name, extra={"agent": a.id})
-    return agent_out(ctx, a)
+    return await agent_out(ctx, a)
 
 
 @router.post("/agents/{agent}/logout", summary="Log out (after the current call and wrap-up)")
@@ -220,7 +235,7 @@ async def logout(agent: AgentPath, ctx: Ctx, who: Anyone) -> AgentOut:
     a = await _agent(ctx, agent, who)
     ctx.engine.logout_agent(_control(ctx, a))
     logger.info("agent %s: log-out by %s", a.name, who.name, extra={"agent": a.id})
-    return agent_out(ctx, a)
+    return await agent_out(ctx, a)
 
 
 def _engine_call_of(ctx: ApiContext, agent_id: int) -> str | None:

@@ -154,6 +154,12 @@ class AgentOut(BaseModel):
     state: str = Field(description="live state: logged_out, logging_in, ready, on_call, ...")
     pause_reason: str | None = None
     calls: int = Field(default=0, description="calls taken since the daemon started")
+    owner: str | None = Field(
+        default=None,
+        description="the daemon that owns the agent now (its lease has not expired): only that "
+        "one logs the agent in and hands it calls, and its API shows the live state; null: none",
+    )
+    owned_here: bool = Field(default=False, description="the owner is the daemon answering")
 
 
 class AgentMove(Request):

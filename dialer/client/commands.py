@@ -500,6 +500,7 @@ _AGENT_COLUMNS = (
     ("state", "state"),
     ("pause_reason", "pause reason"),
     ("calls", "calls"),
+    ("owner", "owner"),
 )
 
 

@@ -7,6 +7,7 @@ completed, and a clean stop gives every agent back."""
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 import time
 from collections.abc import Iterator
@@ -19,6 +20,7 @@ from rig.asterisk import Asterisk
 from rig.numbers import Behaviour, make_number
 from tests.integration.api_daemon import Daemon, start_daemon, truncate_all, unique, write_config
 from tests.integration.test_api_follow import query, wait_for
+from tests.integration.test_cli_api import dialer
 
 pytestmark = [pytest.mark.rig, pytest.mark.slow]
 
@@ -111,6 +113,25 @@ def test_each_agent_belongs_to_one_daemon(
             assert {n for n, s in live.items() if s != "logged_out"} == {
                 n for n, o in owned.items() if o == daemon
             }
+            # Either daemon's API names each agent's owner, and says whether it is itself.
+            rows = http.get("/api/v1/agents", params={"campaign": name}).json()
+            assert {r["name"]: r["owner"] for r in rows} == owned
+            assert {r["name"] for r in rows if r["owned_here"]} == {
+                n for n, o in owned.items() if o == daemon
+            }
+            one = next(iter(owned))
+            got = http.get(f"/api/v1/agents/{one}").json()
+            assert (got["owner"], got["owned_here"]) == (owned[one], owned[one] == daemon)
+        # ... and so does the CLI (table and JSON).
+        out = dialer(b, "agents", "--campaign", name, role="supervisor")
+        assert out.returncode == 0, out.stderr
+        head, *lines = out.stdout.splitlines()
+        assert "OWNER" in head
+        for agent_name, daemon in owned.items():
+            line = next(x for x in lines if x.split()[1] == agent_name)
+            assert line.split()[-1] == daemon, line
+        out = dialer(b, "agents", "--campaign", name, "--json", role="supervisor")
+        assert {r["name"]: r["owner"] for r in json.loads(out.stdout)} == owned
 
         # Every lead is called; both daemons' calls reach their own agents and complete.
         def done() -> bool:

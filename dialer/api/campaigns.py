@@ -57,6 +57,8 @@ def campaign_out(c: Campaign) -> CampaignOut:
         updated_at=c.updated_at,
         callback_number=c.callback_number,
         name_prompt=c.name_prompt,
+        amd_enabled=c.amd_enabled,
+        machine_message=c.machine_message,
     )
 
 
@@ -89,6 +91,8 @@ async def create_campaign(body: CampaignCreate, ctx: Ctx, who: Staff) -> Campaig
             max_attempts=body.max_attempts,
             wrapup_s=body.wrapup_s,
             hold_s=body.hold_s,
+            amd_enabled=body.amd_enabled,
+            machine_message=body.machine_message,
         )
         if body.dispositions:
             await campaign_repo.set_disposition_codes(

@@ -46,6 +46,23 @@ NamePrompt = Annotated[
     ),
     AfterValidator(check_sound_name),
 ]
+MachineMessage = Annotated[
+    str,
+    Field(
+        max_length=200,
+        examples=["dialer/machine-message"],
+        description="with amd_enabled: the PBX sound left on an answering machine after its "
+        "beep (under its sounds directory, no extension); '' : machines are hung up on",
+    ),
+    AfterValidator(lambda v: check_sound_name(v, "machine_message")),
+]
+AmdEnabled = Annotated[
+    bool,
+    Field(
+        description="answering-machine detection on answered calls: machines are counted apart "
+        "from people and left machine_message or hung up on"
+    ),
+]
 
 
 class Request(BaseModel):
@@ -68,6 +85,8 @@ class CampaignCreate(Request):
     max_attempts: Annotated[int, Field(ge=1, le=100)] = 3
     wrapup_s: Annotated[float, Field(ge=0, le=3600)] = 10.0
     hold_s: Annotated[float, Field(ge=0, le=2)] = 2.0
+    amd_enabled: AmdEnabled = False
+    machine_message: MachineMessage = ""
     dispositions: list[DispositionCode] = Field(default_factory=list)
 
 
@@ -82,6 +101,8 @@ class CampaignUpdate(Request):
     max_attempts: Annotated[int, Field(ge=1, le=100)] | None = None
     wrapup_s: Annotated[float, Field(ge=0, le=3600)] | None = None
     hold_s: Annotated[float, Field(ge=0, le=2)] | None = None
+    amd_enabled: AmdEnabled | None = None
+    machine_message: MachineMessage | None = None
 
 
 class CampaignOut(BaseModel):
@@ -99,6 +120,8 @@ class CampaignOut(BaseModel):
     updated_at: datetime
     callback_number: str = Field(default="", description="'' : the caller ID is said")
     name_prompt: str = Field(default="", description="'' : the message does not name it")
+    amd_enabled: bool = False
+    machine_message: str = Field(default="", description="'' : machines are hung up on")
 
 
 class DispositionCodes(Request):

@@ -241,6 +241,17 @@ def _campaign_options(p: argparse.ArgumentParser) -> None:
         help="the campaign's name as a PBX sound said in the abandon message (e.g. "
         "dialer/campaign-7; see deploy/asterisk/README.md); '' for none",
     )
+    p.add_argument(
+        "--amd",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="answering-machine detection on answered calls (--no-amd: off)",
+    )
+    p.add_argument(
+        "--machine-message",
+        help="with --amd: the PBX sound left on a machine after its beep (e.g. "
+        "dialer/machine-message); '' : hang up on machines",
+    )
 
 
 def _run(handler: Handler, args: argparse.Namespace) -> int:
@@ -317,6 +328,8 @@ def _settings_body(args: argparse.Namespace) -> dict[str, Any]:
         "caller_id": args.caller_id,
         "callback_number": args.callback_number,
         "name_prompt": args.name_prompt,
+        "amd_enabled": args.amd,
+        "machine_message": args.machine_message,
     }
     return {k: v for k, v in body.items() if v is not None}
 

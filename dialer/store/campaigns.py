@@ -120,6 +120,7 @@ async def create_campaign(
     caller_id = check_caller_id(caller_id)
     callback_number = check_callback_number(callback_number)
     name_prompt = check_sound_name(name_prompt)
+    machine_message = check_sound_name(machine_message, "machine_message")
     row = (
         await session.execute(
             insert(campaigns)

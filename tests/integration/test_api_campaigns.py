@@ -97,6 +97,35 @@ def test_create_get_list_and_edit(daemon: Daemon, http: httpx.Client) -> None:
     assert {d["code"]: d["label"] for d in r.json()}["sale"] == ""
 
 
+def test_answering_machine_settings(daemon: Daemon, http: httpx.Client) -> None:
+    trunk = new_trunk(daemon)
+    c = new_campaign(http, trunk["name"])
+    assert (c["amd_enabled"], c["machine_message"]) == (False, "")
+    c = new_campaign(
+        http, trunk["name"], amd_enabled=True, machine_message="dialer/machine-message"
+    )
+    assert (c["amd_enabled"], c["machine_message"]) == (True, "dialer/machine-message")
+    got = http.get(f"/api/v1/campaigns/{c['name']}").json()
+    assert (got["amd_enabled"], got["machine_message"]) == (True, "dialer/machine-message")
+    r = http.patch(f"/api/v1/campaigns/{c['name']}", json={"machine_message": ""})
+    assert r.status_code == 200, r.text
+    assert (r.json()["amd_enabled"], r.json()["machine_message"]) == (True, "")  # hang up
+    r = http.patch(f"/api/v1/campaigns/{c['name']}", json={"amd_enabled": False})
+    assert r.json()["amd_enabled"] is False
+    # a sound name that leaves the sounds directory or is not one word is refused, by field
+    for bad in ("../etc/passwd", "/var/lib/message", "two words"):
+        r = http.patch(f"/api/v1/campaigns/{c['name']}", json={"machine_message": bad})
+        assert r.status_code == 422, (bad, r.text)
+        assert "machine_message" in r.text
+        body = {"name": unique("camp"), "trunk": trunk["name"], "machine_message": bad}
+        r = http.post("/api/v1/campaigns", json=body)
+        assert r.status_code == 422, (bad, r.text)
+        assert "machine_message" in r.text
+    r = http.patch(f"/api/v1/campaigns/{c['name']}", json={"amd_enabled": "sometimes"})
+    assert r.status_code == 422 and "amd_enabled" in r.text
+    assert http.get(f"/api/v1/campaigns/{c['name']}").json()["machine_message"] == ""
+
+
 def _body(c: dict[str, Any]) -> dict[str, Any]:
     return {"name": c["name"], "caller_id": c["caller_id"]}
 

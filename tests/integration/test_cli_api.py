@@ -93,6 +93,19 @@ def test_campaign_commands(daemon: Daemon, campaign: str) -> None:
     out = dialer(daemon, "campaign", "edit", campaign, "--wrapup", "2.5", "--json")
     assert json.loads(out.stdout)["wrapup_s"] == 2.5
 
+    out = dialer(
+        daemon, "campaign", "edit", campaign, "--amd", "--machine-message",
+        "dialer/machine-message", "--json",
+    )  # fmt: skip
+    edited = json.loads(out.stdout)
+    assert (edited["amd_enabled"], edited["machine_message"]) == (True, "dialer/machine-message")
+    out = dialer(daemon, "campaign", "edit", campaign, "--no-amd")
+    assert out.returncode == 0, out.stderr
+    assert "amd_enabled" in out.stdout and "False" in out.stdout
+    out = dialer(daemon, "campaign", "edit", campaign, "--machine-message", "../x")
+    assert out.returncode == 1
+    assert "machine_message" in out.stderr
+
     out = dialer(daemon, "campaign", "dispositions", campaign)
     assert "sale" in out.stdout
     assert "Sale" in out.stdout

@@ -19,9 +19,10 @@ Rules:
   the campaign (`HistoryRestored`), so a restart does not reset them.
 - UK abandonment (`dialer_abandonment_uk_ratio`, issue 5): the 24-hour window plus an estimate
   of people that answering-machine detection took for machines (machine verdicts x the
-  campaign's AMD false-positive rate, `dialer.rules.abandonment`). Machine verdicts are counted
-  from the daemon's start (the stored history has none); the HTTP API's campaign statistics
-  give the same rate from the CDRs.
+  campaign's AMD false-positive rate, `dialer.rules.abandonment`). Machine verdicts, like the
+  windows, are restored from the CDRs when a campaign starts, so the gauge and the HTTP API's
+  campaign statistics (from the CDRs) agree; other daemons' calls on the campaign join both
+  as their CDRs are written (`OthersCounted`).
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ from dialer.engine.observe import (
     CallChanged,
     EngineEvent,
     HistoryRestored,
+    OthersCounted,
     PacingDecided,
 )
 from dialer.engine.ports import EngineStore
@@ -185,13 +187,13 @@ class Metrics:
         self.uk_abandonment_ratio = Gauge(
             "dialer_abandonment_uk_ratio",
             "(abandoned + estimated AMD false positives) / (live answered + estimated AMD false "
-            "positives) over the last 24 hours (Ofcom); machine verdicts counted since start.",
+            "positives) over the last 24 hours (Ofcom).",
             ["campaign", "window"],
             registry=r,
         )
         self.window_machines = Gauge(
             "dialer_abandonment_window_machine_calls",
-            "Calls answering-machine detection classed as machines in the window (since start).",
+            "Calls answering-machine detection classed as machines in the window.",
             ["campaign", "window"],
             registry=r,
         )
@@ -311,6 +313,17 @@ class Metrics:
         elif isinstance(event, HistoryRestored):
             self._campaign_seen(event.campaign)
             restore_ledger(self._ledger(event.campaign), event.history, event.at)
+            h = event.history
+            machines = self._machine_counts(event.campaign)
+            for minute, n in h.machine_minutes:
+                at = min(minute + 30.0, h.wall_now) + h.shift_to(event.at)
+                machines.record(at, Outcome.MACHINE, n)
+        elif isinstance(event, OthersCounted):
+            self._ledger(event.campaign).add(event.at, event.answered, event.abandoned)
+            if event.machines:
+                self._machine_counts(event.campaign).record(
+                    event.at, Outcome.MACHINE, event.machines
+                )
 
     def _on_call(self, event: CallChanged) -> None:
         c = event.campaign

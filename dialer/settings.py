@@ -89,11 +89,15 @@ class DialerSettings:
     # An agent belongs to one daemon at a time: its lease, renewed every third of this
     # (dialer/domain/ownership.py). A stopped daemon's agents go to another after this long.
     agent_lease_s: float = 15.0
+    # Several daemons on one campaign: each adds the others' answers (from their CDRs) to its
+    # abandonment windows this often, so the cap holds for the campaign (issue 4); 0: never.
+    abandonment_sync_s: float = 10.0
 
     def check(self) -> None:
         _positive("dialer.tick_s", self.tick_s)
         _positive("dialer.agent_lease_s", self.agent_lease_s)
         _non_negative("dialer.campaign_poll_s", self.campaign_poll_s)
+        _non_negative("dialer.abandonment_sync_s", self.abandonment_sync_s)
         if not 1 <= self.lease_batch <= 10_000:
             raise ConfigError(f"dialer.lease_batch: expected 1..10000, got {self.lease_batch}")
         _positive("dialer.lease_s", self.lease_s)

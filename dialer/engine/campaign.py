@@ -66,6 +66,11 @@ class CampaignRun:
     # from the CDRs when the run starts (dialer/pacing/history.py); no calls while `restoring`.
     abandonment: AbandonLedger = field(default_factory=AbandonLedger)
     restoring: int = 0
+    # Issue 4: other daemons' calls on this campaign join the windows as their CDRs are
+    # written: from `others_since` (when the history was read, epoch s) on, minute start ->
+    # (answered, abandoned, machines) counted so far.
+    others_since: float | None = None
+    others_seen: dict[float, tuple[int, int, int]] = field(default_factory=dict)
 
     def snapshot(self, now: float, trunk_in_use: int) -> PacingSnapshot:
         views = tuple(

@@ -25,6 +25,7 @@ import uuid
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from dialer import pbx
@@ -41,12 +42,13 @@ from dialer.engine.observe import (
     EngineEvent,
     HistoryRestored,
     Observer,
+    OthersCounted,
     PacingDecided,
 )
 from dialer.engine.ports import AgentLeaseStore, EngineStore
 from dialer.pacing.base import AgentWork, CallOutcome, Pacer, ProgressivePacer
 from dialer.pacing.history import restore_ledger, restore_pacer
-from dialer.pacing.ledger import is_abandoned
+from dialer.pacing.ledger import AbandonLedger, is_abandoned
 from dialer.rules.ports import DialGuard
 from dialer.settings import DialerSettings
 from dialer.store.records import AttemptEnd, AttemptStart, Campaign, LeasedLead, Trunk
@@ -106,6 +108,8 @@ class Engine:
         self._trunk_rates = TrunkRates()  # one calls-per-second budget per trunk
         # Issue 4: each campaign's stored history, restored when its run starts.
         self._history = history
+        self._next_others_sync = 0.0
+        self._others_failing = False
         # Issue 5: the rules' check right before each originate, and due callbacks.
         self._guard = guard
         self._next_callback_poll = 0.0
@@ -291,6 +295,10 @@ class Engine:
                 self._renew_agents_at = now + self._settings.agent_lease_s / 3
                 self._agent_rounds_due = [t for t in self._agent_rounds_due if t > now]
                 self._tasks.spawn(self._agent_round(), "agent-leases")
+            sync_s = self._settings.abandonment_sync_s
+            if sync_s > 0 and self._history is not None and now >= self._next_others_sync:
+                self._next_others_sync = now + sync_s
+                self._tasks.spawn(self._count_others(self._history), "abandonment-sync")
             if self._guard is not None and now >= self._next_callback_poll:
                 self._next_callback_poll = now + self._guard.callback_poll_s
                 self._tasks.spawn(self._poll_callbacks(self._guard), "callbacks")
@@ -922,6 +930,8 @@ class Engine:
                 restore_ledger(run.abandonment, history, read_at)
                 await asyncio.sleep(0)
                 self._emit(HistoryRestored(name, history, read_at))
+                run.others_since = history.wall_now
+                run.others_seen.clear()
             now = self._loop.time()
             day = run.abandonment.counts(now)[0]
             logger.info(
@@ -939,6 +949,53 @@ class Engine:
             run.restoring -= 1
             if not run.restoring:
                 self._pace(run)
+
+    async def _count_others(self, history: HistorySource) -> None:
+        """Issue 4: add the calls other daemons finished on our campaigns since each run's
+        history was read (their CDRs) to its abandonment windows, the pacer's and observers'
+        (`OthersCounted`): with several daemons on a campaign, each brakes on its true rate.
+        Their calls still in progress join when they end (their CDR is written then)."""
+        for run in list(self.campaigns.values()):
+            since = run.others_since
+            if since is None:
+                continue
+            name = run.campaign.name
+            try:
+                rows = await history.others_minutes(
+                    run.campaign.id, datetime.fromtimestamp(since, UTC)
+                )
+            except Exception as exc:
+                if not self._others_failing:
+                    logger.warning(
+                        "counting other daemons' calls failed (tried again every %.0f s): %s",
+                        self._settings.abandonment_sync_s,
+                        exc,
+                        extra={"campaign": name},
+                    )
+                self._others_failing = True
+                continue
+            if self._others_failing:
+                logger.info("counting other daemons' calls works again", extra={"campaign": name})
+                self._others_failing = False
+            if run.others_since != since or self.campaigns.get(run.campaign.id) is not run:
+                continue  # restored again meanwhile
+            shift = self._loop.time() - time.time()
+            ledger = getattr(run.pacer, "ledger", None)
+            added = 0
+            for minute, answered, abandoned, machines in rows:
+                seen = run.others_seen.get(minute, (0, 0, 0))
+                new = (answered - seen[0], abandoned - seen[1], machines - seen[2])
+                if min(new) < 0 or new[1] > new[0] or not any(new):
+                    continue  # nothing new (or counts that went down: a row removed; skip)
+                run.others_seen[minute] = (answered, abandoned, machines)
+                at = min(minute + 30.0, time.time()) + shift
+                run.abandonment.add(at, new[0], new[1])
+                if isinstance(ledger, AbandonLedger):
+                    ledger.add(at, new[0], new[1])
+                self._emit(OthersCounted(name, at, *new))
+                added += new[0]
+            if added:
+                logger.debug("%d answers of other daemons counted", added, extra={"campaign": name})
 
     def end_wrapup(self, agent_id: str) -> None:
         """The agent gave the call's result: its wrap-up ends now (nothing outside wrap-up)."""

@@ -22,6 +22,7 @@ import asyncio
 import logging
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import TYPE_CHECKING, Protocol
 
 from dialer.pacing.history import CampaignHistory
@@ -37,6 +38,13 @@ class HistorySource(Protocol):
     """Where the engine reads a campaign's history when it starts running it."""
 
     async def campaign_history(self, campaign: Campaign) -> CampaignHistory: ...
+
+    async def others_minutes(
+        self, campaign_id: int, since: datetime
+    ) -> list[tuple[float, int, int, int]]:
+        """(minute start, answered, abandoned, machines) of other daemons' finished calls on
+        the campaign answered since `since` (`dialer.store.history.others_minutes`)."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)

@@ -54,5 +54,17 @@ class HistoryRestored:
     at: float  # the loop time at which the history was read (its `wall_now`)
 
 
-EngineEvent = CallChanged | AgentChanged | PacingDecided | HistoryRestored
+@dataclass(frozen=True, slots=True)
+class OthersCounted:
+    """Other daemons' calls on a campaign this daemon runs, read from their CDRs, joined its
+    abandonment windows (issue 4): observers with windows of their own add them too."""
+
+    campaign: str
+    at: float  # loop time of their minute
+    answered: int
+    abandoned: int
+    machines: int
+
+
+EngineEvent = CallChanged | AgentChanged | PacingDecided | HistoryRestored | OthersCounted
 Observer = Callable[[EngineEvent], None]

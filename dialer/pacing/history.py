@@ -46,6 +46,8 @@ class CampaignHistory:
     life_abandoned: int
     recent: tuple[StoredOutcome, ...]  # oldest first
     wrapup_s: float  # the campaign's wrap-up time (what the engine reports as agent work)
+    # (minute start, calls answering-machine detection classed as machines), oldest first
+    machine_minutes: tuple[tuple[float, int], ...] = ()
 
     def __post_init__(self) -> None:
         if not 0 <= self.life_abandoned <= self.life_answered:

@@ -93,13 +93,21 @@ class AbandonLedger:
 
     def record(self, at: float, abandoned: bool) -> None:
         """Count one live-answered call (abandoned or connected) at time `at`."""
+        self.add(at, 1, 1 if abandoned else 0)
+
+    def add(self, at: float, answered: int, abandoned: int) -> None:
+        """Count `answered` live-answered calls at time `at`, `abandoned` of them abandoned
+        (another daemon's calls on the same campaign, as they reach the database)."""
+        if not 0 <= abandoned <= answered:
+            raise ValueError(f"need 0 <= abandoned <= answered, got {abandoned}/{answered}")
+        if not answered:
+            return
         b = int(at // self._bucket_s)
-        ab = 1 if abandoned else 0
         for w in self._windows:
             w.expire(b)
-            w.add(b, 1, ab)
-        self._life_answered += 1
-        self._life_abandoned += ab
+            w.add(b, answered, abandoned)
+        self._life_answered += answered
+        self._life_abandoned += abandoned
 
     def restore(
         self, buckets: Iterable[tuple[float, int, int]], life_answered: int, life_abandoned: int

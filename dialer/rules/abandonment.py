@@ -234,7 +234,8 @@ class RollingCounts:
         self._buckets: deque[list[int]] = deque()  # [bucket, connected, abandoned, machines]
         self._sum = [0, 0, 0]
 
-    def record(self, at: float, outcome: Outcome) -> None:
+    def record(self, at: float, outcome: Outcome, n: int = 1) -> None:
+        """Count `n` calls with this outcome at time `at`."""
         b = int(at // self._bucket_s)
         self._expire(b)
         i = (Outcome.CONNECTED, Outcome.ABANDONED, Outcome.MACHINE).index(outcome)
@@ -244,8 +245,8 @@ class RollingCounts:
             self._buckets.append(last)
         # An outcome for an earlier minute (out of order) is filed with the newest bucket: the
         # counts stay right and it leaves the window at most a bucket late.
-        last[1 + i] += 1
-        self._sum[i] += 1
+        last[1 + i] += n
+        self._sum[i] += n
 
     def _expire(self, b_now: int) -> None:
         oldest = b_now - self._span

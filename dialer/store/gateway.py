@@ -18,7 +18,7 @@ from dialer.store import campaigns as campaign_repo
 from dialer.store.cdrs import end_attempts, start_attempts, update_attempts
 from dialer.store.cleanup import close_open_attempts, release_expired_leases
 from dialer.store.engine import Database
-from dialer.store.history import campaign_history
+from dialer.store.history import campaign_history, others_minutes
 from dialer.store.leads import lease_leads, release_leads, renew_leases
 from dialer.store.records import (
     Agent,
@@ -174,6 +174,12 @@ class PgEngineStore:
         CDRs (`dialer.store.history`): restored into the engine when it starts the campaign."""
         async with self.db.transaction() as s:
             return await campaign_history(s, campaign.id, self._clock(), wrapup_s=campaign.wrapup_s)
+
+    async def others_minutes(
+        self, campaign_id: int, since: datetime
+    ) -> list[tuple[float, int, int, int]]:
+        async with self.db.transaction() as s:
+            return await others_minutes(s, campaign_id, self.owner, since)
 
     async def followed_campaigns(
         self, loaded: Collection[int], agent_ids: Collection[int]

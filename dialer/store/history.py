@@ -27,16 +27,40 @@ RECENT = 500  # finished attempts replayed into the pacer's estimates
 _MINUTES = text(
     """
     SELECT CASE WHEN t >= :since THEN floor(extract(epoch FROM t) / 60) END AS minute,
-           count(*) AS answered,
-           count(*) FILTER (WHERE abandoned) AS abandoned
+           count(*) FILTER (WHERE NOT machine) AS answered,
+           count(*) FILTER (WHERE abandoned) AS abandoned,
+           count(*) FILTER (WHERE machine) AS machines
     FROM (
         SELECT COALESCE(answer_at, originated_at) AS t,
+               result = 'machine' AS machine,
                result = 'abandoned' OR answer_to_agent_ms > :grace_ms AS abandoned
         FROM call_attempts
-        WHERE campaign_id = :campaign AND result IN ('connected', 'abandoned')
+        WHERE campaign_id = :campaign AND result IN ('connected', 'abandoned', 'machine')
     ) AS answered
     GROUP BY 1
     ORDER BY 1 NULLS FIRST
+    """
+)
+# Issue 4, several daemons on one campaign: the live answers (and machines) other daemons
+# recorded since `since`, per minute; each daemon adds them to its windows now and then.
+_OTHERS = text(
+    """
+    SELECT floor(extract(epoch FROM t) / 60) AS minute,
+           count(*) FILTER (WHERE NOT machine) AS answered,
+           count(*) FILTER (WHERE abandoned) AS abandoned,
+           count(*) FILTER (WHERE machine) AS machines
+    FROM (
+        SELECT COALESCE(answer_at, originated_at) AS t,
+               result = 'machine' AS machine,
+               result = 'abandoned' OR answer_to_agent_ms > :grace_ms AS abandoned
+        FROM call_attempts
+        WHERE campaign_id = :campaign AND owner <> :owner
+          AND result IN ('connected', 'abandoned', 'machine')
+          AND originated_at >= CAST(:since AS timestamptz) - interval '1 hour'
+          AND COALESCE(answer_at, originated_at) >= CAST(:since AS timestamptz)
+    ) AS answered
+    GROUP BY 1
+    ORDER BY 1
     """
 )
 
@@ -69,6 +93,7 @@ async def campaign_history(
     wall_now = now.timestamp()
     grace_ms = round(GRACE_S * 1000)
     minutes: list[tuple[float, int, int]] = []
+    machine_minutes: list[tuple[float, int]] = []
     life_answered = life_abandoned = 0
     rows = await session.execute(
         _MINUTES,
@@ -78,11 +103,14 @@ async def campaign_history(
             "grace_ms": grace_ms,
         },
     )
-    for minute, answered, abandoned in rows:
+    for minute, answered, abandoned, machines in rows:
         life_answered += int(answered)
         life_abandoned += int(abandoned)
         if minute is not None:
-            minutes.append((float(minute) * 60.0, int(answered), int(abandoned)))
+            if answered:
+                minutes.append((float(minute) * 60.0, int(answered), int(abandoned)))
+            if machines:
+                machine_minutes.append((float(minute) * 60.0, int(machines)))
     outcomes: list[StoredOutcome] = []
     for r in await session.execute(_RECENT, {"campaign": campaign_id, "limit": recent}):
         originated = r.originated_at.timestamp()
@@ -120,4 +148,23 @@ async def campaign_history(
         life_abandoned=life_abandoned,
         recent=tuple(outcomes),
         wrapup_s=wrapup_s,
+        machine_minutes=tuple(machine_minutes),
     )
+
+
+async def others_minutes(
+    session: AsyncSession, campaign_id: int, owner: str, since: datetime
+) -> list[tuple[float, int, int, int]]:
+    """(minute start, answered, abandoned, machines) of the campaign's finished attempts of
+    daemons other than `owner` answered (or, for machines, dialed) at or after `since`."""
+    require_aware("since", since)
+    rows = await session.execute(
+        _OTHERS,
+        {
+            "campaign": campaign_id,
+            "owner": owner,
+            "since": since,
+            "grace_ms": round(GRACE_S * 1000),
+        },
+    )
+    return [(float(m) * 60.0, int(a), int(ab), int(mc)) for m, a, ab, mc in rows]

@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import pytest
 
-from dialer.engine.observe import CallChanged
+from dialer.engine.observe import CallChanged, HistoryRestored, OthersCounted
 from dialer.metrics import Metrics
+from dialer.pacing.history import CampaignHistory
 from dialer.store.records import Trunk
 from tests.unit.test_metrics import FakeEngine, campaign_run
 
@@ -59,3 +60,34 @@ async def test_uk_ratio_uses_the_campaign_rate_and_forgets_after_a_day() -> None
         assert value(m, machines, campaign="spring", window="24h") == 0
     finally:
         await m.aclose()
+
+
+def test_uk_ratio_counts_restored_machines_and_other_daemons_calls() -> None:
+    # After a restart the stored history gives the 24-hour window its machines too, so the
+    # gauge agrees with the API's figure from the CDRs; other daemons' calls join later.
+    m = Metrics()
+    wall = 1_000_000.0
+    history = CampaignHistory(
+        wall_now=wall,
+        minutes=((wall - 3600.0, 18, 2),),
+        life_answered=18,
+        life_abandoned=2,
+        recent=(),
+        wrapup_s=5.0,
+        machine_minutes=((wall - 2 * DAY, 50), (wall - 3600.0, 20)),  # the first: too old
+    )
+    m.observe(HistoryRestored("spring", history, 500.0))
+    m.sample(now=500.0)
+    assert (
+        value(m, "dialer_abandonment_window_machine_calls", campaign="spring", window="24h") == 20
+    )
+    uk = value(m, "dialer_abandonment_uk_ratio", campaign="spring", window="24h")
+    assert uk == pytest.approx((2 + 2) / (18 + 2))  # 10 % of 20 machines: 2 people
+    m.observe(OthersCounted("spring", 510.0, answered=2, abandoned=0, machines=10))
+    m.sample(now=520.0)
+    assert (
+        value(m, "dialer_abandonment_window_machine_calls", campaign="spring", window="24h") == 30
+    )
+    assert value(m, "dialer_abandonment_uk_ratio", campaign="spring", window="24h") == (
+        pytest.approx((2 + 3) / (20 + 3))
+    )

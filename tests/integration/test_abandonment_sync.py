@@ -1,0 +1,139 @@
+"""Several daemons on one campaign (issue 4): a daemon adds the calls the others finished (their
+CDRs in Postgres) to its abandonment windows every `dialer.abandonment_sync_s`, so each brakes
+on the campaign's true rate; and the stored history gives the UK gauge its machine verdicts.
+
+The daemon under test is the real App against the Asterisk rig and Postgres; "another daemon"
+is rows written into call_attempts under another owner while it runs."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from dialer.app import App
+from dialer.engine.engine import Engine
+from dialer.pacing.predictive import PredictivePacer
+from dialer.store.engine import Database
+from dialer.store.gateway import PgEngineStore
+from rig.asterisk import Asterisk
+from rig.campaign import seed
+from tests.fixtures.db import T0, seed_campaign
+from tests.fixtures.pbx import rig_settings
+from tests.integration.campaign_run import run_app
+from tests.integration.cdr_history import history_rows, write_rows
+
+pytestmark = [pytest.mark.rig]
+
+
+def attempt(
+    campaign_id: int, lead_id: int, owner: str, answer: datetime, result: str, late: bool = False
+) -> dict[str, Any]:
+    connected = result == "connected"
+    latency = 2500 if late else 150
+    return {
+        "id": str(uuid.uuid4()),
+        "lead_id": lead_id,
+        "campaign_id": campaign_id,
+        "trunk_id": None,
+        "owner": owner,
+        "originated_at": answer - timedelta(seconds=5),
+        "ring_at": answer - timedelta(seconds=4),
+        "answer_at": answer,
+        "agent_connect_at": answer + timedelta(milliseconds=latency) if connected else None,
+        "answer_to_agent_ms": latency if connected else None,
+        "hangup_at": answer + timedelta(seconds=20),
+        "result": result,
+    }
+
+
+async def test_other_daemons_answers_join_the_windows(
+    asterisk: Asterisk, store_db: Database, store_db_url: str
+) -> None:
+    seeded = await seed(store_db, name="shared", numbers=["+15550001000"], agents=0)
+    cid = seeded.campaign_id
+    lead_id = seeded.lead_ids[0]
+    pacers: list[PredictivePacer] = []
+
+    def pacer(_c: object) -> PredictivePacer:
+        pacers.append(PredictivePacer())
+        return pacers[-1]
+
+    settings = rig_settings(asterisk, store_db_url, abandonment_sync_s=0.2, autologin_agents=False)
+    app = App(settings, pacer)
+    state: dict[str, Any] = {}
+
+    async def other_daemon_writes() -> None:
+        now = datetime.now(UTC)
+        rows = [attempt(cid, lead_id, "other-daemon", now, "connected") for _ in range(90)]
+        rows += [attempt(cid, lead_id, "other-daemon", now, "abandoned") for _ in range(6)]
+        rows += [
+            attempt(cid, lead_id, "other-daemon", now, "connected", late=True) for _ in range(4)
+        ]
+        rows += [attempt(cid, lead_id, "other-daemon", now, "machine") for _ in range(3)]
+        # this daemon's own rows are its own to count (live), never added again
+        rows += [attempt(cid, lead_id, settings.dialer.owner_name(), now, "abandoned")]
+        # another daemon's call answered before this one read the history: in that history
+        rows += [attempt(cid, lead_id, "other-daemon", now - timedelta(hours=2), "abandoned")]
+        await write_rows(store_db, rows)
+        state["written_at"] = time.monotonic()
+
+    def progress(engine: Engine) -> bool:
+        run = engine.campaigns.get(cid)
+        if run is None or run.others_since is None:
+            return False
+        if "task" not in state:
+            state["task"] = asyncio.get_running_loop().create_task(other_daemon_writes())
+            return False
+        if "written_at" not in state:
+            return False
+        now = asyncio.get_running_loop().time()
+        day = run.abandonment.counts(now)[0]
+        state["day"] = (day.answered, day.abandoned)
+        state["pacer_day"] = pacers[-1].ledger.window_totals(now)[0]
+        return state["day"] == (100, 10) and state["pacer_day"] == (100, 10)
+
+    code = await run_app(app, progress, timeout_s=20)
+    assert code == 0
+    assert state["day"] == (100, 10)  # 90 connected + 6 abandoned + 4 connected too late
+    assert state["pacer_day"] == (100, 10)
+    waited = time.monotonic() - state["written_at"]
+    print(f"\nother daemons' answers counted {waited:.2f} s after they were written")
+
+
+async def test_history_has_the_machines_and_others_minutes_count_only_others(
+    store_db: Database,
+) -> None:
+    async with store_db.transaction() as s:
+        seeded = await seed_campaign(s, leads=1)
+    c, lead_id, trunk_id = seeded.campaign.id, seeded.lead_ids[0], seeded.trunk.id
+    rows, _ = history_rows(c, lead_id, trunk_id, T0, owner="other-daemon")
+    mine, _ = history_rows(c, lead_id, trunk_id, T0, owner="me")
+    await write_rows(store_db, rows + mine)
+    store = PgEngineStore(store_db, "me", 60.0, clock=lambda: T0)
+    history = await store.campaign_history(seeded.campaign)
+    # 5 machines a day in each set of rows, all within the last 24 hours
+    day_start = T0.timestamp() - 86_400
+    assert sum(n for t, n in history.machine_minutes if t >= day_start) == 10
+
+    since = T0 - timedelta(hours=6)
+    got = await store.others_minutes(c, since)
+    want: dict[float, list[int]] = {}
+    for r in rows:
+        t = r["answer_at"] or r["originated_at"]
+        if r["result"] not in ("connected", "abandoned", "machine") or t < since:
+            continue
+        minute = float(int(t.timestamp() // 60) * 60)
+        counts = want.setdefault(minute, [0, 0, 0])
+        if r["result"] == "machine":
+            counts[2] += 1
+        else:
+            counts[0] += 1
+            late = (r["answer_to_agent_ms"] or 0) > 2000
+            counts[1] += r["result"] == "abandoned" or late
+    assert got == [(m, *v) for m, v in sorted(want.items())]
+    assert sum(a for _, a, _, _ in got) > 0 and sum(m for _, _, _, m in got) > 0

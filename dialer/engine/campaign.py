@@ -71,6 +71,7 @@ class CampaignRun:
     # (answered, abandoned, machines) counted so far.
     others_since: float | None = None
     others_seen: dict[float, tuple[int, int, int]] = field(default_factory=dict)
+    saved_calibration: tuple[float, int] | None = None  # the predictive pacer's, as last saved
 
     def snapshot(self, now: float, trunk_in_use: int) -> PacingSnapshot:
         views = tuple(

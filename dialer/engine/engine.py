@@ -49,6 +49,7 @@ from dialer.engine.ports import AgentLeaseStore, EngineStore
 from dialer.pacing.base import AgentWork, CallOutcome, Pacer, ProgressivePacer
 from dialer.pacing.history import restore_ledger, restore_pacer
 from dialer.pacing.ledger import AbandonLedger, is_abandoned
+from dialer.pacing.predictive import PredictivePacer
 from dialer.rules.ports import DialGuard
 from dialer.settings import DialerSettings
 from dialer.store.records import AttemptEnd, AttemptStart, Campaign, LeasedLead, Trunk
@@ -202,6 +203,8 @@ class Engine:
         for run in self.campaigns.values():
             run.leads.clear()
         await self.cdr.flush()
+        if self._history is not None:
+            await self._save_calibrations(self._history)
         with contextlib.suppress(Exception):
             if unused:
                 await self._store.release(unused)
@@ -298,7 +301,7 @@ class Engine:
             sync_s = self._settings.abandonment_sync_s
             if sync_s > 0 and self._history is not None and now >= self._next_others_sync:
                 self._next_others_sync = now + sync_s
-                self._tasks.spawn(self._count_others(self._history), "abandonment-sync")
+                self._tasks.spawn(self._sync_history(self._history), "history-sync")
             if self._guard is not None and now >= self._next_callback_poll:
                 self._next_callback_poll = now + self._guard.callback_poll_s
                 self._tasks.spawn(self._poll_callbacks(self._guard), "callbacks")
@@ -949,6 +952,32 @@ class Engine:
             run.restoring -= 1
             if not run.restoring:
                 self._pace(run)
+
+    async def _sync_history(self, history: HistorySource) -> None:
+        await self._count_others(history)
+        await self._save_calibrations(history)
+
+    async def _save_calibrations(self, history: HistorySource) -> None:
+        """Issue 4: keep each predictive pacer's calibration (the threshold its feedback loop
+        tuned) in the campaign's row, so a restart goes on from it. Only once the run's history
+        was read (which restores it), and only when it changed."""
+        for run in list(self.campaigns.values()):
+            pacer = run.pacer
+            if not isinstance(pacer, PredictivePacer) or run.others_since is None:
+                continue
+            calibration = pacer.calibration
+            if calibration == run.saved_calibration:
+                continue
+            try:
+                await history.save_calibration(run.campaign.id, *calibration)
+            except Exception as exc:
+                logger.warning(
+                    "saving the pacer's calibration failed: %s",
+                    exc,
+                    extra={"campaign": run.campaign.name},
+                )
+                return
+            run.saved_calibration = calibration
 
     async def _count_others(self, history: HistorySource) -> None:
         """Issue 4: add the calls other daemons finished on our campaigns since each run's

@@ -46,6 +46,10 @@ class HistorySource(Protocol):
         the campaign answered since `since` (`dialer.store.history.others_minutes`)."""
         ...
 
+    async def save_calibration(self, campaign_id: int, threshold: float, abandons: int) -> None:
+        """Keep the predictive pacer's calibration for the campaign's next start."""
+        ...
+
 
 @dataclass(frozen=True, slots=True)
 class CampaignsState:

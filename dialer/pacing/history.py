@@ -48,6 +48,8 @@ class CampaignHistory:
     wrapup_s: float  # the campaign's wrap-up time (what the engine reports as agent work)
     # (minute start, calls answering-machine detection classed as machines), oldest first
     machine_minutes: tuple[tuple[float, int], ...] = ()
+    # the predictive pacer's (threshold, abandonments learned from) as last saved; None: never
+    calibration: tuple[float, int] | None = None
 
     def __post_init__(self) -> None:
         if not 0 <= self.life_abandoned <= self.life_answered:
@@ -98,6 +100,8 @@ def restore_pacer(pacer: Pacer, history: CampaignHistory, now: float) -> None:
         else:
             pacer.observe_work(value)
     if isinstance(pacer, PredictivePacer):
+        if history.calibration is not None:
+            pacer.restore_calibration(*history.calibration)
         pacer.settle(now)  # the replayed calls have all ended by now
         ledger = AbandonLedger(pacer.ledger.windows_s)
         restore_ledger(ledger, history, now)

@@ -310,6 +310,20 @@ class PredictivePacer:
         self._call_len = 0
         self._p_keys = (-1, -1)
 
+    # -- calibration, kept across restarts (dialer/pacing/history.py) ------------------------
+
+    @property
+    def calibration(self) -> tuple[float, int]:
+        """The threshold the feedback loop tuned (at the target) and the abandonments it
+        learned from (which set how large its next steps are)."""
+        return self.threshold, self._abandons_seen
+
+    def restore_calibration(self, threshold: float, abandons_seen: int) -> None:
+        """Go on from a calibration saved before a restart (clamped to the settings)."""
+        s = self.settings
+        self.threshold = min(s.max_threshold, max(s.min_threshold, threshold))
+        self._abandons_seen = max(0, abandons_seen)
+
     # -- feedback ---------------------------------------------------------------------------
 
     def observe_call(self, outcome: CallOutcome) -> None:

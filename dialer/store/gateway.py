@@ -18,7 +18,7 @@ from dialer.store import campaigns as campaign_repo
 from dialer.store.cdrs import end_attempts, start_attempts, update_attempts
 from dialer.store.cleanup import close_open_attempts, release_expired_leases
 from dialer.store.engine import Database
-from dialer.store.history import campaign_history, others_minutes
+from dialer.store.history import campaign_history, others_minutes, save_calibration
 from dialer.store.leads import lease_leads, release_leads, renew_leases
 from dialer.store.records import (
     Agent,
@@ -180,6 +180,10 @@ class PgEngineStore:
     ) -> list[tuple[float, int, int, int]]:
         async with self.db.transaction() as s:
             return await others_minutes(s, campaign_id, self.owner, since)
+
+    async def save_calibration(self, campaign_id: int, threshold: float, abandons: int) -> None:
+        async with self.db.transaction() as s:
+            await save_calibration(s, campaign_id, threshold, abandons)
 
     async def followed_campaigns(
         self, loaded: Collection[int], agent_ids: Collection[int]

@@ -14,13 +14,14 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import text
+from sqlalchemy import select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dialer.domain.results import CallResult
 from dialer.pacing.history import CampaignHistory, StoredOutcome
 from dialer.pacing.ledger import GRACE_S, WINDOWS_S
 from dialer.store.records import require_aware
+from dialer.store.tables import campaigns
 
 RECENT = 500  # finished attempts replayed into the pacer's estimates
 
@@ -141,6 +142,16 @@ async def campaign_history(
             )
         )
     outcomes.reverse()
+    saved = (
+        await session.execute(
+            select(campaigns.c.pacer_threshold, campaigns.c.pacer_abandons_seen).where(
+                campaigns.c.id == campaign_id
+            )
+        )
+    ).one_or_none()
+    calibration = None
+    if saved is not None and saved.pacer_threshold is not None:
+        calibration = (float(saved.pacer_threshold), int(saved.pacer_abandons_seen or 0))
     return CampaignHistory(
         wall_now=wall_now,
         minutes=tuple(minutes),
@@ -149,6 +160,20 @@ async def campaign_history(
         recent=tuple(outcomes),
         wrapup_s=wrapup_s,
         machine_minutes=tuple(machine_minutes),
+        calibration=calibration,
+    )
+
+
+async def save_calibration(
+    session: AsyncSession, campaign_id: int, threshold: float, abandons_seen: int
+) -> None:
+    """Keep the predictive pacer's calibration for the next start (`CampaignHistory`)."""
+    if not 0.0 < threshold <= 1.0 or abandons_seen < 0:
+        raise ValueError(f"need 0 < threshold <= 1 and abandons_seen >= 0, got {threshold}")
+    await session.execute(
+        update(campaigns)
+        .where(campaigns.c.id == campaign_id)
+        .values(pacer_threshold=threshold, pacer_abandons_seen=abandons_seen)
     )
 
 

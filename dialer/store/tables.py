@@ -102,6 +102,14 @@ campaigns = Table(
     # ('' : the caller ID) and the campaign's name as a PBX sound name ('' : not said).
     Column("callback_number", Text, nullable=False, server_default=""),
     Column("name_prompt", Text, nullable=False, server_default=""),
+    # Migration 0007 (issue 4): the predictive pacer's calibration, saved now and then by the
+    # daemons running the campaign and restored after a restart; NULL: never saved.
+    Column("pacer_threshold", Float, nullable=True),
+    Column("pacer_abandons_seen", Integer, nullable=True),
+    CheckConstraint(
+        "pacer_threshold IS NULL OR (pacer_threshold > 0 AND pacer_threshold <= 1)",
+        name="pacer_threshold",
+    ),
     CheckConstraint(_one_of("status", [s.value for s in CampaignStatus]), name="status"),
     CheckConstraint(_one_of("pacing_mode", [m.value for m in PacingMode]), name="pacing_mode"),
     # Issue 5 (migration 0002): an unanswered call rings at least 15 s before we give up.

@@ -1,6 +1,7 @@
 """Several daemons on one campaign (issue 4): a daemon adds the calls the others finished (their
 CDRs in Postgres) to its abandonment windows every `dialer.abandonment_sync_s`, so each brakes
-on the campaign's true rate; and the stored history gives the UK gauge its machine verdicts.
+on the campaign's true rate; the stored history gives the UK gauge its machine verdicts; and
+the predictive pacer's calibration is saved on the same beat and restored after a restart.
 
 The daemon under test is the real App against the Asterisk rig and Postgres; "another daemon"
 is rows written into call_attempts under another owner while it runs."""
@@ -14,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from sqlalchemy import text
 
 from dialer.app import App
 from dialer.engine.engine import Engine
@@ -137,3 +139,57 @@ async def test_history_has_the_machines_and_others_minutes_count_only_others(
             counts[1] += r["result"] == "abandoned" or late
     assert got == [(m, *v) for m, v in sorted(want.items())]
     assert sum(a for _, a, _, _ in got) > 0 and sum(m for _, _, _, m in got) > 0
+
+
+async def saved(db: Database, campaign_id: int) -> tuple[float | None, int | None]:
+    async with db.transaction() as s:
+        row = (
+            await s.execute(
+                text("SELECT pacer_threshold, pacer_abandons_seen FROM campaigns WHERE id = :c"),
+                {"c": campaign_id},
+            )
+        ).one()
+    return row[0], row[1]
+
+
+async def test_the_pacers_calibration_outlives_a_restart(
+    asterisk: Asterisk, store_db: Database, store_db_url: str
+) -> None:
+    seeded = await seed(store_db, name="calibrated", numbers=["+15550001001"], agents=0)
+    cid = seeded.campaign_id
+    assert await saved(store_db, cid) == (None, None)
+    pacers: list[PredictivePacer] = []
+
+    def pacer(_c: object) -> PredictivePacer:
+        pacers.append(PredictivePacer())
+        return pacers[-1]
+
+    settings = rig_settings(asterisk, store_db_url, abandonment_sync_s=0.2, autologin_agents=False)
+    default = PredictivePacer().calibration
+    state: dict[str, Any] = {}
+
+    def learned(engine: Engine) -> bool:
+        run = engine.campaigns.get(cid)
+        if run is None or run.others_since is None:
+            return False
+        if "set" not in state:
+            state["restored"] = pacers[-1].calibration
+            # what its feedback loop would have tuned after a few hours of calls
+            pacers[-1].restore_calibration(0.034, 7)
+            state["set"] = True
+        return run.saved_calibration == (0.034, 7)
+
+    assert await run_app(App(settings, pacer), learned, timeout_s=20) == 0
+    assert state["restored"] == default  # nothing saved yet: the default
+    assert await saved(store_db, cid) == (0.034, 7)
+
+    # A new daemon (a restart) goes on from it.
+    state.clear()
+
+    def restored(engine: Engine) -> bool:
+        run = engine.campaigns.get(cid)
+        return run is not None and run.others_since is not None
+
+    assert await run_app(App(settings, pacer), restored, timeout_s=20) == 0
+    assert len(pacers) == 2
+    assert pacers[-1].calibration == (0.034, 7)

@@ -10,6 +10,7 @@ from dialer.domain.call import CallAttempt, CallState
 from dialer.pacing.base import AgentActivity, AgentView, Pacer, PacingLimits, PacingSnapshot
 from dialer.pacing.ledger import AbandonLedger
 from dialer.pacing.limits import CallRateLimiter
+from dialer.pacing.others import OthersTally
 from dialer.store.records import Campaign, LeasedLead, Trunk
 
 _ACTIVITY = {
@@ -67,10 +68,8 @@ class CampaignRun:
     abandonment: AbandonLedger = field(default_factory=AbandonLedger)
     restoring: int = 0
     # Issue 4: other daemons' calls on this campaign join the windows as their CDRs are
-    # written: from `others_since` (when the history was read, epoch s) on, minute start ->
-    # (answered, abandoned, machines) counted so far.
-    others_since: float | None = None
-    others_seen: dict[float, tuple[int, int, int]] = field(default_factory=dict)
+    # written: what was counted of them (set when the history is restored; None before).
+    others: OthersTally | None = None
     saved_calibration: tuple[float, int] | None = None  # the predictive pacer's, as last saved
 
     def snapshot(self, now: float, trunk_in_use: int) -> PacingSnapshot:
@@ -103,9 +102,11 @@ class CampaignRun:
             ),
         )
 
-    def has_agents(self) -> bool:
-        """Some agent here is logged in or logging in: leads leased now may be dialed."""
-        return any(a.state not in _NO_AGENT for a in self.agents.values())
+    def wants_leads(self) -> bool:
+        """Leads leased now may be dialed here: an agent of this daemon is logged in or logging
+        in, or the campaign has no agents at all (its pacer alone decides, as for a recorded
+        message). A daemon whose agents are all elsewhere holds no leads (issue 4)."""
+        return not self.agents or any(a.state not in _NO_AGENT for a in self.agents.values())
 
     def named_callback_may_go(self, agent_id: str, now: float) -> bool:
         """Whether a due callback for this named agent may be dialed now (see `holding`). The

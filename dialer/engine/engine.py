@@ -47,7 +47,7 @@ from dialer.engine.observe import (
 )
 from dialer.engine.ports import AgentLeaseStore, EngineStore
 from dialer.pacing.base import AgentWork, CallOutcome, Pacer, ProgressivePacer
-from dialer.pacing.history import restore_ledger, restore_pacer
+from dialer.pacing.history import others_tally, restore_ledger, restore_pacer
 from dialer.pacing.ledger import AbandonLedger, is_abandoned
 from dialer.pacing.predictive import PredictivePacer
 from dialer.rules.ports import DialGuard
@@ -933,8 +933,7 @@ class Engine:
                 restore_ledger(run.abandonment, history, read_at)
                 await asyncio.sleep(0)
                 self._emit(HistoryRestored(name, history, read_at))
-                run.others_since = history.wall_now
-                run.others_seen.clear()
+                run.others = others_tally(history)
             now = self._loop.time()
             day = run.abandonment.counts(now)[0]
             logger.info(
@@ -963,7 +962,7 @@ class Engine:
         was read (which restores it), and only when it changed."""
         for run in list(self.campaigns.values()):
             pacer = run.pacer
-            if not isinstance(pacer, PredictivePacer) or run.others_since is None:
+            if not isinstance(pacer, PredictivePacer) or run.others is None:
                 continue
             calibration = pacer.calibration
             if calibration == run.saved_calibration:
@@ -980,15 +979,17 @@ class Engine:
             run.saved_calibration = calibration
 
     async def _count_others(self, history: HistorySource) -> None:
-        """Issue 4: add the calls other daemons finished on our campaigns since each run's
-        history was read (their CDRs) to its abandonment windows, the pacer's and observers'
-        (`OthersCounted`): with several daemons on a campaign, each brakes on its true rate.
-        Their calls still in progress join when they end (their CDR is written then)."""
+        """Issue 4: add the calls other daemons finished on our campaigns that their CDRs show
+        and this run has not counted (dialer/pacing/others.py) to its abandonment windows, the
+        pacer's and observers' (`OthersCounted`): with several daemons on a campaign, each
+        brakes on its true rate. Their calls still in progress join when they end (their CDR
+        is written then). One statement per campaign, over the last few hours of its CDRs."""
         for run in list(self.campaigns.values()):
-            since = run.others_since
-            if since is None:
+            tally = run.others
+            if tally is None:
                 continue
             name = run.campaign.name
+            since = tally.next_since(time.time())
             try:
                 rows = await history.others_minutes(
                     run.campaign.id, datetime.fromtimestamp(since, UTC)
@@ -1006,23 +1007,18 @@ class Engine:
             if self._others_failing:
                 logger.info("counting other daemons' calls works again", extra={"campaign": name})
                 self._others_failing = False
-            if run.others_since != since or self.campaigns.get(run.campaign.id) is not run:
+            if run.others is not tally or self.campaigns.get(run.campaign.id) is not run:
                 continue  # restored again meanwhile
             shift = self._loop.time() - time.time()
             ledger = getattr(run.pacer, "ledger", None)
             added = 0
-            for minute, answered, abandoned, machines in rows:
-                seen = run.others_seen.get(minute, (0, 0, 0))
-                new = (answered - seen[0], abandoned - seen[1], machines - seen[2])
-                if min(new) < 0 or new[1] > new[0] or not any(new):
-                    continue  # nothing new (or counts that went down: a row removed; skip)
-                run.others_seen[minute] = (answered, abandoned, machines)
+            for minute, answered, abandoned, machines in tally.merge(since, rows):
                 at = min(minute + 30.0, time.time()) + shift
-                run.abandonment.add(at, new[0], new[1])
+                run.abandonment.add(at, answered, abandoned)
                 if isinstance(ledger, AbandonLedger):
-                    ledger.add(at, new[0], new[1])
-                self._emit(OthersCounted(name, at, *new))
-                added += new[0]
+                    ledger.add(at, answered, abandoned)
+                self._emit(OthersCounted(name, at, answered, abandoned, machines))
+                added += answered
             if added:
                 logger.debug("%d answers of other daemons counted", added, extra={"campaign": name})
 
@@ -1062,7 +1058,7 @@ class Engine:
             if lead is None:
                 break
             self._originate(run, lead, now)
-        if not run.has_agents():
+        if not run.wants_leads():
             # No agent of this daemon here (issue 4: another daemon has them all): leads held
             # here could only wait, and the other daemon could not dial them meanwhile.
             if run.leads and not run.refilling:
@@ -1102,7 +1098,7 @@ class Engine:
         if not leads:
             run.exhausted_until = self._loop.time() + 2.0
             return
-        if not self._accepting or not run.has_agents():
+        if not self._accepting or not run.wants_leads():
             await self._store.release([lead.id for lead in leads])
             return
         run.leads.extend(leads)

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 from dialer.pacing.base import AgentWork, CallOutcome, Pacer
 from dialer.pacing.ledger import AbandonLedger
+from dialer.pacing.others import OthersTally
 from dialer.pacing.predictive import PredictivePacer
 
 MINUTE_S = 60.0
@@ -50,6 +51,11 @@ class CampaignHistory:
     machine_minutes: tuple[tuple[float, int], ...] = ()
     # the predictive pacer's (threshold, abandonments learned from) as last saved; None: never
     calibration: tuple[float, int] | None = None
+    # Issue 4: other daemons' calls in these counts from `others_since` (a minute start) on,
+    # (minute start, answered, abandoned, machines): what later reads of theirs start from
+    # (dialer/pacing/others.py). None: not read (no daemon name given).
+    others_since: float | None = None
+    others: tuple[tuple[float, int, int, int], ...] = ()
 
     def __post_init__(self) -> None:
         if not 0 <= self.life_abandoned <= self.life_answered:
@@ -106,3 +112,11 @@ def restore_pacer(pacer: Pacer, history: CampaignHistory, now: float) -> None:
         ledger = AbandonLedger(pacer.ledger.windows_s)
         restore_ledger(ledger, history, now)
         pacer.ledger = ledger
+
+
+def others_tally(history: CampaignHistory) -> OthersTally:
+    """What the restored windows hold of other daemons' calls, for later reads to add what is
+    new (dialer/pacing/others.py). A history read without them: from the next minute on."""
+    if history.others_since is not None:
+        return OthersTally(history.others_since, history.others)
+    return OthersTally(-(-history.wall_now // MINUTE_S) * MINUTE_S)

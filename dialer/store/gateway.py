@@ -173,7 +173,9 @@ class PgEngineStore:
         """The campaign's abandonment per minute, life totals and recent attempts, from its
         CDRs (`dialer.store.history`): restored into the engine when it starts the campaign."""
         async with self.db.transaction() as s:
-            return await campaign_history(s, campaign.id, self._clock(), wrapup_s=campaign.wrapup_s)
+            return await campaign_history(
+                s, campaign.id, self._clock(), wrapup_s=campaign.wrapup_s, owner=self.owner
+            )
 
     async def others_minutes(
         self, campaign_id: int, since: datetime

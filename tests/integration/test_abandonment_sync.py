@@ -19,6 +19,8 @@ from sqlalchemy import text
 
 from dialer.app import App
 from dialer.engine.engine import Engine
+from dialer.pacing.base import AgentActivity, AgentView, PacingLimits, PacingSnapshot
+from dialer.pacing.others import since_for
 from dialer.pacing.predictive import PredictivePacer
 from dialer.store.engine import Database
 from dialer.store.gateway import PgEngineStore
@@ -53,12 +55,32 @@ def attempt(
     }
 
 
-async def test_other_daemons_answers_join_the_windows(
+def phase(pacer: PredictivePacer) -> str:
+    """The pacer's phase for a team of one ready agent (this daemon has none logged in)."""
+    now = asyncio.get_running_loop().time()
+    snap = PacingSnapshot(
+        now, (AgentView(AgentActivity.READY, now - 5.0),), (), 0, PacingLimits(10, 10)
+    )
+    estimates = pacer.decide(snap).estimates
+    assert estimates is not None
+    return estimates.phase
+
+
+async def test_other_daemons_answers_join_the_windows_and_the_pacer_brakes(
     asterisk: Asterisk, store_db: Database, store_db_url: str
 ) -> None:
     seeded = await seed(store_db, name="shared", numbers=["+15550001000"], agents=0)
     cid = seeded.campaign_id
     lead_id = seeded.lead_ids[0]
+    # Before this daemon starts, another one connected 400 calls over the last 20 hours (the
+    # last of them within the hours that are read again): the restored history holds them, and
+    # they take the pacer out of warm-up.
+    start = datetime.now(UTC)
+    earlier = [
+        attempt(cid, lead_id, "other-daemon", start - timedelta(seconds=180 * i + 60), "connected")
+        for i in range(400)
+    ]
+    await write_rows(store_db, earlier)
     pacers: list[PredictivePacer] = []
 
     def pacer(_c: object) -> PredictivePacer:
@@ -72,23 +94,30 @@ async def test_other_daemons_answers_join_the_windows(
     async def other_daemon_writes() -> None:
         now = datetime.now(UTC)
         rows = [attempt(cid, lead_id, "other-daemon", now, "connected") for _ in range(90)]
-        rows += [attempt(cid, lead_id, "other-daemon", now, "abandoned") for _ in range(6)]
+        rows += [attempt(cid, lead_id, "other-daemon", now, "abandoned") for _ in range(20)]
         rows += [
             attempt(cid, lead_id, "other-daemon", now, "connected", late=True) for _ in range(4)
         ]
         rows += [attempt(cid, lead_id, "other-daemon", now, "machine") for _ in range(3)]
         # this daemon's own rows are its own to count (live), never added again
         rows += [attempt(cid, lead_id, settings.dialer.owner_name(), now, "abandoned")]
-        # another daemon's call answered before this one read the history: in that history
+        # another daemon's call answered two hours before this one read the history, its CDR
+        # written only now (a long call): not in that history, so counted now
         rows += [attempt(cid, lead_id, "other-daemon", now - timedelta(hours=2), "abandoned")]
+        # ...but not one answered more than LATE_S (3 h) before (the next restart counts it)
+        rows += [attempt(cid, lead_id, "other-daemon", now - timedelta(hours=4), "abandoned")]
         await write_rows(store_db, rows)
         state["written_at"] = time.monotonic()
 
     def progress(engine: Engine) -> bool:
         run = engine.campaigns.get(cid)
-        if run is None or run.others_since is None:
+        if run is None or run.others is None:
             return False
         if "task" not in state:
+            now = asyncio.get_running_loop().time()
+            day = run.abandonment.counts(now)[0]
+            state["restored"] = (day.answered, day.abandoned)
+            state["phase_before"] = phase(pacers[-1])
             state["task"] = asyncio.get_running_loop().create_task(other_daemon_writes())
             return False
         if "written_at" not in state:
@@ -97,12 +126,20 @@ async def test_other_daemons_answers_join_the_windows(
         day = run.abandonment.counts(now)[0]
         state["day"] = (day.answered, day.abandoned)
         state["pacer_day"] = pacers[-1].ledger.window_totals(now)[0]
-        return state["day"] == (100, 10) and state["pacer_day"] == (100, 10)
+        if state["day"] == (515, 25) and state["pacer_day"] == (515, 25):
+            state["phase_after"] = phase(pacers[-1])
+            return True
+        return False
 
     code = await run_app(app, progress, timeout_s=20)
     assert code == 0
-    assert state["day"] == (100, 10)  # 90 connected + 6 abandoned + 4 connected too late
-    assert state["pacer_day"] == (100, 10)
+    assert state["restored"] == (400, 0)
+    assert state["phase_before"] in ("predictive", "braking")
+    # 400 before + 90 connected + 20 abandoned + 4 connected too late + the one answered 2 h ago
+    assert state["day"] == (515, 25)
+    assert state["pacer_day"] == (515, 25)
+    # 25/515 is over the 3 % cap: the pacer dials progressively until back under it.
+    assert state["phase_after"] == "capped"
     waited = time.monotonic() - state["written_at"]
     print(f"\nother daemons' answers counted {waited:.2f} s after they were written")
 
@@ -121,6 +158,13 @@ async def test_history_has_the_machines_and_others_minutes_count_only_others(
     # 5 machines a day in each set of rows, all within the last 24 hours
     day_start = T0.timestamp() - 86_400
     assert sum(n for t, n in history.machine_minutes if t >= day_start) == 10
+
+    # The same statement gave the others' counts of the last LATE_S hours apart: what a later
+    # read from there gives, as long as nothing was written meanwhile.
+    assert history.others_since == since_for(T0.timestamp())
+    assert history.others
+    seed_since = datetime.fromtimestamp(history.others_since, UTC)
+    assert list(history.others) == await store.others_minutes(c, seed_since)
 
     since = T0 - timedelta(hours=6)
     got = await store.others_minutes(c, since)
@@ -170,7 +214,7 @@ async def test_the_pacers_calibration_outlives_a_restart(
 
     def learned(engine: Engine) -> bool:
         run = engine.campaigns.get(cid)
-        if run is None or run.others_since is None:
+        if run is None or run.others is None:
             return False
         if "set" not in state:
             state["restored"] = pacers[-1].calibration
@@ -188,7 +232,7 @@ async def test_the_pacers_calibration_outlives_a_restart(
 
     def restored(engine: Engine) -> bool:
         run = engine.campaigns.get(cid)
-        return run is not None and run.others_since is not None
+        return run is not None and run.others is not None
 
     assert await run_app(App(settings, pacer), restored, timeout_s=20) == 0
     assert len(pacers) == 2

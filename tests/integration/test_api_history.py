@@ -101,6 +101,15 @@ def live(d: Daemon, campaign: str) -> dict[str, Any]:
     return data
 
 
+def compliance(d: Daemon, campaign: str) -> dict[str, Any]:
+    """The campaign's abandonment as the regulators count it, from the CDRs (issue 5)."""
+    with d.client("supervisor") as http:
+        r = http.get(f"/api/v1/campaigns/{campaign}/stats")
+    assert r.status_code == 200, r.text
+    data: dict[str, Any] = r.json()["compliance"]
+    return data
+
+
 def windows(d: Daemon, campaign: str) -> dict[str, tuple[int, int]]:
     deadline = time.monotonic() + 10
     while True:
@@ -131,6 +140,14 @@ def test_abandonment_and_estimates_survive_a_restart(
         assert wait_for_sample(d, "dialer_abandonment_window_answered_calls", **labels) == 208
         life = {"campaign": name, "window": "life"}
         assert wait_for_sample(d, "dialer_abandonment_window_abandoned_calls", **life) == 68
+        # The UK gauge has the stored machine verdicts too (5 in the last 24 hours, 10 % of
+        # them taken for people): it gives the figure the API computes from the CDRs.
+        day = compliance(d, name)["last_24h"]
+        assert day["machines"] == 5
+        assert day["uk_rate"] == pytest.approx((8 + 0.5) / (208 + 0.5))
+        assert wait_for_sample(d, "dialer_abandonment_window_machine_calls", **labels) == 5
+        uk = wait_for_sample(d, "dialer_abandonment_uk_ratio", **labels)
+        assert uk == pytest.approx(day["uk_rate"])
         # The predictive pacer has its estimates: past warm-up, unlike a campaign with no past.
         assert live(d, name)["pacing"] == "no agents: none ready or busy"
         assert live(d, fresh)["pacing"].startswith("warm-up")

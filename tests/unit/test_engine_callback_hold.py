@@ -1,7 +1,7 @@
 """A campaign's buffer and agents (pure, no I/O): a callback for a named agent keeps that agent
 out of the pacer's count from the moment it is due, and is dialed only when the other ready
 agents could take every call dialed before that still rings or waits (issue 5); whether a
-campaign has any agent here (issue 4: a daemon without agents holds no leads)."""
+campaign wants leads (issue 4: a daemon whose agents are all elsewhere holds none)."""
 
 from __future__ import annotations
 
@@ -104,13 +104,15 @@ def test_ordinary_leads_skip_named_callbacks_and_holds_end_with_their_callback()
     assert run.holding == {}
 
 
-def test_a_campaign_without_agents_here_has_no_agents() -> None:
+def test_a_campaign_whose_agents_are_all_elsewhere_wants_no_leads() -> None:
     run = campaign_run(agents=2)
-    assert run.has_agents()
+    assert run.wants_leads()
     for agent in run.agents.values():
-        agent.state = ag.AgentState.LOGGED_OUT
-    assert not run.has_agents()
+        agent.state = ag.AgentState.LOGGED_OUT  # logged out, or another daemon's
+    assert not run.wants_leads()
     run.agents["2"].state = ag.AgentState.LOGGING_IN  # headset ringing: about to be here
-    assert run.has_agents()
+    assert run.wants_leads()
     run.agents["2"].state = ag.AgentState.LOGGING_OUT
-    assert not run.has_agents()
+    assert not run.wants_leads()
+    # a campaign with no agents at all: its pacer alone decides
+    assert campaign_run(agents=0).wants_leads()

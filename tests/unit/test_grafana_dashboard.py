@@ -326,6 +326,7 @@ def test_every_panel_queries_only_exported_metrics() -> None:
         "dialer_calls_answered_total",
         "dialer_calls_abandoned_total",
         "dialer_abandonment_ratio",
+        "dialer_abandonment_uk_ratio",
         "dialer_agents",
         "dialer_answer_to_agent_seconds_bucket",
         "dialer_dial_level",
@@ -334,6 +335,31 @@ def test_every_panel_queries_only_exported_metrics() -> None:
         "dialer_db_write_duration_seconds_bucket",
     ):
         assert name in used, f"no panel shows {name}"
+
+
+def test_abandonment_rate_panels_show_percent_and_the_3_percent_line() -> None:
+    """Every time series of an abandonment rate (US or UK) reads in percent, with 3 % dashed."""
+    board = dashboard()
+    rate_panels = [
+        p
+        for p in panels(board)
+        if p["type"] == "timeseries"
+        and any(
+            name.startswith("dialer_abandonment_") and name.endswith("_ratio")
+            for t in p.get("targets", [])
+            for name in selected_metrics(t["expr"])
+        )
+    ]
+    shown = {
+        name for p in rate_panels for t in p["targets"] for name in selected_metrics(t["expr"])
+    }
+    assert {"dialer_abandonment_ratio", "dialer_abandonment_uk_ratio"} <= shown
+    for p in rate_panels:
+        defaults = p["fieldConfig"]["defaults"]
+        assert defaults["unit"] == "percentunit", p["title"]
+        steps = defaults["thresholds"]["steps"]
+        assert any(s["value"] == 0.03 and s["color"] == "red" for s in steps), p["title"]
+        assert defaults["custom"]["thresholdsStyle"]["mode"] != "off", p["title"]
 
 
 def test_dashboard_layout_and_data_source() -> None:

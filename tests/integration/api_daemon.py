@@ -6,6 +6,7 @@ Not a test module: the test_api_* and test_cli_* modules build their fixtures fr
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 import signal
@@ -13,12 +14,13 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
+import pytest
 from sqlalchemy import text
 
 from dialer.store.engine import Database
@@ -161,3 +163,61 @@ def start_daemon(
     raise RuntimeError(
         f"the daemon did not start (exit {proc.returncode}):\n{log_path.read_text()[-3000:]}"
     )
+
+
+T = TypeVar("T")
+
+
+def serve_one(
+    factory: pytest.TempPathFactory, asterisk: Asterisk, db_url: str, label: str, **config: Any
+) -> Iterator[Daemon]:
+    """A test module's daemon (`yield from` it in a fixture): the tables emptied, one daemon
+    started on them with `config`, stopped cleanly afterwards."""
+    asyncio.run(truncate_all(db_url))
+    tmp = factory.mktemp(label)
+    d = start_daemon(tmp, write_config(tmp, asterisk, db_url, **config))
+    yield d
+    assert d.stop() == 0, d.log()[-3000:]
+
+
+def new_trunk(daemon: Daemon, **values: Any) -> dict[str, Any]:
+    """A trunk created over the API (as admin), with `values` over small defaults."""
+    body = {"name": unique("trunk"), "endpoint": "trunk", "max_channels": 4, "max_cps": 2.0}
+    with daemon.client("admin") as admin:
+        r = admin.post("/api/v1/trunks", json={**body, **values})
+    assert r.status_code == 201, r.text
+    data: dict[str, Any] = r.json()
+    return data
+
+
+def new_campaign(http: httpx.Client, trunk: str, **values: Any) -> dict[str, Any]:
+    """A campaign created over the API on `trunk`, with a caller ID unless `values` say."""
+    body = {"name": unique("camp"), "trunk": trunk, "caller_id": "+15550000000", **values}
+    r = http.post("/api/v1/campaigns", json=body)
+    assert r.status_code == 201, r.text
+    data: dict[str, Any] = r.json()
+    return data
+
+
+def wait_for(probe: Callable[[], T | None], timeout_s: float, what: str) -> T:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        value = probe()
+        if value:
+            return value
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.1)
+
+
+def query(db_url: str, sql: str, **params: Any) -> list[Any]:
+    """Rows of one SQL statement, read in a short-lived connection of its own."""
+
+    async def run() -> list[Any]:
+        db = Database(db_url)
+        try:
+            async with db.transaction() as s:
+                return list(await s.execute(text(sql), params))
+        finally:
+            await db.dispose()
+
+    return asyncio.run(run())

@@ -18,8 +18,15 @@ import pytest
 
 from rig.asterisk import Asterisk
 from rig.numbers import Behaviour, make_number
-from tests.integration.api_daemon import Daemon, start_daemon, truncate_all, unique, write_config
-from tests.integration.test_api_follow import query, wait_for
+from tests.integration.api_daemon import (
+    Daemon,
+    query,
+    start_daemon,
+    truncate_all,
+    unique,
+    wait_for,
+    write_config,
+)
 from tests.integration.test_cli_api import dialer
 
 pytestmark = [pytest.mark.rig, pytest.mark.slow]
@@ -66,6 +73,33 @@ def owners(db_url: str, campaign: str) -> dict[str, str | None]:
     return {r[0]: r[1] for r in rows}
 
 
+def set_up(
+    admin: Any,
+    name: str,
+    endpoints: list[str],
+    numbers: list[str],
+    max_channels: int,
+    **campaign: Any,
+) -> None:
+    """A trunk, the campaign `name` on it, one agent per headset endpoint and the leads."""
+    trunk = unique("trunk")
+    body = {"name": trunk, "endpoint": "trunk", "max_channels": max_channels, "max_cps": 20}
+    assert admin.post("/api/v1/trunks", json=body).status_code == 201
+    body = {"name": name, "trunk": trunk, "caller_id": "+15550000000", "max_attempts": 1}
+    r = admin.post("/api/v1/campaigns", json={**body, **campaign})
+    assert r.status_code == 201, r.text
+    for i, endpoint in enumerate(endpoints):
+        body = {"name": f"{name}-{i}", "sip_endpoint": endpoint, "campaign": name}
+        assert admin.post("/api/v1/agents", json=body).status_code == 201
+    r = admin.post(
+        f"/api/v1/campaigns/{name}/leads",
+        content="phone\n" + "\n".join(numbers) + "\n",
+        params={"check": "format"},
+        headers={"Content-Type": "text/csv"},
+    )
+    assert r.status_code == 200, r.text
+
+
 def test_each_agent_belongs_to_one_daemon(
     daemons: tuple[Daemon, Daemon], agent_headsets: Any, store_db_url: str
 ) -> None:
@@ -74,21 +108,7 @@ def test_each_agent_belongs_to_one_daemon(
     endpoints = agent_headsets.endpoints(AGENTS)
     numbers = [make_number(Behaviour.ANSWER, 0.3, 1.5, i) for i in range(24)]
     with a.client("admin") as admin:
-        trunk = unique("trunk")
-        body = {"name": trunk, "endpoint": "trunk", "max_channels": 20, "max_cps": 20}
-        assert admin.post("/api/v1/trunks", json=body).status_code == 201
-        body = {"name": name, "trunk": trunk, "caller_id": "+15550000000", "max_attempts": 1}
-        assert admin.post("/api/v1/campaigns", json=body).status_code == 201
-        for i, endpoint in enumerate(endpoints):
-            body = {"name": f"{name}-{i}", "sip_endpoint": endpoint, "campaign": name}
-            assert admin.post("/api/v1/agents", json=body).status_code == 201
-        r = admin.post(
-            f"/api/v1/campaigns/{name}/leads",
-            content="phone\n" + "\n".join(numbers) + "\n",
-            params={"check": "format"},
-            headers={"Content-Type": "text/csv"},
-        )
-        assert r.status_code == 200, r.text
+        set_up(admin, name, endpoints, numbers, max_channels=20)
 
     time.sleep(1.5)  # SIPp writes its statistics every second
     headset_calls = agent_headsets.sipp.stats().incoming_calls
@@ -229,29 +249,9 @@ def test_a_daemon_without_agents_leases_no_leads(
     # the owner of the agent leases and calls every lead.
     a, _b = daemons
     name = unique("lonely")
-    (endpoint,) = agent_headsets.endpoints(1)
     numbers = [make_number(Behaviour.ANSWER, 0.3, 0.8, 300 + i) for i in range(10)]
     with a.client("admin") as admin:
-        trunk = unique("trunk")
-        body = {"name": trunk, "endpoint": "trunk", "max_channels": 5, "max_cps": 10}
-        assert admin.post("/api/v1/trunks", json=body).status_code == 201
-        body = {
-            "name": name,
-            "trunk": trunk,
-            "caller_id": "+15550000000",
-            "max_attempts": 1,
-            "wrapup_s": 0.2,
-        }
-        assert admin.post("/api/v1/campaigns", json=body).status_code == 201
-        body = {"name": f"{name}-0", "sip_endpoint": endpoint, "campaign": name}
-        assert admin.post("/api/v1/agents", json=body).status_code == 201
-        r = admin.post(
-            f"/api/v1/campaigns/{name}/leads",
-            content="phone\n" + "\n".join(numbers) + "\n",
-            params={"check": "format"},
-            headers={"Content-Type": "text/csv"},
-        )
-        assert r.status_code == 200, r.text
+        set_up(admin, name, agent_headsets.endpoints(1), numbers, max_channels=5, wrapup_s=0.2)
         assert admin.post(f"/api/v1/campaigns/{name}/start").status_code == 200
     wait_for(lambda: all(owners(store_db_url, name).values()), 20, "the agent to have an owner")
     (holder,) = owners(store_db_url, name).values()

@@ -4,7 +4,6 @@ busy one finishes its call (never dropped) and its wrap-up first; errors are 404
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -13,8 +12,7 @@ import pytest
 
 from rig.asterisk import Asterisk
 from rig.numbers import Behaviour, make_number
-from tests.integration.api_daemon import Daemon, start_daemon, truncate_all, unique, write_config
-from tests.integration.test_api_calls import query, wait_for
+from tests.integration.api_daemon import Daemon, query, serve_one, unique, wait_for
 from tests.integration.test_cli_api import dialer
 
 pytestmark = [pytest.mark.rig, pytest.mark.slow]
@@ -28,11 +26,7 @@ def daemon(
     agent_headsets: Any,
     store_db_url: str,
 ) -> Iterator[Daemon]:
-    asyncio.run(truncate_all(store_db_url))
-    tmp = tmp_path_factory.mktemp("api-move")
-    d = start_daemon(tmp, write_config(tmp, asterisk, store_db_url))
-    yield d
-    assert d.stop() == 0, d.log()[-3000:]
+    yield from serve_one(tmp_path_factory, asterisk, store_db_url, "api-move")
 
 
 def campaign(http: Any, trunk: str, agents: list[tuple[str, str]]) -> str:

@@ -4,40 +4,20 @@ pausing and logging out, the disposition of an agent's last call and a callback.
 
 from __future__ import annotations
 
-import asyncio
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 import pytest
-from sqlalchemy import text
 
-from dialer.store.engine import Database
 from rig.asterisk import Asterisk
 from rig.numbers import Behaviour, make_number
-from tests.integration.api_daemon import (
-    AGENT_NAME,
-    Daemon,
-    start_daemon,
-    truncate_all,
-    unique,
-    write_config,
-)
+from tests.integration.api_daemon import AGENT_NAME, Daemon, query, serve_one, unique, wait_for
 
 pytestmark = [pytest.mark.rig, pytest.mark.slow]
 
 T = TypeVar("T")
-
-
-def wait_for(probe: Callable[[], T | None], timeout_s: float, what: str) -> T:
-    deadline = time.monotonic() + timeout_s
-    while True:
-        value = probe()
-        if value:
-            return value
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.1)
 
 
 @pytest.fixture(scope="module")
@@ -48,23 +28,7 @@ def daemon(
     agent_headsets: Any,
     store_db_url: str,
 ) -> Iterator[Daemon]:
-    asyncio.run(truncate_all(store_db_url))
-    tmp = tmp_path_factory.mktemp("api-calls")
-    d = start_daemon(tmp, write_config(tmp, asterisk, store_db_url))
-    yield d
-    assert d.stop() == 0, d.log()[-3000:]
-
-
-def query(db_url: str, sql: str, **params: Any) -> list[Any]:
-    async def run() -> list[Any]:
-        db = Database(db_url)
-        try:
-            async with db.transaction() as s:
-                return list(await s.execute(text(sql), params))
-        finally:
-            await db.dispose()
-
-    return asyncio.run(run())
+    yield from serve_one(tmp_path_factory, asterisk, store_db_url, "api-calls")
 
 
 def set_up(

@@ -4,7 +4,6 @@ trunks, the PBX state and the daemon's status."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterator
 from typing import Any
 
@@ -13,7 +12,7 @@ import pytest
 
 from dialer.domain.results import CallResult
 from rig.asterisk import Asterisk
-from tests.integration.api_daemon import Daemon, start_daemon, truncate_all, unique, write_config
+from tests.integration.api_daemon import Daemon, new_campaign, new_trunk, serve_one, unique
 
 pytestmark = [pytest.mark.rig]
 
@@ -22,34 +21,13 @@ pytestmark = [pytest.mark.rig]
 def daemon(
     tmp_path_factory: pytest.TempPathFactory, asterisk: Asterisk, store_db_url: str
 ) -> Iterator[Daemon]:
-    asyncio.run(truncate_all(store_db_url))
-    tmp = tmp_path_factory.mktemp("api-campaigns")
-    d = start_daemon(tmp, write_config(tmp, asterisk, store_db_url))
-    yield d
-    assert d.stop() == 0, d.log()[-3000:]
+    yield from serve_one(tmp_path_factory, asterisk, store_db_url, "api-campaigns")
 
 
 @pytest.fixture
 def http(daemon: Daemon) -> Iterator[httpx.Client]:
     with daemon.client("supervisor") as client:
         yield client
-
-
-def new_trunk(daemon: Daemon, **values: Any) -> dict[str, Any]:
-    body = {"name": unique("trunk"), "endpoint": "trunk", "max_channels": 4, "max_cps": 2.0}
-    with daemon.client("admin") as admin:
-        r = admin.post("/api/v1/trunks", json={**body, **values})
-    assert r.status_code == 201, r.text
-    data: dict[str, Any] = r.json()
-    return data
-
-
-def new_campaign(http: httpx.Client, trunk: str, **values: Any) -> dict[str, Any]:
-    body = {"name": unique("camp"), "trunk": trunk, "caller_id": "+15550000000", **values}
-    r = http.post("/api/v1/campaigns", json=body)
-    assert r.status_code == 201, r.text
-    data: dict[str, Any] = r.json()
-    return data
 
 
 def test_create_get_list_and_edit(daemon: Daemon, http: httpx.Client) -> None:

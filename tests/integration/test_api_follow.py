@@ -7,45 +7,29 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
-from sqlalchemy import text
 
-from dialer.store.engine import Database
 from rig.asterisk import Asterisk
 from rig.numbers import Behaviour, make_number
-from tests.integration.api_daemon import Daemon, start_daemon, truncate_all, unique, write_config
+from tests.integration.api_daemon import (
+    Daemon,
+    query,
+    start_daemon,
+    truncate_all,
+    unique,
+    wait_for,
+    write_config,
+)
 
 pytestmark = [pytest.mark.rig, pytest.mark.slow]
 
 T = TypeVar("T")
 POLL_S = 0.5
-
-
-def wait_for(probe: Callable[[], T | None], timeout_s: float, what: str) -> T:
-    deadline = time.monotonic() + timeout_s
-    while True:
-        value = probe()
-        if value:
-            return value
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.1)
-
-
-def query(db_url: str, sql: str, **params: Any) -> list[Any]:
-    async def run() -> list[Any]:
-        db = Database(db_url)
-        try:
-            async with db.transaction() as s:
-                return list(await s.execute(text(sql), params))
-        finally:
-            await db.dispose()
-
-    return asyncio.run(run())
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ from sqlalchemy import text
 
 from dialer.store.engine import Database
 from rig.asterisk import Asterisk
-from tests.integration.api_daemon import Daemon, start_daemon, truncate_all, unique, write_config
+from tests.integration.api_daemon import Daemon, serve_one, unique
 
 pytestmark = [pytest.mark.rig]
 
@@ -28,11 +28,7 @@ DATA = Path(__file__).resolve().parents[1] / "data" / "imports"
 def daemon(
     tmp_path_factory: pytest.TempPathFactory, asterisk: Asterisk, store_db_url: str
 ) -> Iterator[Daemon]:
-    asyncio.run(truncate_all(store_db_url))
-    tmp = tmp_path_factory.mktemp("api-leads")
-    d = start_daemon(tmp, write_config(tmp, asterisk, store_db_url))
-    yield d
-    assert d.stop() == 0, d.log()[-3000:]
+    yield from serve_one(tmp_path_factory, asterisk, store_db_url, "api-leads")
 
 
 @pytest.fixture

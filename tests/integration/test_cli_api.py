@@ -3,7 +3,6 @@ with its progress bar, agents, status, JSON output for scripts, and clear errors
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import subprocess
@@ -14,15 +13,7 @@ from pathlib import Path
 import pytest
 
 from rig.asterisk import Asterisk
-from tests.integration.api_daemon import (
-    REPO,
-    TOKENS,
-    Daemon,
-    start_daemon,
-    truncate_all,
-    unique,
-    write_config,
-)
+from tests.integration.api_daemon import REPO, TOKENS, Daemon, serve_one, unique
 
 pytestmark = [pytest.mark.rig]
 
@@ -33,11 +24,7 @@ DATA = Path(__file__).resolve().parents[1] / "data" / "imports"
 def daemon(
     tmp_path_factory: pytest.TempPathFactory, asterisk: Asterisk, store_db_url: str
 ) -> Iterator[Daemon]:
-    asyncio.run(truncate_all(store_db_url))
-    tmp = tmp_path_factory.mktemp("cli")
-    d = start_daemon(tmp, write_config(tmp, asterisk, store_db_url))
-    yield d
-    assert d.stop() == 0, d.log()[-3000:]
+    yield from serve_one(tmp_path_factory, asterisk, store_db_url, "cli")
 
 
 def dialer(

@@ -23,16 +23,7 @@ from dialer.store.cdrs import end_attempts, start_attempts
 from dialer.store.engine import Database
 from dialer.store.records import AttemptEnd, AttemptStart
 from rig.asterisk import Asterisk
-from tests.integration.api_daemon import (
-    AGENT_NAME,
-    REPO,
-    TOKENS,
-    Daemon,
-    start_daemon,
-    truncate_all,
-    unique,
-    write_config,
-)
+from tests.integration.api_daemon import AGENT_NAME, REPO, TOKENS, Daemon, serve_one, unique
 
 pytestmark = [pytest.mark.rig]
 
@@ -43,11 +34,7 @@ AT = "2031-03-04T15:30:00+00:00"  # a fixed instant, so the API's and the CLI's 
 def daemon(
     tmp_path_factory: pytest.TempPathFactory, asterisk: Asterisk, store_db_url: str
 ) -> Iterator[Daemon]:
-    asyncio.run(truncate_all(store_db_url))
-    tmp = tmp_path_factory.mktemp("rules-api")
-    d = start_daemon(tmp, write_config(tmp, asterisk, store_db_url))
-    yield d
-    assert d.stop() == 0, d.log()[-3000:]
+    yield from serve_one(tmp_path_factory, asterisk, store_db_url, "rules-api")
 
 
 def run_db(db_url: str, job: Any) -> Any:

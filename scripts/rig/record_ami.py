@@ -32,7 +32,8 @@ from rig.transcripts import TRANSCRIPT_DIR, Writer
 SETTLE_S = 0.5
 """How long to keep recording after a scenario's last expected event (trailing events)."""
 AMD_MESSAGE = "dialer/abandon"
-"""The message left on answering machines in the amd_* scenarios (the deploy's 3.8 s one)."""
+"""The message left on answering machines in the amd_* scenarios (deploy/asterisk/sounds/
+dialer/abandon.wav, 3.8 s; not the abandon message, which [dialer-abandon] builds from parts)."""
 
 
 @dataclass
@@ -197,7 +198,8 @@ async def not_found_404(scene: Scene) -> None:
 
 async def redirect_abandon(scene: Scene) -> None:
     """Answered; the daemon has no agent and sends Redirect to dialer-abandon at once: the
-    UserEvent DialerMessage, the message (3.8 s), then the dialplan hangs up."""
+    UserEvent DialerMessage, the message ("Sorry we missed you", "please call us back on" and
+    the caller ID's 11 digits, about 12 s), then the dialplan hangs up."""
     number = make_number(Behaviour.ANSWER, ring_s=0.3, talk_s=30.0, serial=6)
     customer = await scene.originate_customer("customer", number, hold_s=5)
     await scene.answered(customer)
@@ -211,7 +213,8 @@ async def redirect_abandon(scene: Scene) -> None:
 
 async def failsafe_abandon(scene: Scene) -> None:
     """Answered and never bridged (as if the daemon were gone): after DIALER_HOLD_DEFAULT
-    (1.5 s) the dialplan itself plays the message and hangs up."""
+    (1.5 s) the dialplan itself plays the abandon message (about 12 s, the caller ID's digits as
+    the call-back number) and hangs up."""
     number = make_number(Behaviour.ANSWER_HOLD, ring_s=0.3, serial=7)
     customer = await scene.originate_customer("customer", number)
     answered = await scene.answered(customer)
@@ -341,7 +344,7 @@ async def amd_hangup_during(scene: Scene) -> None:
 async def amd_notsure(scene: Scene) -> None:
     """AMD on, and the line sends no audio at all: after total_analysis_time (3.5 s) AMD says
     NOTSURE, the call waits as a person would (DIALER_HOLD 0.5 s here), nobody bridges it, and
-    the fail-safe plays the abandon message."""
+    the fail-safe plays the abandon message (about 12 s)."""
     number = make_number(Behaviour.ANSWER_HOLD, ring_s=0.5, serial=24)
     customer = await scene.originate_amd("customer", number, hold_s=0.5, message=AMD_MESSAGE)
     answered = await scene.answered(customer)

@@ -180,6 +180,26 @@ def serve_one(
     assert d.stop() == 0, d.log()[-3000:]
 
 
+def serve_two(
+    tmp: Path, asterisk: Asterisk, db_url: str, names: tuple[str, str], **config: Any
+) -> Iterator[tuple[Daemon, Daemon]]:
+    """Two daemons on one database (`yield from` it in a fixture), owners `names`, each with
+    `config`, on emptied tables; both stopped cleanly afterwards."""
+    asyncio.run(truncate_all(db_url))
+    started: list[Daemon] = []
+    try:
+        for name in names:
+            home = tmp / name
+            home.mkdir()
+            started.append(
+                start_daemon(home, write_config(home, asterisk, db_url, owner=name, **config))
+            )
+        yield started[0], started[1]
+    finally:
+        for d in started:
+            assert d.stop() == 0, d.log()[-3000:]
+
+
 def new_trunk(daemon: Daemon, **values: Any) -> dict[str, Any]:
     """A trunk created over the API (as admin), with `values` over small defaults."""
     body = {"name": unique("trunk"), "endpoint": "trunk", "max_channels": 4, "max_cps": 2.0}

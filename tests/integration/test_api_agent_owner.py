@@ -6,7 +6,6 @@ completed, and a clean stop gives every agent back."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import re
 import time
@@ -21,11 +20,9 @@ from rig.numbers import Behaviour, make_number
 from tests.integration.api_daemon import (
     Daemon,
     query,
-    start_daemon,
-    truncate_all,
+    serve_two,
     unique,
     wait_for,
-    write_config,
 )
 from tests.integration.test_cli_api import dialer
 
@@ -40,27 +37,16 @@ _READY = re.compile(r"agent (\d+) ready\b")
 def daemons(
     tmp_path: Path, asterisk: Asterisk, sipp_trunk: Any, agent_headsets: Any, store_db_url: str
 ) -> Iterator[tuple[Daemon, Daemon]]:
-    asyncio.run(truncate_all(store_db_url))
-    started: list[Daemon] = []
-    try:
-        for name in ("owner-a", "owner-b"):
-            tmp = tmp_path / name
-            tmp.mkdir()
-            config = write_config(
-                tmp,
-                asterisk,
-                store_db_url,
-                owner=name,
-                autologin_agents=True,
-                campaign_poll_s=POLL_S,
-                agent_lease_s=3.0,
-                lease_batch=4,  # small: neither daemon leases every lead before the other
-            )
-            started.append(start_daemon(tmp, config))
-        yield started[0], started[1]
-    finally:
-        for d in started:
-            assert d.stop() == 0, d.log()[-3000:]
+    yield from serve_two(
+        tmp_path,
+        asterisk,
+        store_db_url,
+        ("owner-a", "owner-b"),
+        autologin_agents=True,
+        campaign_poll_s=POLL_S,
+        agent_lease_s=3.0,
+        lease_batch=4,  # small: neither daemon leases every lead before the other
+    )
 
 
 def owners(db_url: str, campaign: str) -> dict[str, str | None]:

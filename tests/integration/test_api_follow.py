@@ -5,12 +5,11 @@ every lead either had leased."""
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
 
@@ -19,16 +18,13 @@ from rig.numbers import Behaviour, make_number
 from tests.integration.api_daemon import (
     Daemon,
     query,
-    start_daemon,
-    truncate_all,
+    serve_two,
     unique,
     wait_for,
-    write_config,
 )
 
 pytestmark = [pytest.mark.rig, pytest.mark.slow]
 
-T = TypeVar("T")
 POLL_S = 0.5
 
 
@@ -36,25 +32,14 @@ POLL_S = 0.5
 def daemons(
     tmp_path: Path, asterisk: Asterisk, sipp_trunk: Any, agent_headsets: Any, store_db_url: str
 ) -> Iterator[tuple[Daemon, Daemon]]:
-    asyncio.run(truncate_all(store_db_url))
-    started: list[Daemon] = []
-    try:
-        for name in ("follow-a", "follow-b"):
-            tmp = tmp_path / name
-            tmp.mkdir()
-            config = write_config(
-                tmp,
-                asterisk,
-                store_db_url,
-                owner=name,
-                autologin_agents=False,
-                campaign_poll_s=POLL_S,
-            )
-            started.append(start_daemon(tmp, config))
-        yield started[0], started[1]
-    finally:
-        for d in started:
-            assert d.stop() == 0, d.log()[-3000:]
+    yield from serve_two(
+        tmp_path,
+        asterisk,
+        store_db_url,
+        ("follow-a", "follow-b"),
+        autologin_agents=False,
+        campaign_poll_s=POLL_S,
+    )
 
 
 def originated(db_url: str, campaign: str, owner: str) -> list[datetime]:

@@ -12,7 +12,6 @@ Definitions:
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from pathlib import Path
 from typing import Any
@@ -123,7 +122,7 @@ def _decision_dict(d: PacingDecision | None) -> dict[str, Any] | None:
     if d.estimates is not None:
         out["estimates"] = {
             k: (round(v, 5) if isinstance(v, float) else v)
-            for k, v in dataclasses.asdict(d.estimates).items()
+            for k, v in d.estimates._asdict().items()
         }
     return out
 
@@ -146,7 +145,7 @@ def format_summary(s: dict[str, Any]) -> str:
         f"  lines per agent        {s['lines_per_agent']:.2f}",
         f"  pacing                 {s['decisions']} decisions, "
         f"{s['decision_us_mean']:.0f} us mean, {s['decision_us_p99']:.0f} us p99, "
-        f"{s['decision_us_max']:.0f} us max (CPU)",
+        f"{s['decision_us_max']:.0f} us max (wall clock)",
         f"  run                    {s['wall_s']:.2f} s wall, {s['speed_x']}x real time",
     ]
     if s["phases"]:

@@ -47,6 +47,7 @@ import heapq
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Generic, TypeVar
 
 from dialer.pacing.base import (
     AgentActivity,
@@ -60,9 +61,13 @@ from dialer.pacing.base import (
 from dialer.pacing.estimators import ContactRate, Durations, DurationView
 from dialer.pacing.ledger import GRACE_S, WINDOWS_S, AbandonLedger
 from dialer.pacing.limits import MAX_LINES_PER_AGENT, agent_counts, room
+from dialer.pacing.packed import column_sums, pack
 from dialer.pacing.risk import search_exact, search_normal
 
 Row = tuple[float, ...]
+# A table row: a tuple of chances (the exact method) or those chances and their variances packed
+# into one integer (the normal method, which only needs their column sums: see `packed`).
+R = TypeVar("R", Row, int)
 
 _READY = AgentActivity.READY
 _TALKING = AgentActivity.TALKING
@@ -85,11 +90,6 @@ def _talk_buckets() -> tuple[tuple[int, ...], tuple[float, ...]]:
 
 _TALK_LUT, _TALK_MID = _talk_buckets()
 _TALK_LAST = len(_TALK_MID) - 1
-# the whole seconds of age in each bucket: [lo, hi)
-_TALK_SECONDS = tuple(
-    (_TALK_LUT.index(i), len(_TALK_LUT) - _TALK_LUT[::-1].index(i)) if i < _TALK_LAST else (0, 0)
-    for i in range(len(_TALK_MID))
-)
 _WRAP_STEP = 0.25  # wrap-up ages in quarter seconds: a wrap-up's end is nearly certain
 _WRAP_BUCKETS = 3600  # 15 minutes of them
 _PAD = 8  # table slots for ages just below zero
@@ -103,34 +103,78 @@ _RESOLVE_S = 30.0  # a ring timeout: calls dialed this long ago have ended (if n
 _RATE_GAP_S = 10.0  # a longer gap between decisions is not dialing time (a night, a pause)
 
 
-def _talk_bucket(age: float) -> int:
-    if age < 0.0:
-        return 0
-    return _TALK_LUT[int(age)] if age < len(_TALK_LUT) else _TALK_LAST
+class _AgeTable(Generic[R]):
+    """Rows of chances for busy agents by age: one row per age bucket (`lut` maps each age step,
+    `step` seconds long, to its bucket; `mids` gives the age a bucket's row is worked out at),
+    and the same rows by age step in `slots` (shifted by _PAD, so that an age a little below
+    zero, a clock step, still finds bucket 0), so that the usual look-up is one list index per
+    agent. A bucket's row is made the first time an agent is met in it (`at`, for a slot that is
+    still None, or an age past the steps: the last bucket).
+    After the tables are rebuilt (`renew`), a decision makes at most `budget` rows (`begin`):
+    buckets met beyond that keep their previous row, in their slots too, until a later decision
+    makes them again. So no single decision pays for the whole rebuild, and none pays twice."""
 
-
-class _RowCache(dict[int, Row]):
-    """Rows by bucket, computed on first use. After the tables are rebuilt (`renew`), a
-    decision computes at most `budget` new rows and uses the previous ones for the rest, so no
-    single decision pays for the whole rebuild."""
-
-    def __init__(self, make: Callable[[int], Row]) -> None:
-        super().__init__()
-        self._make = make
-        self._stale: dict[int, Row] = {}
-        self.budget = 0
+    def __init__(
+        self, make: Callable[[float], R], lut: tuple[int, ...], mids: tuple[float, ...], step: float
+    ) -> None:
+        self._make: Callable[[float], R] = make
+        self._lut = lut
+        self._mids = mids
+        self._step = step
+        spans: dict[int, tuple[int, int]] = {}
+        for i, bucket in enumerate(lut):
+            lo, _ = spans.get(bucket, (i, i))
+            spans[bucket] = (lo, i + 1)
+        self._spans = spans
+        self.slots: list[R | None] = [None] * (len(lut) + _PAD)
+        self._rows: dict[int, R] = {}
+        self._stale: dict[int, R] = {}  # rows from before the last rebuild
+        self._redo: list[int] = []  # buckets whose stale row is in use
+        self._budget = 0
 
     def renew(self) -> None:
-        self._stale = dict(self)
-        self.clear()
+        self._stale = self._rows
+        self._rows = {}
+        self._redo = []
+        self.slots = [None] * len(self.slots)
 
-    def __missing__(self, key: int) -> Row:
-        old = self._stale.get(key)
-        if old is not None and self.budget <= 0:
-            return old
-        self.budget -= 1
-        row = self[key] = self._make(key)
+    def begin(self, budget: int) -> None:
+        """A decision starts: it may make `budget` rows, first those whose stale row is in use."""
+        redo = self._redo
+        while redo and budget > 0:
+            bucket = redo.pop()
+            if bucket not in self._rows:
+                self._fill(bucket)
+                budget -= 1
+        self._budget = budget
+
+    def at(self, age: float) -> R:
+        i = int(age / self._step)
+        bucket = self._lut[i] if 0 <= i < len(self._lut) else 0 if i < 0 else len(self._mids) - 1
+        row = self._rows.get(bucket)
+        if row is not None:
+            return row
+        old = self._stale.get(bucket)
+        if old is None or self._budget > 0:
+            self._budget -= 1
+            return self._fill(bucket)
+        self._redo.append(bucket)
+        self._put(bucket, old)
+        return old
+
+    def _fill(self, bucket: int) -> R:
+        row: R = self._make(self._mids[bucket])
+        self._rows[bucket] = row
+        self._put(bucket, row)
         return row
+
+    def _put(self, bucket: int, row: R) -> None:
+        span = self._spans.get(bucket)
+        if span is not None:
+            lo, hi = span
+            self.slots[lo + _PAD : hi + _PAD] = [row] * (hi - lo)
+            if lo == 0:
+                self.slots[:_PAD] = [row] * _PAD
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,39 +239,36 @@ class PredictiveSettings:
             raise ValueError("max_lines_per_agent must be >= 1")
 
 
-class _Grid:
+class _Grid(Generic[R]):
     """The look-ahead's tables at one set of answer-time points: per busy agent (by talk or
     wrap-up age) and per ringing call (by ring age, for a contact rate), the chances at each
-    point; with their variances p(1-p) appended when `with_var` (the normal method)."""
+    point, made into a row by `make_row`."""
 
-    def __init__(self, pacer: PredictivePacer, cols: tuple[int, ...], with_var: bool) -> None:
+    def __init__(
+        self, pacer: PredictivePacer, cols: tuple[int, ...], make_row: Callable[[Row], R]
+    ) -> None:
         self.cols = cols  # which of the pacer's answer points
-        self.with_var = with_var
+        self.row: Callable[[Row], R] = make_row
         self.pts: tuple[float, ...] = ()  # supply points (answer point + grace) of the rows
-        self.talk = _RowCache(lambda i: self.row(pacer._talk_chances(_TALK_MID[i], self.pts)))
-        self.wrap = _RowCache(
-            lambda i: self.row(pacer._wrap_chances((i + 0.5) * _WRAP_STEP, self.pts))
+        self.talk: _AgeTable[R] = _AgeTable(
+            lambda age: self.row(pacer._talk_chances(age, self.pts)), _TALK_LUT, _TALK_MID, 1.0
         )
-        # The same rows by whole second of talk age (quarter second of wrap-up age), shifted by
-        # _PAD so that an age a little below zero (a clock step) still finds its row: filled as
-        # decisions meet them, so the usual look-up is one list index per agent.
-        self.talk_s: list[Row | None] = [None] * (len(_TALK_LUT) + _PAD)
-        self.wrap_q: list[Row | None] = [None] * (_WRAP_BUCKETS + _PAD)
-        self.calls_by_p: dict[int, list[Row]] = {}
-        self.calls: list[Row] = []
+        self.wrap: _AgeTable[R] = _AgeTable(
+            lambda age: self.row(pacer._wrap_chances(age, self.pts)),
+            tuple(range(_WRAP_BUCKETS)),
+            tuple((i + 0.5) * _WRAP_STEP for i in range(_WRAP_BUCKETS)),
+            _WRAP_STEP,
+        )
+        self.calls_by_p: dict[int, list[R]] = {}
+        self.calls: list[R] = []
         self.call_key = -1
         self.pi: tuple[float, ...] = ()  # chance another new call is answered by each point
         self.pi_var: tuple[float, ...] = ()
-
-    def row(self, qs: tuple[float, ...]) -> Row:
-        return qs + tuple(q * (1.0 - q) for q in qs) if self.with_var else qs
 
     def renew_agents(self, supply_pts: tuple[float, ...]) -> None:
         self.pts = tuple(supply_pts[b] for b in self.cols)
         self.talk.renew()
         self.wrap.renew()
-        self.talk_s = [None] * len(self.talk_s)
-        self.wrap_q = [None] * len(self.wrap_q)
 
     def set_calls(self, pacer: PredictivePacer, key: int) -> None:
         rows = self.calls_by_p.get(key)
@@ -252,6 +293,15 @@ class _Grid:
         self.pi_var = tuple(x * (1.0 - x) for x in self.pi)
 
 
+def _packed_with_var(qs: Row) -> int:
+    """A row of the normal method: the chances and their variances p(1-p), packed."""
+    return pack((*qs, *(q * (1.0 - q) for q in qs)))
+
+
+def _as_is(qs: Row) -> Row:
+    return qs
+
+
 class PredictivePacer:
     """Look-ahead pacing with a feedback-tuned threshold. One instance per campaign."""
 
@@ -274,8 +324,8 @@ class PredictivePacer:
             min(s.points - 1, int((j + 0.5) / s.normal_points * s.points))
             for j in range(s.normal_points)
         )
-        self._exact = _Grid(self, tuple(range(s.points)), with_var=False)
-        self._normal = _Grid(self, normal_cols, with_var=True)
+        self._exact = _Grid(self, tuple(range(s.points)), _as_is)
+        self._normal = _Grid(self, normal_cols, _packed_with_var)
         self._new_obs = 0  # call outcomes since the call tables were built
         self._warm_tables = True  # tables not rebuilt since warm-up ended
         self._new_works = 0  # finished agent calls since the agent tables were built
@@ -429,16 +479,13 @@ class PredictivePacer:
             mid = self._m // 2
             soon = ready + sum(r[mid] for r in rows)
         else:
-            g = self._normal
-            rows = self._supply(g, now, talking, wrapping)
-            crows = self._demand(now, ring, g.calls)
-            n = len(g.cols)
-            zero = [0.0] * (2 * n)
-            sup = list(map(sum, zip(*rows, strict=True))) if rows else zero
-            dem = list(map(sum, zip(*crows, strict=True))) if crows else zero
+            gn = self._normal
+            n = len(gn.cols)
+            sup = column_sums(self._supply(gn, now, talking, wrapping), 2 * n)
+            dem = column_sums(self._demand(now, ring, gn.calls), 2 * n)
             mu = [base + sup[b] - dem[b] for b in range(n)]
             var = [sup[n + b] + dem[n + b] for b in range(n)]
-            dial, last_chance = search_normal(mu, var, g.pi, g.pi_var, threshold, n_room)
+            dial, last_chance = search_normal(mu, var, gn.pi, gn.pi_var, threshold, n_room)
             soon = ready + sup[n // 2]
 
         in_flight = len(ring) + snap.answered_waiting
@@ -475,55 +522,40 @@ class PredictivePacer:
         return self._team_cache
 
     def _supply(
-        self, g: _Grid, now: float, talking: list[float], wrapping: list[float]
-    ) -> list[Row]:
+        self, g: _Grid[R], now: float, talking: list[float], wrapping: list[float]
+    ) -> list[R]:
         """A row of chances (free by each point) per busy agent: talking ones, then those in
         wrap-up (by the times they started)."""
-        by_s = g.talk_s
+        talk = g.talk
+        talk.begin(_ROW_BUDGET)
+        by_s = talk.slots
         pad = _PAD
-        g.talk.budget = g.wrap.budget = _ROW_BUDGET
         try:
             rows = [by_s[int(now - t) + pad] for t in talking]
         except IndexError:  # talking for over an hour
-            rows = [self._talk_row(g, now - t) for t in talking]
-        if None in rows:  # rows not met since the tables were rebuilt
-            rows = [r or self._talk_row(g, now - t) for r, t in zip(rows, talking, strict=True)]
+            rows = [talk.at(now - t) for t in talking]
+        if None in rows:  # buckets not met since the tables were rebuilt
+            rows = [
+                talk.at(now - t) if r is None else r for r, t in zip(rows, talking, strict=True)
+            ]
         if wrapping:
-            by_q = g.wrap_q
+            wrap = g.wrap
+            wrap.begin(_ROW_BUDGET)
+            by_q = wrap.slots
             step = 1.0 / _WRAP_STEP
             try:
                 more = [by_q[int((now - t) * step) + pad] for t in wrapping]
             except IndexError:
-                more = [self._wrap_row(g, now - t) for t in wrapping]
+                more = [wrap.at(now - t) for t in wrapping]
             if None in more:
                 more = [
-                    r or self._wrap_row(g, now - t) for r, t in zip(more, wrapping, strict=True)
+                    wrap.at(now - t) if r is None else r
+                    for r, t in zip(more, wrapping, strict=True)
                 ]
             rows += more
         return rows  # type: ignore[return-value]  # no None left in either
 
-    def _talk_row(self, g: _Grid, age: float) -> Row:
-        i = _talk_bucket(age)
-        fresh = i in g.talk
-        row = g.talk[i]
-        if not fresh and i in g.talk:  # just made (not a stale one): every second of its bucket
-            lo, hi = _TALK_SECONDS[i]
-            g.talk_s[lo + _PAD : hi + _PAD] = [row] * (hi - lo)
-            if i == 0:
-                g.talk_s[:_PAD] = [row] * _PAD  # ages a little below zero
-        return row
-
-    def _wrap_row(self, g: _Grid, age: float) -> Row:
-        i = min(max(int(age / _WRAP_STEP), 0), _WRAP_BUCKETS - 1)
-        fresh = i in g.wrap
-        row = g.wrap[i]
-        if not fresh and i in g.wrap:  # just made: its quarter second of the table
-            g.wrap_q[i + _PAD] = row
-            if i == 0:
-                g.wrap_q[:_PAD] = [row] * _PAD
-        return row
-
-    def _demand(self, now: float, ring: tuple[float, ...], call_rows: list[Row]) -> list[Row]:
+    def _demand(self, now: float, ring: tuple[float, ...], call_rows: list[R]) -> list[R]:
         """A row of chances (answered by each point) per ringing call."""
         try:
             return [call_rows[int(now - t)] for t in ring]

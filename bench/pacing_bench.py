@@ -194,8 +194,8 @@ def main(argv: list[str] | None = None) -> int:
             "",
             *verdicts,
             "",
-            "Speed on this machine (predictive; wall-clock time, which for a decision is at "
-            "least its CPU time):",
+            "Speed on this machine (predictive; the day in wall-clock time, decisions in CPU "
+            "time):",
             "",
             *perf,
             "",

@@ -145,7 +145,7 @@ def format_summary(s: dict[str, Any]) -> str:
         f"  lines per agent        {s['lines_per_agent']:.2f}",
         f"  pacing                 {s['decisions']} decisions, "
         f"{s['decision_us_mean']:.0f} us mean, {s['decision_us_p99']:.0f} us p99, "
-        f"{s['decision_us_max']:.0f} us max (wall clock)",
+        f"{s['decision_us_max']:.0f} us max (CPU)",
         f"  run                    {s['wall_s']:.2f} s wall, {s['speed_x']}x real time",
     ]
     if s["phases"]:

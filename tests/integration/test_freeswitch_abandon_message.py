@@ -37,8 +37,10 @@ from tests.fixtures.freeswitch import FsRig
 from tests.fixtures.pbx import fs_settings
 from tests.integration.abandon_campaigns import (
     NAMED_CALLBACK,
+    NAMED_CALLER_ID,
     PLAIN_TRUNK_CALLER_ID,
     abandon_named_and_plain,
+    from_user,
 )
 
 pytestmark = [pytest.mark.rig]
@@ -177,6 +179,10 @@ async def test_abandoned_calls_hear_the_campaign_and_its_number_within_2_s(
     assert digit_files(named_played[-1][0])[:3] == ["digits/4.wav", "digits/4.wav", "digits/2.wav"]
     for uid in (named_id, plain_id):
         assert_dialplan_hung_up(events, uid)
+
+    # The gateway sends the caller ID in P-Asserted-Identity too (From is checked by the helper).
+    assert from_user(pair.named_invite.pai) == NAMED_CALLER_ID
+    assert from_user(pair.plain_invite.pai) == PLAIN_TRUNK_CALLER_ID
 
     timings = {}
     for name, uid in (("named", named_id), ("plain", plain_id)):

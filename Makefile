@@ -45,6 +45,7 @@ test: install rig
 
 bench: install rig
 	$(PY) bench/pacing_bench.py
+	$(PY) bench/pacing_seeds.py
 	$(PY) bench/rig_bench.py
 	$(PY) bench/import_bench.py
 

@@ -60,6 +60,16 @@ def test_predictive_beats_progressive_and_the_ratios() -> None:
     fair = [f for f in fixed if f["abandonment"]["overall"] <= pred_ab]
     assert fair, [f["abandonment"]["overall"] for f in fixed]
     assert pred["utilisation"] > max(f["utilisation"] for f in fair) + 0.015
+    # the adaptive ratio tuned to predictive's own abandonment (its target raised until it
+    # abandons at least as much): at equal abandonment predictive leads by over 2.5 points
+    matched = None
+    for extra in (0.0, 0.002, 0.004):
+        m = day(ref, mode="adaptive_ratio", ratio_target=pred_ab + extra)
+        if m["abandonment"]["overall"] >= pred_ab:
+            matched = m
+            break
+    assert matched is not None
+    assert pred["utilisation"] > matched["utilisation"] + 0.025
 
 
 def test_a_fixed_ratio_right_for_a_large_team_abandons_far_too_much_at_5() -> None:

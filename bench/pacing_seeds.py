@@ -40,6 +40,11 @@ from pacing_bench import (  # noqa: E402  (this script's own folder is on the pa
 from dialer.sim import load_scenario  # noqa: E402
 
 PACERS = ("predictive", "adaptive_ratio", "matched")
+NAMES = {
+    "predictive": "predictive",
+    "adaptive_ratio": "adaptive ratio (3%)",
+    "matched": "adaptive ratio (matched)",
+}
 
 
 def one_seed(agents: int, seed: int, days: int) -> dict[str, dict[str, Any]]:
@@ -93,27 +98,21 @@ def main(argv: list[str] | None = None) -> int:
         util = {p: [runs[n, s][p]["utilisation"] for s in seeds] for p in PACERS}
         ab = {p: [runs[n, s][p]["abandonment"]["overall"] for s in seeds] for p in PACERS}
         w24 = {p: [runs[n, s][p]["abandonment"]["worst_24h"] for s in seeds] for p in PACERS}
-        names = {
-            "predictive": "predictive",
-            "adaptive_ratio": "adaptive ratio (3%)",
-            "matched": "adaptive ratio (matched)",
-        }
         for p in PACERS:
             rows.append(
-                f"| {n} | {names[p]} | {pct(statistics.mean(util[p]), 2)} "
+                f"| {n} | {NAMES[p]} | {pct(statistics.mean(util[p]), 2)} "
                 f"| {pct(statistics.mean(ab[p]), 2)} | {pct(max(w24[p]), 2)} "
                 f"| {sum(w > CAP for w in w24[p])}/{len(seeds)} "
                 f"| {'' if p == 'predictive' else lead(util['predictive'], util[p])} |"
             )
         goal = GOALS.get(n)
         u = statistics.mean(util["predictive"])
-        lower = sum(
-            a <= b for a, b in zip(ab["predictive"], ab["matched"], strict=True)
-        )  # seeds where the match reached predictive's abandonment
+        # seeds where the matched ratio reached predictive's abandonment
+        reached = sum(a <= b for a, b in zip(ab["predictive"], ab["matched"], strict=True))
         verdicts.append(
             f"- {n} agents: predictive {pct(u, 2)} on average"
             + (f" (goal {pct(goal)})" if goal is not None else "")
-            + f"; the matched ratio abandoned at least as much as predictive on {lower} of "
+            + f"; the matched ratio abandoned at least as much as predictive on {reached} of "
             f"{len(seeds)} seeds"
         )
     elapsed = time.perf_counter() - started

@@ -29,6 +29,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from dialer.sim import Scenario, load_scenario, simulate, summarize  # noqa: E402
+from dialer.sim.matching import ratio_at  # noqa: E402
 
 GOALS = {5: 0.76, 10: 0.82, 25: 0.89, 50: 0.93, 100: 0.955}
 # The fixed ratio: lines per ready agent that holds about 3% abandonment with 50 agents in the
@@ -67,22 +68,10 @@ def table_row(n: int, name: str, s: dict[str, Any]) -> str:
 def run_matched_ratio(
     base: Scenario, agents: int, days: int, abandonment: float
 ) -> tuple[dict[str, Any], float]:
-    """The adaptive ratio tuned to predictive's abandonment: its target starts there and goes up
-    by the shortfall until the ratio abandons at least as much as predictive did (at most
-    MATCH_TRIES runs), so that the two are compared at equal abandonment, not at 3% against
-    predictive's lower rate."""
-    target = max(abandonment, 0.001)
-    s: dict[str, Any] = {}
-    for _ in range(MATCH_TRIES):
-        sc = dataclasses.replace(
-            scenario_for(base, "adaptive_ratio", agents, days, FIXED_RATIO), ratio_target=target
-        )
-        s = run(sc)
-        got = s["abandonment"]["overall"]
-        if got >= abandonment:
-            break
-        target += abandonment - got + 0.0005
-    return s, target
+    """The adaptive ratio tuned to predictive's abandonment (`dialer.sim.matching`), so that the
+    two are compared at equal abandonment, not at 3% against predictive's lower rate."""
+    sc = scenario_for(base, "adaptive_ratio", agents, days, FIXED_RATIO)
+    return ratio_at(sc, abandonment, MATCH_TRIES)
 
 
 def pct(x: float, digits: int = 1) -> str:

@@ -47,7 +47,8 @@ class PacingSnapshot(NamedTuple):
 
     @property
     def ready(self) -> int:
-        return sum(1 for a in self.agents if a.activity is AgentActivity.READY)
+        ready = AgentActivity.READY
+        return sum(1 for a in self.agents if a.activity is ready)
 
     @property
     def in_flight(self) -> int:

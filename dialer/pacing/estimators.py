@@ -29,7 +29,7 @@ class ContactRate:
     until real ones replace it.
     """
 
-    __slots__ = ("_fast", "_shift_z", "_slow", "count", "shifts")
+    __slots__ = ("_fast", "_shift_z", "_slow", "_value", "count", "shifts")
 
     def __init__(
         self,
@@ -49,6 +49,7 @@ class ContactRate:
         self._shift_z = shift_z
         self.count = 0
         self.shifts = 0  # times the slow mean restarted from the fast one
+        self._value = self._pacing_rate()
 
     def add(self, answered: bool, at: float) -> None:
         self.add_batch(1 if answered else 0, 1, at)
@@ -70,6 +71,7 @@ class ContactRate:
         if abs(fast.mean - slow.mean) > self._shift_z * se:
             slow.restart_from(fast)
             self.shifts += 1
+        self._value = self._pacing_rate()
 
     @property
     def slow(self) -> float:
@@ -81,9 +83,13 @@ class ContactRate:
 
     @property
     def value(self) -> float:
-        """The rate to pace with: the slow mean, unless the fast one is clearly away from it:
-        then the fast one, less one standard error on a rise (quick but cautious: a rise is what
-        causes abandonment), plus two on a fall (a fall only costs agents' time)."""
+        """The rate to pace with (worked out when an outcome comes in: pacing reads it often)."""
+        return self._value
+
+    def _pacing_rate(self) -> float:
+        """The slow mean, unless the fast one is clearly away from it: then the fast one, less
+        one standard error on a rise (quick but cautious: a rise is what causes abandonment),
+        plus two on a fall (a fall only costs agents' time)."""
         slow = self._slow.mean
         fast = self._fast.mean
         se = math.sqrt(max(fast * (1.0 - fast), 0.01) / max(self._fast.weight, 1.0))

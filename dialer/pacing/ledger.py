@@ -198,5 +198,10 @@ class AbandonLedger:
         return self._life_answered
 
     @property
+    def abandoned_recorded(self) -> int:
+        """Abandonments counted so far (restored ones included)."""
+        return self._life_abandoned
+
+    @property
     def life(self) -> AbandonCount:
         return AbandonCount(None, self._life_answered, self._life_abandoned)

@@ -19,6 +19,8 @@ import math
 from dialer.pacing.base import AgentActivity, PacingSnapshot
 
 MAX_LINES_PER_AGENT = 10.0
+_READY = AgentActivity.READY  # a module constant: the enum's class attribute costs 0.1 us a look-up
+_PAUSED = AgentActivity.PAUSED
 
 
 def room(snap: PacingSnapshot, available_agents: int, max_lines_per_agent: float) -> int:
@@ -82,9 +84,9 @@ def agent_counts(snap: PacingSnapshot) -> tuple[int, int]:
     available = 0
     for a in snap.agents:
         act = a.activity
-        if act is AgentActivity.READY:
+        if act is _READY:
             ready += 1
             available += 1
-        elif act is not AgentActivity.PAUSED:
+        elif act is not _PAUSED:
             available += 1
     return ready, available

@@ -209,7 +209,8 @@ class PredictiveSettings:
     wrap_points: int = 4  # wrap-up quantiles convolved with the rest of a talk
     refresh_s: float = 60.0  # tables are rebuilt at most this often...
     refresh_obs: int = 50  # ...once this many new call outcomes came in (or after 10 minutes)
-    refresh_works: int = 100  # agent tables: once this many new finished calls came in
+    refresh_works: int = 100  # agent tables: once this many new finished calls came in...
+    refresh_agents_s: float = 300.0  # ...at most this often (a big team finishes 100 in 2 min)
     history: int = 500  # durations remembered per distribution
     prior_contact_rate: float = 0.3
 
@@ -336,6 +337,7 @@ class PredictivePacer:
         self._rates = (0.0, 0.0, 0.0)  # ...their rates (24 hours, 30 days, life)...
         self._at_cap = False  # ...whether one more abandonment would break the cap...
         self._totals_key: tuple[object, int, int] | None = None  # ...and what they were for
+        self._totals_recorded = -1
         self._means = (0.0, 0.0, 0.0)  # answer, talk, wrap-up (at the last refresh)
         self._fa: tuple[float, ...] = ()  # F_A at each answer point
         self._talk_view = DurationView([])
@@ -355,7 +357,7 @@ class PredictivePacer:
         # tables (rebuilt by _refresh)
         self._answer_pts: tuple[float, ...] = ()
         self._supply_pts: tuple[float, ...] = ()
-        self._wrap_pts: tuple[float, ...] = ()
+        self._wrap_pts: tuple[tuple[float, float], ...] = ()  # wrap-up quantiles, weights
         self._call_base: list[tuple[float, float, tuple[float, ...]]] = []  # (S_A, S_N, c_b)
         self._call_len = 0
         self._p_keys = (-1, -1)
@@ -428,7 +430,7 @@ class PredictivePacer:
             self._refresh(now)
         since = now - self._agents_refreshed_at
         if self._new_works and (
-            (self._new_works >= s.refresh_works and since >= s.refresh_s) or since >= 600.0
+            (self._new_works >= s.refresh_works and since >= s.refresh_agents_s) or since >= 600.0
         ):
             self._refresh_agents(now)
         phase = self._phase_at(now)
@@ -594,9 +596,18 @@ class PredictivePacer:
         """The pacing phase at `now`; works the aim out again when it is due."""
         s = self.settings
         ledger = self.ledger
-        key = (ledger, int(now // 60.0), ledger.recorded)  # windows move by the minute
-        if key != self._totals_key:
+        # Windows move by the minute, and with every answer recorded. A connected answer cannot
+        # bring the cap nearer: "at the cap" is worked out again when the minute changes, after
+        # an abandonment, or while at the cap; the rates after every answer.
+        key = (ledger, int(now // 60.0), ledger.abandoned_recorded)
+        recorded = ledger.recorded
+        if key != self._totals_key or (recorded != self._totals_recorded and self._at_cap):
             self._totals_key = key
+            cap_due = True
+        else:
+            cap_due = False
+        if cap_due or recorded != self._totals_recorded:
+            self._totals_recorded = recorded
             self._totals = totals = ledger.window_totals(now)
             n = len(s.windows_s)
             rates = [ab / ans if ans else 0.0 for ans, ab in totals[:n]]
@@ -605,6 +616,8 @@ class PredictivePacer:
                 rates[1] if len(rates) > 1 else 0.0,
                 ledger.life.rate,
             )
+        if cap_due:
+            totals = self._totals
             # At the cap: one more abandonment would break it, now or in a few minutes even if
             # no answer came meanwhile (the window's oldest answers leave: its rate creeps up).
             soon = ledger.ahead_totals(now, (_CAP_AHEAD_S,))
@@ -746,9 +759,9 @@ class PredictivePacer:
         s = self.settings
         self._talk_view = self.talk_time.view()
         self._wrap_view = wrap = self.wrapup_time.view()
-        self._wrap_pts = tuple(
-            wrap.quantile((j + 0.5) / s.wrap_points) for j in range(s.wrap_points)
-        )
+        # wrap-up quantiles, equal ones merged (a wrap-up of fixed length is one point)
+        qs = [wrap.quantile((j + 0.5) / s.wrap_points) for j in range(s.wrap_points)]
+        self._wrap_pts = tuple((w, qs.count(w) / len(qs)) for w in sorted(set(qs)))
         self._agent_pts = self._supply_pts
         self._exact.renew_agents(self._supply_pts)
         self._normal.renew_agents(self._supply_pts)
@@ -759,10 +772,9 @@ class PredictivePacer:
     def _talk_chances(self, age: float, pts: tuple[float, ...]) -> tuple[float, ...]:
         """Chances that an agent talking for `age` seconds is free (talk and a wrap-up done)
         by each point: the rest of the talk, given its age, convolved with wrap-up quantiles."""
-        talk = self._talk_view
+        done = self._talk_view.done_within
         wraps = self._wrap_pts
-        nw = len(wraps)
-        return tuple(sum(talk.done_within(age, x - w) for w in wraps) / nw for x in pts)
+        return tuple(sum(f * done(age, x - w) for w, f in wraps) for x in pts)
 
     def _wrap_chances(self, age: float, pts: tuple[float, ...]) -> tuple[float, ...]:
         """Chances that an agent in wrap-up for `age` seconds is free by each point."""

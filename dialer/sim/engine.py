@@ -11,8 +11,9 @@ Rules of the model:
 - An agent talks, wraps up, then takes the oldest waiting call or becomes ready.
 - The pacer decides after every event and at least once a second, exactly as the daemon does, with
   the same snapshot: agents and their time in state, calls ringing and their originate time,
-  answered calls waiting, and the trunk's limits (channels in use, calls per second). Outcomes are
-  fed back when known (failure, connect, abandon), work when wrap-up ends.
+  answered calls waiting, and the trunk's limits (channels in use, calls per second). Events at
+  the same instant (calls dialed together ring out together) get one decision, after all of them.
+  Outcomes are fed back when known (failure, connect, abandon), work when wrap-up ends.
 - Call fates, talk and wrap-up times come from separate seeded streams, so two pacers run on the
   same seed face the same callees in the same order (common random numbers).
 """
@@ -67,6 +68,14 @@ class _Call:
         self.originated_at = originated_at
         self.answered_at = 0.0
         self.state = 0  # 0 ringing, 1 waiting, 2 done
+
+
+def _changes_state(kind: int, obj: object) -> bool:
+    """Whether an event will change what the pacer sees (a cancelled call's, or the grace end of a
+    call connected in time, does not)."""
+    if isinstance(obj, _Call):
+        return obj.state == (1 if kind == _GRACE_END else 0)
+    return True
 
 
 class _Agent:
@@ -388,6 +397,10 @@ class Simulation:
 
             if not dialing:
                 continue
+            if heap:
+                t_next, _, kind_next, obj_next = heap[0]
+                if t_next == t and _changes_state(kind_next, obj_next):
+                    continue  # another event at this instant: one decision after both
 
             # -- decide -------------------------------------------------------------------
             if agents_dirty:

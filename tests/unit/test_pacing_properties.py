@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import random
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from dialer.pacing.base import (
@@ -119,6 +119,38 @@ def test_at_the_cap_predictive_falls_back_to_one_call_per_ready_agent(
     assert d.estimates is not None
     assert d.estimates.phase == "capped"
     assert snap.in_flight + d.dial <= max(snap.in_flight, ready)
+
+
+@settings(max_examples=60, deadline=None)
+@example(steps=[(1.0, 0, True), *[(1.0, 3, False)] * 30, (1.0, 0, True), (100.0, 3, False)])
+@given(
+    steps=st.lists(
+        st.tuples(st.floats(min_value=0.0, max_value=90.0), st.integers(0, 3), st.booleans()),
+        min_size=1,
+        max_size=120,
+    )
+)
+def test_the_phase_follows_every_answer_as_if_worked_out_afresh(
+    steps: list[tuple[float, int, bool]],
+) -> None:
+    # A pacer deciding between answers keeps what it worked out from the ledger while it can
+    # (at the cap or not: only a new minute or an abandonment can bring the cap nearer); a new
+    # pacer that has seen the same outcomes works everything out from scratch.
+    small = PredictiveSettings(brake_min_answered=20, burst_min_answered=10)
+    p = trained_predictive(5, small)
+    p.ledger = AbandonLedger((*small.windows_s, small.burst_s))  # the cap near: 20 answers
+    t = NOW
+    for dt, connected, abandoned in steps:
+        t += dt
+        for i in range(connected):
+            p.ledger.record(t + i * 0.01, False)
+        if abandoned:
+            p.ledger.record(t, True)
+        fresh = trained_predictive(5, small)
+        fresh.ledger = p.ledger
+        assert p._phase_at(t) == fresh._phase_at(t), t
+        assert p._at_cap == fresh._at_cap
+        assert p._rates == fresh._rates
 
 
 @given(

@@ -156,6 +156,26 @@ def test_trunk_and_calls_per_second_limits_reach_the_pacer() -> None:
     assert first and first[0].limits.max_new_now == 2
 
 
+def test_events_at_one_instant_get_one_decision_after_all_of_them() -> None:
+    # Nobody answers: calls dialed together ring out together, 25 s later. The pacer decides
+    # once at that instant, seeing all of them gone, and redials for every ready agent.
+    seen: list[PacingSnapshot] = []
+
+    class Spy(ProgressivePacer):
+        def decide(self, snap: PacingSnapshot) -> PacingDecision:
+            seen.append(snap)
+            return super().decide(snap)
+
+    sc = dataclasses.replace(SHORT, agents=5, day_hours=0.1, contact_rate=0.0)
+    s = summarize(Simulation(sc, Spy()).run())
+    times = [x.now for x in seen]
+    assert len(times) == len(set(times))  # never two decisions at the same instant
+    at_timeout = [x for x in seen if x.now == 25.0]
+    assert len(at_timeout) == 1
+    assert at_timeout[0].ringing_since == ()  # all five ended before it decided
+    assert s["dialed"] == 5 * len([x for x in seen if x.now % 25.0 == 0.0])
+
+
 def test_preview_waits_for_the_agent_to_read_the_lead() -> None:
     sc = dataclasses.replace(SHORT, mode="preview", preview_s=20.0)
     prog = summarize(simulate(dataclasses.replace(SHORT, mode="progressive")))

@@ -133,21 +133,27 @@ class Greedy:
         return None
 
 
+class Spy(ProgressivePacer):
+    """Progressive pacing that keeps every snapshot it was shown."""
+
+    def __init__(self) -> None:
+        self.seen: list[PacingSnapshot] = []
+
+    def decide(self, snap: PacingSnapshot) -> PacingDecision:
+        self.seen.append(snap)
+        return super().decide(snap)
+
+
 def test_a_pacer_that_breaks_a_limit_is_caught() -> None:
     with pytest.raises(PacerViolation):
         Simulation(SHORT, Greedy()).run()
 
 
 def test_trunk_and_calls_per_second_limits_reach_the_pacer() -> None:
-    seen: list[PacingSnapshot] = []
-
-    class Spy(ProgressivePacer):
-        def decide(self, snap: PacingSnapshot) -> PacingDecision:
-            seen.append(snap)
-            return super().decide(snap)
-
     sc = dataclasses.replace(SHORT, agents=20, calls_per_second=2.0, trunk_channels=12)
-    s = summarize(Simulation(sc, Spy()).run())
+    spy = Spy()
+    s = summarize(Simulation(sc, spy).run())
+    seen = spy.seen
     assert s["dialed"] > 0
     assert all(x.limits.max_new_now <= 2 for x in seen)
     assert all(x.in_flight <= 12 for x in seen)
@@ -159,15 +165,10 @@ def test_trunk_and_calls_per_second_limits_reach_the_pacer() -> None:
 def test_events_at_one_instant_get_one_decision_after_all_of_them() -> None:
     # Nobody answers: calls dialed together ring out together, 25 s later. The pacer decides
     # once at that instant, seeing all of them gone, and redials for every ready agent.
-    seen: list[PacingSnapshot] = []
-
-    class Spy(ProgressivePacer):
-        def decide(self, snap: PacingSnapshot) -> PacingDecision:
-            seen.append(snap)
-            return super().decide(snap)
-
     sc = dataclasses.replace(SHORT, agents=5, day_hours=0.1, contact_rate=0.0)
-    s = summarize(Simulation(sc, Spy()).run())
+    spy = Spy()
+    s = summarize(Simulation(sc, spy).run())
+    seen = spy.seen
     times = [x.now for x in seen]
     assert len(times) == len(set(times))  # never two decisions at the same instant
     at_timeout = [x for x in seen if x.now == 25.0]

@@ -78,6 +78,30 @@ def pct(x: float, digits: int = 1) -> str:
     return f"{100.0 * x:.{digits}f}%"
 
 
+def write_report(
+    out: Path,
+    title: str,
+    script: str,
+    argv: list[str] | None,
+    intro: str,
+    started: float,
+    blocks: list[list[str]],
+) -> str:
+    """A benchmark's Markdown report: a title, the command that made it and what it measured (and
+    how long it ran), then the blocks, each followed by a blank line. Printed and written to
+    `out`; returned."""
+    cmd = f"python bench/{script} " + " ".join(argv if argv is not None else sys.argv[1:])
+    elapsed = time.perf_counter() - started
+    lines = [f"## {title}", "", f"`{cmd.strip()}` — {intro} Ran in {elapsed:.0f} s.", ""]
+    for block in blocks:
+        lines += [*block, ""]
+    text = "\n".join(lines)
+    print(text)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(text, encoding="utf-8")
+    return text
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--agents", default="5,10,25,50,100", help="team sizes, comma-separated")
@@ -190,48 +214,39 @@ def main(argv: list[str] | None = None) -> int:
             f"on average, {pr['decision_us_p99']:.0f} us p99, {pr['decision_us_max']:.0f} us at "
             f"worst ({pr['decisions'] // days} decisions a day)"
         )
-    elapsed = time.perf_counter() - started
-    cmd = "python bench/pacing_bench.py " + " ".join(argv if argv is not None else sys.argv[1:])
-    text = "\n".join(
-        [
-            "## Pacing benchmark",
-            "",
-            f"`{cmd.strip()}` — reference campaign (30% contact, ring 5–25 s, 25 s no-answer, "
-            f"talk exponential 120 s, wrap-up 15 s, 2 s grace), {days} simulated day(s) of 8 h per "
-            f"run, seed {args.seed}; predictive at its defaults (target 2.5%, cap 3%); the "
-            f"adaptive ratio tunes lines per ready agent to 3%, and (matched) to the "
-            f"abandonment predictive had, so the two are also compared at equal abandonment; "
-            f"wait = agent wait before each "
-            f"call. Ran in {elapsed:.0f} s.",
-            "",
-            *rows,
-            "",
-            *(
-                [
-                    "Predictive after changes of the contact rate "
-                    "(hourly abandonment of day 1, %):",
-                    "",
-                    *scen_rows,
-                    "",
-                ]
-                if scen_rows
-                else []
-            ),
-            "Goals:",
-            "",
-            *verdicts,
-            "",
-            "Speed on this machine (predictive; the day in wall-clock time, decisions in CPU "
-            "time):",
-            "",
-            *perf,
-            "",
+    scen: list[list[str]] = []
+    if scen_rows:
+        scen = [
+            [
+                "Predictive after changes of the contact rate (hourly abandonment of day 1, %):",
+                "",
+                *scen_rows,
+            ]
         ]
-    )
     print()
-    print(text)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(text, encoding="utf-8")
+    write_report(
+        args.out,
+        "Pacing benchmark",
+        "pacing_bench.py",
+        argv,
+        "reference campaign (30% contact, ring 5–25 s, 25 s no-answer, talk exponential 120 s, "
+        f"wrap-up 15 s, 2 s grace), {days} simulated day(s) of 8 h per run, seed {args.seed}; "
+        "predictive at its defaults (target 2.5%, cap 3%); the adaptive ratio tunes lines per "
+        "ready agent to 3%, and (matched) to the abandonment predictive had, so the two are also "
+        "compared at equal abandonment; wait = agent wait before each call.",
+        started,
+        [
+            rows,
+            *scen,
+            ["Goals:", "", *verdicts],
+            [
+                "Speed on this machine (predictive; the day in wall-clock time, decisions in "
+                "CPU time):",
+                "",
+                *perf,
+            ],
+        ],
+    )
     if args.json is not None:
         args.json.write_text(json.dumps(results, indent=2), encoding="utf-8")
     return 0

@@ -35,6 +35,7 @@ from pacing_bench import (  # noqa: E402  (this script's own folder is on the pa
     run,
     run_matched_ratio,
     scenario_for,
+    write_report,
 )
 
 from dialer.sim import load_scenario  # noqa: E402
@@ -115,26 +116,17 @@ def main(argv: list[str] | None = None) -> int:
             + f"; the matched ratio abandoned at least as much as predictive on {reached} of "
             f"{len(seeds)} seeds"
         )
-    elapsed = time.perf_counter() - started
-    cmd = "python bench/pacing_seeds.py " + " ".join(argv if argv is not None else sys.argv[1:])
-    text = "\n".join(
-        [
-            "## Pacing over many seeds",
-            "",
-            f"`{cmd.strip()}` — reference campaign, {args.days} simulated day(s) of 8 h per run, "
-            f"seeds {seeds[0]}-{seeds[-1]}; means over the seeds; the lead is predictive's "
-            f"utilisation less the ratio's, paired by seed, in points ± its standard error. "
-            f"Ran in {elapsed:.0f} s.",
-            "",
-            *rows,
-            "",
-            *verdicts,
-            "",
-        ]
+    write_report(
+        args.out,
+        "Pacing over many seeds",
+        "pacing_seeds.py",
+        argv,
+        f"reference campaign, {args.days} simulated day(s) of 8 h per run, seeds "
+        f"{seeds[0]}-{seeds[-1]}; means over the seeds; the lead is predictive's utilisation less "
+        "the ratio's, paired by seed, in points ± its standard error.",
+        started,
+        [rows, verdicts],
     )
-    print(text)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(text, encoding="utf-8")
     return 0
 
 

@@ -15,6 +15,7 @@ Why the panoramisk `Manager` is subclassed (see shared/STYLE.md, "Known traps"):
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections import deque
 from collections.abc import AsyncIterator
@@ -32,6 +33,8 @@ logger = logging.getLogger(__name__)
 
 _ACTION_TIMEOUT_S = 5.0
 _PING_EVERY_S = 5.0
+_CLOSE_WAIT_S = 3.0
+_HANGUP_RETRY_S = 10.0  # a channel of ours not made this long after its hang-up never will be
 
 
 class _AllForgetable:
@@ -84,6 +87,12 @@ class AmiPbx:
         self._lost = asyncio.Event()
         self._tasks = OwnedTasks(logger, "AMI")
         self._names: dict[str, str] = {}  # Uniqueid -> channel name, for actions that need names
+        # Channels we originated that have not ended (no Hangup, no failed Originate): a hang-up
+        # of one of them that finds no channel is tried again (see `hangup`).
+        self._ours: set[str] = set()
+        self._hanging_up: set[str] = set()  # those being tried again
+        self._hangups_done = asyncio.Event()  # set while `_hanging_up` is empty
+        self._hangups_done.set()
 
     # -- connection -------------------------------------------------------------------------
 
@@ -97,6 +106,10 @@ class AmiPbx:
         self._tasks.spawn(self._ping_loop(), "ami-ping")
 
     async def close(self) -> None:
+        # Hang-ups still being tried (channels not made yet) end first, within a few seconds.
+        if self._up:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._hangups_done.wait(), _CLOSE_WAIT_S)
         self._closing = True
         await self._tasks.cancel_all()
         if self._manager is not None:
@@ -183,6 +196,8 @@ class AmiPbx:
                 self._lost.set()
                 self._up = False
                 continue
+            # Ours that ended while the link was down will send no Hangup now.
+            self._ours &= {channel.channel_id for channel in live}
             self._queue.put_nowait(
                 pbx.ConnectionRestored(tuple(live), asyncio.get_running_loop().time())
             )
@@ -211,7 +226,9 @@ class AmiPbx:
         for event in self._translator.event(message, at):
             self._queue.put_nowait(event)
         if name == "Hangup":
-            self._names.pop(message.get("Uniqueid", ""), None)
+            uid = message.get("Uniqueid", "")
+            self._names.pop(uid, None)
+            self._ours.discard(uid)
 
     async def events(self) -> AsyncIterator[pbx.PbxEvent]:
         while True:
@@ -263,6 +280,7 @@ class AmiPbx:
 
     def _originate(self, action: dict[str, object], channel_id: str) -> None:
         fut = self._send(action)
+        self._ours.add(channel_id)
 
         def done(f: asyncio.Future[Any]) -> None:
             if f.cancelled() or f.exception() is not None:
@@ -271,6 +289,8 @@ class AmiPbx:
             last = replies[-1] if isinstance(replies, list) else replies
             at = asyncio.get_running_loop().time()
             for event in self._translator.originate_response(last, channel_id, at):
+                if isinstance(event, pbx.OriginateFailed):  # no channel now, none to come
+                    self._ours.discard(channel_id)
                 self._queue.put_nowait(event)
 
         fut.add_done_callback(done)
@@ -293,9 +313,38 @@ class AmiPbx:
             raise pbx.PbxError(f"redirect to the abandon message refused: {reply.get('Message')}")
 
     async def hangup(self, channel_id: str) -> None:
+        """Hang up a channel. One of ours that Asterisk says is not there has not been made yet
+        (an Originate's channel is made in a thread of its own, so a Hangup right behind the
+        Originate can find none; seen on the rig): it is tried again until it ends."""
         reply = await self._call(actions.hangup(self._channel(channel_id)))
-        if not reply.success:
+        if reply.success:
+            return
+        if channel_id not in self._ours:
             raise pbx.PbxError(f"hangup refused: {reply.get('Message')}")
+        if channel_id not in self._hanging_up:
+            self._hanging_up.add(channel_id)
+            self._hangups_done.clear()
+            self._tasks.spawn(self._hang_up_when_made(channel_id), "ami-hangup")
+
+    async def _hang_up_when_made(self, channel_id: str) -> None:
+        loop = asyncio.get_running_loop()
+        give_up = loop.time() + _HANGUP_RETRY_S
+        delay = 0.05
+        try:
+            while channel_id in self._ours:
+                if loop.time() > give_up:
+                    logger.warning("hangup: channel %s never appeared; giving up", channel_id)
+                    return
+                await asyncio.sleep(delay)
+                delay = min(2 * delay, 1.0)
+                with contextlib.suppress(pbx.PbxError):
+                    reply = await self._call(actions.hangup(self._channel(channel_id)))
+                    if reply.success:
+                        return
+        finally:
+            self._hanging_up.discard(channel_id)
+            if not self._hanging_up:
+                self._hangups_done.set()
 
     async def live_channels(self) -> list[pbx.LiveChannel]:
         replies = await self._call(actions.core_show_channels(), as_list=True)

@@ -38,9 +38,11 @@ from pacing_bench import (  # noqa: E402  (this script's own folder is on the pa
     write_report,
 )
 
+from dialer.pacing.predictive import PredictiveSettings  # noqa: E402
 from dialer.sim import load_scenario  # noqa: E402
 
 PACERS = ("predictive", "adaptive_ratio", "matched")
+DEFAULT_TARGET = PredictiveSettings().target
 NAMES = {
     "predictive": "predictive",
     "adaptive_ratio": "adaptive ratio (3%)",
@@ -48,9 +50,9 @@ NAMES = {
 }
 
 
-def one_seed(agents: int, seed: int, days: int) -> dict[str, dict[str, Any]]:
-    """The three runs of one team size and seed."""
-    base = dataclasses.replace(load_scenario("reference"), seed=seed)
+def one_seed(agents: int, seed: int, days: int, target: float) -> dict[str, dict[str, Any]]:
+    """The three runs of one team size and seed (`target`: predictive's)."""
+    base = dataclasses.replace(load_scenario("reference"), seed=seed, target=target)
     pred = run(scenario_for(base, "predictive", agents, days, FIXED_RATIO))
     adap = run(scenario_for(base, "adaptive_ratio", agents, days, FIXED_RATIO))
     matched, _ = run_matched_ratio(base, agents, days, pred["abandonment"]["overall"])
@@ -78,6 +80,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seeds", type=seed_range, default=seed_range("1-12"), help="N-M")
     ap.add_argument("--days", type=int, default=3, help="simulated days per run (default 3)")
     ap.add_argument("--jobs", type=int, default=2, help="runs in parallel (default 2)")
+    ap.add_argument(
+        "--target",
+        type=float,
+        default=DEFAULT_TARGET,
+        help=f"predictive's target abandonment (default {DEFAULT_TARGET}; the cap stays 3%%)",
+    )
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "pacing_seeds.md")
     args = ap.parse_args(argv)
     teams = [int(a) for a in args.agents.split(",") if a]
@@ -85,7 +93,9 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     with ProcessPoolExecutor(max_workers=max(1, args.jobs)) as pool:
         futures = {
-            (n, seed): pool.submit(one_seed, n, seed, args.days) for n in teams for seed in seeds
+            (n, seed): pool.submit(one_seed, n, seed, args.days, args.target)
+            for n in teams
+            for seed in seeds
         }
         runs = {key: f.result() for key, f in futures.items()}
 
@@ -121,7 +131,8 @@ def main(argv: list[str] | None = None) -> int:
         "Pacing over many seeds",
         "pacing_seeds.py",
         argv,
-        f"reference campaign, {args.days} simulated day(s) of 8 h per run, seeds "
+        f"reference campaign, predictive's target {pct(args.target, 1)} (cap 3%), "
+        f"{args.days} simulated day(s) of 8 h per run, seeds "
         f"{seeds[0]}-{seeds[-1]}; means over the seeds; the lead is predictive's utilisation less "
         "the ratio's, paired by seed, in points ± its standard error.",
         started,

@@ -73,11 +73,19 @@ class PacingEstimates(NamedTuple):
     method: str = ""  # how the chance was computed: "exact" (small teams) or "normal"
 
 
+MIN_RING_S = 15.0
+"""A call may be hung up unanswered only after ringing this long: the US rule (47 CFR
+64.1200(a)(6): 15 seconds or four rings) and Ofcom's in the UK."""
+
+
 class PacingDecision(NamedTuple):
     dial: int  # new calls to start now (>= 0)
     level: float  # lines per ready-or-soon-ready agent that this decision aims for
     reason: str  # one line, for logs and the API
     estimates: PacingEstimates | None = None  # None for pacers that estimate nothing
+    # Ringing calls to hang up now, oldest first, among those that have rung at least the
+    # minimum ring time (MIN_RING_S or more; the engine and the simulator enforce it).
+    cancel: int = 0
 
 
 class CallOutcome(NamedTuple):

@@ -31,6 +31,11 @@ Rules:
 - Capped: when one more abandonment would put a window over the cap, at most one call per ready
   agent (progressive) until back under. A window with few answers counts as having
   `brake_min_answered`, so the first minutes of a campaign do not swing the brake.
+- Taking a call back (`cancel_over`, off by default): when not even one more call may go and
+  that call's chance is over `cancel_over` times the threshold, far too many calls ring for the
+  agents to come; the oldest ringing call that has rung at least 15 s (the callee's minimum ring,
+  `base.MIN_RING_S`) is hung up, one per decision. It has little chance left of being answered
+  (none after the no-answer timeout) and none of it is abandoned.
 - Estimates are online: contact rate (decaying means, quick on a rise), and the last few hundred
   answer times, no-answer durations, talk and wrap-up times.
 - Warm-up: progressive (one call per ready agent) until there are enough answers and finished
@@ -50,6 +55,7 @@ from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 from dialer.pacing.base import (
+    MIN_RING_S,
     AgentActivity,
     AgentView,
     AgentWork,
@@ -203,6 +209,11 @@ class PredictiveSettings:
     burst_cap: float = 0.06
     burst_min_answered: int = 50
     max_lines_per_agent: float = MAX_LINES_PER_AGENT
+    # Taking a call back: when not even one more call may go and that call's chance is over
+    # `cancel_over` times the threshold, the oldest ringing call that has rung `min_ring_s` is
+    # hung up (one per decision). 0 never hangs up a ringing call.
+    cancel_over: float = 0.0
+    min_ring_s: float = MIN_RING_S
     points: int = 12  # answer-time quantiles the exact look-ahead evaluates
     normal_points: int = 4  # of those, how many the normal approximation evaluates
     exact_terms: int = 24  # exact sums while busy agents + ringing calls are at most this many
@@ -238,6 +249,10 @@ class PredictiveSettings:
             raise ValueError("need burst_s >= 0 and cap <= burst_cap < 1")
         if self.max_lines_per_agent < 1:
             raise ValueError("max_lines_per_agent must be >= 1")
+        if self.cancel_over != 0.0 and self.cancel_over < 1.0:
+            raise ValueError("cancel_over must be 0 (off) or >= 1")
+        if self.min_ring_s < MIN_RING_S:
+            raise ValueError(f"min_ring_s must be >= {MIN_RING_S:g} (the callee's minimum ring)")
 
 
 class _Grid(Generic[R]):
@@ -490,7 +505,16 @@ class PredictivePacer:
             dial, last_chance = search_normal(mu, var, gn.pi, gn.pi_var, threshold, n_room)
             soon = ready + sup[n // 2]
 
-        in_flight = len(ring) + snap.answered_waiting
+        cancel = 0
+        if (
+            dial == 0
+            and s.cancel_over > 0.0
+            and last_chance > s.cancel_over * threshold
+            and ring
+            and now - min(ring) >= s.min_ring_s
+        ):
+            cancel = 1
+        in_flight = len(ring) + snap.answered_waiting - cancel
         level = (in_flight + dial) / soon if soon > 1.0 else float(in_flight + dial)
         method = "exact" if exact else "normal"
         est = self._estimates(phase, now, threshold, last_chance, soon, p, method)
@@ -499,7 +523,9 @@ class PredictivePacer:
             f"({ready} ready); chance {last_chance:.1%} vs threshold {threshold:.1%} "
             f"({method}); aim {self.aim:.2%}, 24 h {est.abandon_24h:.2%}; contact {p:.0%}"
         )
-        return PacingDecision(dial=dial, level=level, reason=reason, estimates=est)
+        if cancel:
+            reason += f"; hang up the oldest ringing call (chance over {s.cancel_over:g}x)"
+        return PacingDecision(dial, level, reason, est, cancel)
 
     # -- internals --------------------------------------------------------------------------
 

@@ -38,6 +38,7 @@ def make_sim_pacer(sc: Scenario) -> Pacer:
             target=sc.target,
             cap=sc.cap,
             grace_s=sc.grace_s,
+            cancel_over=sc.cancel_over,
         )
     )
 

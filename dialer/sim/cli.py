@@ -32,6 +32,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--cap", type=float, help="predictive: abandonment cap (0.03)")
     parser.add_argument("--lines-per-agent", type=float, help="power: lines per ready agent")
     parser.add_argument(
+        "--cancel-over",
+        type=float,
+        help="predictive: hang up a ringing call (rung 15 s) when one more call's chance is "
+        "this many times over the threshold (0: never, the default)",
+    )
+    parser.add_argument(
         "--json", type=Path, help="write the figures as JSON to this file (- for stdout)"
     )
     parser.add_argument("--plot", type=Path, help="plot utilisation and abandonment to this PNG")
@@ -50,6 +56,7 @@ def run(args: argparse.Namespace) -> int:
             "target": args.target,
             "cap": args.cap,
             "lines_per_agent": args.lines_per_agent,
+            "cancel_over": args.cancel_over,
         }
         sc = dataclasses.replace(sc, **{k: v for k, v in changes.items() if v is not None})
         raw = simulate(sc)

@@ -28,6 +28,7 @@ from collections import deque
 from dataclasses import dataclass, field
 
 from dialer.pacing.base import (
+    MIN_RING_S,
     AgentActivity,
     AgentView,
     AgentWork,
@@ -58,7 +59,8 @@ _PAUSED = AgentActivity.PAUSED  # stands for "logged out" in the model's own boo
 
 
 class PacerViolation(RuntimeError):
-    """The pacer asked for more calls than the hard limits allow."""
+    """The pacer asked for more calls than the hard limits allow, or to hang up a call that had
+    not rung long enough."""
 
 
 class _Call:
@@ -113,6 +115,7 @@ class RawResult:
     busy_s: float = 0.0
     talk_s: float = 0.0
     dialed: int = 0
+    cancelled: int = 0  # ringing calls the pacer hung up (each had rung MIN_RING_S)
     answered: int = 0
     abandoned: int = 0
     connected: int = 0
@@ -284,6 +287,21 @@ class Simulation:
             heapq.heappush(heap, (t + talk_draw(), seq, _TALK_END, a))
             seq += 1
 
+        def cancel_oldest(n: int, t: float) -> None:
+            """Hang up the `n` oldest ringing calls; each must have rung MIN_RING_S."""
+            nonlocal ring_dirty
+            oldest = heapq.nsmallest(n, ringing.items(), key=lambda item: item[1])
+            if len(oldest) < n or t - oldest[-1][1] < MIN_RING_S:
+                raise PacerViolation(
+                    f"pacer asked at t={t:.1f} to hang up {n} ringing calls; "
+                    f"not that many have rung {MIN_RING_S:g} s"
+                )
+            for c, _since in oldest:
+                c.state = 2  # its answer or no-answer event is skipped; not fed back
+                del ringing[c]
+            res.cancelled += n
+            ring_dirty = True
+
         while heap:
             t, _, kind, obj = heap[0]
             # The pacer runs at least once a second while dialing.
@@ -430,6 +448,8 @@ class Simulation:
             est = decision.estimates
             if est is not None:
                 phases[est.phase] = phases.get(est.phase, 0) + 1
+            if decision.cancel > 0:
+                cancel_oldest(decision.cancel, t)
             n = decision.dial
             if n <= 0:
                 continue

@@ -93,6 +93,7 @@ def summarize(raw: RawResult) -> dict[str, Any]:
         "abandoned": raw.abandoned,
         "connected": raw.connected,
         "dialed": raw.dialed,
+        "cancelled": raw.cancelled,
         "agent_wait_s": {
             "mean": round(sum(raw.waits) / len(raw.waits), 2) if raw.waits else 0.0,
             "median": round(_quantile(raw.waits, 0.5), 2),
@@ -136,7 +137,8 @@ def format_summary(s: dict[str, Any]) -> str:
         f"  utilisation            {s['utilisation']:.1%}",
         f"  abandonment            {ab['overall']:.2%} overall, worst 24 h {ab['worst_24h']:.2%}, "
         f"worst day {ab['worst_day']:.2%}, worst hour {ab['worst_hour']:.2%}",
-        f"  answered / abandoned   {s['answered']} / {s['abandoned']} ({s['dialed']} dialed)",
+        f"  answered / abandoned   {s['answered']} / {s['abandoned']} ({s['dialed']} dialed"
+        + (f", {s['cancelled']} hung up while ringing)" if s["cancelled"] else ")"),
         f"  agent wait             {w['mean']:.1f} s mean, {w['median']:.1f} s median, "
         f"{w['p90']:.1f} s p90",
         f"  talk                   {s['talk_min_per_agent_hour']:.1f} min per agent-hour",

@@ -4,7 +4,9 @@ A scenario file (see `scenarios/reference.toml`) has top-level `name`, `descript
 `agents`, `days`, `day_hours`, and the tables `[callee]`, `[agent]`, `[trunk]`, `[pacing]`;
 `callee.changes` entries change the contact rate at an hour of each day; `[pacing]` holds `mode`
 (preview, progressive, power, adaptive_ratio, predictive), `target`, `cap`, `lines_per_agent`,
-`ratio_target`, `preview_s` and `tick_s` (the pacer also runs this long after its last run, as
+`ratio_target`, `cancel_over` (predictive hangs up the oldest ringing call that has rung 15 s
+when even one more call would be this many times over its threshold; 0, the default, never),
+`preview_s` and `tick_s` (the pacer also runs this long after its last run, as
 the daemon's timer does; 1 s). Distributions are
 inline tables: `{ dist = "constant", value = 15 }`, `{ dist = "uniform", low = 5, high = 25 }`,
 `{ dist = "exponential", mean = 120 }`, `{ dist = "lognormal", mean = 120, sigma = 1.0 }`
@@ -134,6 +136,7 @@ class Scenario:
     target: float = 0.025  # predictive target; adaptive ratio uses ratio_target
     cap: float = 0.03
     ratio_target: float = 0.03
+    cancel_over: float = 0.0  # predictive: see PredictiveSettings.cancel_over (0: off)
     preview_s: float = 10.0  # preview: time an agent spends on the lead before the call starts
     tick_s: float = 1.0  # the pacer also runs this long after its last run (the daemon's timer)
 
@@ -210,7 +213,16 @@ def parse_scenario(raw: Mapping[str, Any], default_name: str = "scenario") -> Sc
     _only(
         pacing,
         "pacing",
-        {"mode", "lines_per_agent", "target", "cap", "ratio_target", "preview_s", "tick_s"},
+        {
+            "mode",
+            "lines_per_agent",
+            "target",
+            "cap",
+            "ratio_target",
+            "cancel_over",
+            "preview_s",
+            "tick_s",
+        },
     )
     d = Scenario()
     changes = []
@@ -244,6 +256,7 @@ def parse_scenario(raw: Mapping[str, Any], default_name: str = "scenario") -> Sc
             target=float(pacing.get("target", d.target)),
             cap=float(pacing.get("cap", d.cap)),
             ratio_target=float(pacing.get("ratio_target", d.ratio_target)),
+            cancel_over=float(pacing.get("cancel_over", d.cancel_over)),
             preview_s=float(pacing.get("preview_s", d.preview_s)),
             tick_s=float(pacing.get("tick_s", d.tick_s)),
         )

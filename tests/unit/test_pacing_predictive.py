@@ -112,6 +112,28 @@ def test_calls_in_flight_count_against_the_agents_they_will_need() -> None:
     assert with_old_calls > with_calls
 
 
+def test_a_ringing_call_is_taken_back_when_far_too_many_ring_and_it_has_rung_15_s() -> None:
+    # Five agents who have just started talking and twelve calls ringing: even one more call
+    # would very likely find no agent. With `cancel_over` 3 the pacer hangs up the oldest
+    # ringing call, if it has rung 15 s, rather than risk its answer.
+    agents = [(TALKING, 1.0)] * 5
+    rung = (16.0,) + (8.0,) * 11
+    d = trained(cancel_over=3.0).decide(snap(agents, ring_ages=rung))
+    assert (d.dial, d.cancel) == (0, 1)
+    assert "hang up the oldest ringing call" in d.reason
+    assert d.estimates is not None and d.estimates.chance > 3.0 * d.estimates.threshold
+    assert trained(cancel_over=3.0).decide(snap(agents, ring_ages=(14.0,) * 12)).cancel == 0
+    assert trained(cancel_over=1000.0).decide(snap(agents, ring_ages=rung)).cancel == 0
+    assert trained().decide(snap(agents, ring_ages=rung)).cancel == 0  # off by default
+    # room for a call: nothing is taken back
+    room = trained(cancel_over=3.0).decide(snap([(READY, 1.0)] * 5, ring_ages=(16.0,)))
+    assert room.dial > 0 and room.cancel == 0
+    with pytest.raises(ValueError, match="min_ring_s"):
+        PredictiveSettings(min_ring_s=10.0)
+    with pytest.raises(ValueError, match="cancel_over"):
+        PredictiveSettings(cancel_over=0.5)
+
+
 def test_answered_calls_waiting_take_the_next_agents() -> None:
     p = trained()
     agents = [(READY, 1.0)] * 3 + [(TALKING, 30.0)] * 20

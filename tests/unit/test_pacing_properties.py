@@ -9,6 +9,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from dialer.pacing.base import (
+    MIN_RING_S,
     AgentActivity,
     AgentView,
     AgentWork,
@@ -73,6 +74,7 @@ PACERS: list[tuple[str, Pacer]] = [
     ("predictive-new", PredictivePacer()),
     ("predictive", trained_predictive(1)),
     ("predictive-eager", trained_predictive(2, PredictiveSettings(initial_threshold=0.5))),
+    ("predictive-takes-back", trained_predictive(3, PredictiveSettings(cancel_over=1.0))),
 ]
 
 
@@ -99,6 +101,12 @@ def test_no_pacer_breaks_a_hard_limit(snap: PacingSnapshot) -> None:
         ), (name, d)
         assert math.isfinite(d.level) and d.level >= 0.0, (name, d)
         assert d.reason and "\n" not in d.reason, (name, d)
+        # a ringing call is hung up only when no call goes, and only one that has rung 15 s
+        assert d.cancel >= 0, (name, d)
+        if d.cancel:
+            assert d.dial == 0, (name, d)
+            rung = sum(1 for since in snap.ringing_since if snap.now - since >= MIN_RING_S)
+            assert d.cancel <= rung, (name, d)
         if name in ("progressive", "preview", "predictive-new"):
             # one call per ready agent at most (predictive while it warms up)
             assert snap.in_flight + d.dial <= max(snap.in_flight, ready), (name, d)

@@ -149,6 +149,32 @@ def test_a_pacer_that_breaks_a_limit_is_caught() -> None:
         Simulation(SHORT, Greedy()).run()
 
 
+class HangsUpEarly(ProgressivePacer):
+    """A broken pacer that hangs up the oldest ringing call once it has rung `after` s."""
+
+    def __init__(self, after: float) -> None:
+        self.after = after
+        self.asked = 0
+
+    def decide(self, snap: PacingSnapshot) -> PacingDecision:
+        d = super().decide(snap)
+        if snap.ringing_since and snap.now - min(snap.ringing_since) >= self.after:
+            self.asked += 1
+            return d._replace(cancel=1)
+        return d
+
+
+def test_ringing_calls_are_hung_up_only_after_15_s() -> None:
+    with pytest.raises(PacerViolation, match="rung 15 s"):
+        Simulation(SHORT, HangsUpEarly(after=10.0)).run()
+    # The same pacer keeping to the rule: each call it hangs up leaves the ringing calls and is
+    # counted, never fed back to it as an outcome.
+    pacer = HangsUpEarly(after=15.0)
+    raw = Simulation(dataclasses.replace(SHORT, agents=3), pacer).run()
+    assert pacer.asked > 0 and raw.cancelled == pacer.asked
+    assert summarize(raw)["cancelled"] == raw.cancelled
+
+
 def test_trunk_and_calls_per_second_limits_reach_the_pacer() -> None:
     sc = dataclasses.replace(SHORT, agents=20, calls_per_second=2.0, trunk_channels=12)
     spy = Spy()

@@ -28,6 +28,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from dialer.pacing.predictive import PredictiveSettings  # noqa: E402
 from dialer.sim import Scenario, load_scenario, simulate, summarize  # noqa: E402
 from dialer.sim.matching import ratio_at  # noqa: E402
 
@@ -40,6 +41,7 @@ PACERS = ("progressive", "fixed_ratio", "adaptive_ratio", "predictive")
 CAP = 0.03
 HOUR_CAP_AFTER_JUMP = 0.06
 MATCH_TRIES = 4  # runs of the adaptive ratio to reach predictive's abandonment
+DEFAULT_CANCEL_OVER = PredictiveSettings().cancel_over
 
 
 def run(sc: Scenario) -> dict[str, Any]:
@@ -72,6 +74,18 @@ def run_matched_ratio(
     two are compared at equal abandonment, not at 3% against predictive's lower rate."""
     sc = scenario_for(base, "adaptive_ratio", agents, days, FIXED_RATIO)
     return ratio_at(sc, abandonment, MATCH_TRIES)
+
+
+def predictive_settings(cancel_over: float) -> str:
+    """How predictive was set, for the reports."""
+    if cancel_over <= 0:
+        return "its defaults (target 2.5%, cap 3%) but never taking a call back (`cancel_over` 0)"
+    return (
+        f"{'its defaults' if cancel_over == DEFAULT_CANCEL_OVER else 'its defaults but'} "
+        f"(target 2.5%, cap 3%, taking calls back at `cancel_over` {cancel_over:g}: the oldest "
+        "ringing call that has rung 15 s is hung up when even one more call's chance is over "
+        f"{cancel_over:g} times the threshold)"
+    )
 
 
 def pct(x: float, digits: int = 1) -> str:
@@ -112,6 +126,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", type=Path, default=None, help="also write every run's summary here")
     ap.add_argument("--no-scenarios", action="store_true", help="skip the jump and fall runs")
     ap.add_argument("--quick", action="store_true", help="1 day, 10 and 25 agents only")
+    ap.add_argument(
+        "--cancel-over",
+        type=float,
+        default=DEFAULT_CANCEL_OVER,
+        help="predictive takes back ringing calls (rung 15 s) when one more call's chance is "
+        f"this many times over its threshold (default {DEFAULT_CANCEL_OVER:g}; 0: never)",
+    )
     args = ap.parse_args(argv)
 
     teams = [int(a) for a in args.agents.split(",") if a]
@@ -119,7 +140,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.quick:
         teams, days = [10, 25], 1
     started = time.perf_counter()
-    base = dataclasses.replace(load_scenario("reference"), seed=args.seed)
+    base = dataclasses.replace(
+        load_scenario("reference"), seed=args.seed, cancel_over=args.cancel_over
+    )
     results: dict[str, Any] = {"reference": {}, "scenarios": {}}
     rows: list[str] = []
     verdicts: list[str] = []
@@ -174,7 +197,9 @@ def main(argv: list[str] | None = None) -> int:
         )
         scen_rows.append("|---|---:|---:|---:|---:|---:|---|")
         for name in ("contact_jump", "contact_fall"):
-            sc0 = dataclasses.replace(load_scenario(name), seed=args.seed, days=days)
+            sc0 = dataclasses.replace(
+                load_scenario(name), seed=args.seed, days=days, cancel_over=args.cancel_over
+            )
             for n in teams:
                 sc = dataclasses.replace(sc0, agents=n, mode="predictive")
                 s = run(sc)
@@ -231,9 +256,9 @@ def main(argv: list[str] | None = None) -> int:
         argv,
         "reference campaign (30% contact, ring 5–25 s, 25 s no-answer, talk exponential 120 s, "
         f"wrap-up 15 s, 2 s grace), {days} simulated day(s) of 8 h per run, seed {args.seed}; "
-        "predictive at its defaults (target 2.5%, cap 3%); the adaptive ratio tunes lines per "
-        "ready agent to 3%, and (matched) to the abandonment predictive had, so the two are also "
-        "compared at equal abandonment; wait = agent wait before each call.",
+        f"predictive at {predictive_settings(args.cancel_over)}; the adaptive ratio tunes lines "
+        "per ready agent to 3%, and (matched) to the abandonment predictive had, so the two are "
+        "also compared at equal abandonment; wait = agent wait before each call.",
         started,
         [
             rows,

@@ -43,6 +43,7 @@ from dialer.sim import load_scenario  # noqa: E402
 
 PACERS = ("predictive", "adaptive_ratio", "matched")
 DEFAULT_TARGET = PredictiveSettings().target
+DEFAULT_CANCEL_OVER = PredictiveSettings().cancel_over
 NAMES = {
     "predictive": "predictive",
     "adaptive_ratio": "adaptive ratio (3%)",
@@ -50,9 +51,13 @@ NAMES = {
 }
 
 
-def one_seed(agents: int, seed: int, days: int, target: float) -> dict[str, dict[str, Any]]:
-    """The three runs of one team size and seed (`target`: predictive's)."""
-    base = dataclasses.replace(load_scenario("reference"), seed=seed, target=target)
+def one_seed(
+    agents: int, seed: int, days: int, target: float, cancel_over: float
+) -> dict[str, dict[str, Any]]:
+    """The three runs of one team size and seed (`target`, `cancel_over`: predictive's)."""
+    base = dataclasses.replace(
+        load_scenario("reference"), seed=seed, target=target, cancel_over=cancel_over
+    )
     pred = run(scenario_for(base, "predictive", agents, days, FIXED_RATIO))
     adap = run(scenario_for(base, "adaptive_ratio", agents, days, FIXED_RATIO))
     matched, _ = run_matched_ratio(base, agents, days, pred["abandonment"]["overall"])
@@ -86,6 +91,13 @@ def main(argv: list[str] | None = None) -> int:
         default=DEFAULT_TARGET,
         help=f"predictive's target abandonment (default {DEFAULT_TARGET}; the cap stays 3%%)",
     )
+    ap.add_argument(
+        "--cancel-over",
+        type=float,
+        default=DEFAULT_CANCEL_OVER,
+        help="predictive takes back ringing calls (rung 15 s) when one more call's chance is "
+        f"this many times over its threshold (default {DEFAULT_CANCEL_OVER:g}; 0: never)",
+    )
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "pacing_seeds.md")
     args = ap.parse_args(argv)
     teams = [int(a) for a in args.agents.split(",") if a]
@@ -93,7 +105,7 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     with ProcessPoolExecutor(max_workers=max(1, args.jobs)) as pool:
         futures = {
-            (n, seed): pool.submit(one_seed, n, seed, args.days, args.target)
+            (n, seed): pool.submit(one_seed, n, seed, args.days, args.target, args.cancel_over)
             for n in teams
             for seed in seeds
         }
@@ -131,7 +143,13 @@ def main(argv: list[str] | None = None) -> int:
         "Pacing over many seeds",
         "pacing_seeds.py",
         argv,
-        f"reference campaign, predictive's target {pct(args.target, 1)} (cap 3%), "
+        f"reference campaign, predictive's target {pct(args.target, 1)} (cap 3%)"
+        + (
+            f", taking calls back (`cancel_over` {args.cancel_over:g})"
+            if args.cancel_over > 0
+            else ", never taking a call back (`cancel_over` 0)"
+        )
+        + ", "
         f"{args.days} simulated day(s) of 8 h per run, seeds "
         f"{seeds[0]}-{seeds[-1]}; means over the seeds; the lead is predictive's utilisation less "
         "the ratio's, paired by seed, in points ± its standard error.",

@@ -26,6 +26,7 @@ from dialer.engine.follow import CampaignFollower
 from dialer.metrics import CONTENT_TYPE, Metrics
 from dialer.pacing.base import Pacer
 from dialer.pacing.modes import PacingMode, PacingSettings, make_pacer
+from dialer.pacing.predictive import PredictiveSettings
 from dialer.publish.mqtt import start_publisher
 from dialer.settings import ConfigError, Settings, mask_url
 from dialer.store.engine import Database
@@ -41,9 +42,15 @@ EXIT_UNREACHABLE = 3
 EXIT_AUTH = 4
 
 
-def default_pacer(campaign: Campaign) -> Pacer:
-    """The campaign's pacer, from its pacing mode (one per campaign: it keeps estimates)."""
-    return make_pacer(PacingSettings(mode=PacingMode(campaign.pacing_mode.value)))
+def default_pacer(campaign: Campaign, take_back_over: float = 10.0) -> Pacer:
+    """The campaign's pacer, from its pacing mode (one per campaign: it keeps estimates);
+    `take_back_over` is the predictive pacer's `cancel_over` (dialer.take_back_over)."""
+    return make_pacer(
+        PacingSettings(
+            mode=PacingMode(campaign.pacing_mode.value),
+            predictive=PredictiveSettings(cancel_over=take_back_over),
+        )
+    )
 
 
 def build_pbx(settings: Settings) -> pbx.Pbx:
@@ -129,7 +136,8 @@ class App:
             adapter,
             store,
             s.dialer,
-            self._pacer_factory or default_pacer,
+            self._pacer_factory
+            or (lambda campaign: default_pacer(campaign, s.dialer.take_back_over)),
             guard=rules_store,
             history=rules_store,
             agent_leases=rules_store,  # an agent belongs to one daemon at a time

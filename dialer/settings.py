@@ -92,12 +92,20 @@ class DialerSettings:
     # Several daemons on one campaign: each adds the others' answers (from their CDRs) to its
     # abandonment windows this often, so the cap holds for the campaign (issue 4); 0: never.
     abandonment_sync_s: float = 10.0
+    # Predictive campaigns hang up the call that has rung longest (at least 15 s) when even one
+    # more call would be this many times over the pacer's threshold (dialer/pacing/predictive.py,
+    # `cancel_over`): far too many calls ring for the agents to come. 0: never.
+    take_back_over: float = 10.0
 
     def check(self) -> None:
         _positive("dialer.tick_s", self.tick_s)
         _positive("dialer.agent_lease_s", self.agent_lease_s)
         _non_negative("dialer.campaign_poll_s", self.campaign_poll_s)
         _non_negative("dialer.abandonment_sync_s", self.abandonment_sync_s)
+        if self.take_back_over != 0.0 and not 1.0 <= self.take_back_over <= 1000.0:
+            raise ConfigError(
+                f"dialer.take_back_over: expected 0 (never) or 1..1000, got {self.take_back_over}"
+            )
         if not 1 <= self.lease_batch <= 10_000:
             raise ConfigError(f"dialer.lease_batch: expected 1..10000, got {self.lease_batch}")
         _positive("dialer.lease_s", self.lease_s)

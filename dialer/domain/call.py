@@ -184,6 +184,7 @@ class CallAttempt:
         "result",
         "ringing_at",
         "state",
+        "taken_back",
     )
 
     def __init__(self, channel_id: str, lead_id: int, *, amd: bool = False) -> None:
@@ -206,6 +207,7 @@ class CallAttempt:
         self.failure_reason: str | None = None
         self.channel_seen = False
         self.cancelled = False
+        self.taken_back = False  # hung up by the dialer while ringing (pacing took it back)
         self.hold_expired = False
         self.result: CallResult | None = None
 
@@ -279,6 +281,8 @@ class CallAttempt:
             case pbx.HungUp(cause=cause, cause_text=text, at=at):
                 self.cause = cause
                 self.cause_text = text
+                if self.taken_back and self.state in _PRE_ANSWER:
+                    self.cause_text = f"taken back by the dialer after ringing ({text})"
                 self._end(at, self._result_at_hangup())
                 return
         self.state = nxt
@@ -301,6 +305,8 @@ class CallAttempt:
         # status: Asterisk 22 reports a 404 as DialEnd NOANSWER with Hangup cause 1.
         if self.cause in _FAILURE_CAUSES:
             return CallResult.FAILED
+        if self.taken_back:  # it rang the minimum and nobody answered: a no-answer to retry
+            return CallResult.NO_ANSWER
         if self.dial_status in _DIAL_STATUS_RESULT:
             return _DIAL_STATUS_RESULT[self.dial_status]
         if self.cancelled:

@@ -84,7 +84,7 @@ class CampaignRun:
         ringing = tuple(
             c.originated_at if c.originated_at is not None else now
             for c in self.calls.values()
-            if c.state in PRE_ANSWER
+            if c.state in PRE_ANSWER and not c.taken_back  # those will not be answered
         )
         # Limits: no more calls on the trunk than its channels (`trunk_in_use` counts every call
         # of every campaign on it, talking ones included), no more new ones than its

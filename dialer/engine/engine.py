@@ -46,7 +46,7 @@ from dialer.engine.observe import (
     PacingDecided,
 )
 from dialer.engine.ports import AgentLeaseStore, EngineStore
-from dialer.pacing.base import AgentWork, CallOutcome, Pacer, ProgressivePacer
+from dialer.pacing.base import MIN_RING_S, AgentWork, CallOutcome, Pacer, ProgressivePacer
 from dialer.pacing.history import others_tally, restore_ledger, restore_pacer
 from dialer.pacing.ledger import AbandonLedger, is_abandoned
 from dialer.pacing.predictive import PredictivePacer
@@ -236,6 +236,8 @@ class Engine:
         a machine, or at the end for an unanswered call), not when a long talk ends."""
         if call.channel_id in self._observed or call.originated_at is None:
             return
+        if call.taken_back and call.answered_at is None:
+            return  # not an outcome of the call: the pacer hung it up (as the simulator does)
         self._observed.add(call.channel_id)
         machine = call.state is cl.CallState.MACHINE or call.result is CallResult.MACHINE
         run.pacer.observe_call(
@@ -1031,6 +1033,28 @@ class Engine:
 
     # -- pacing and originating -------------------------------------------------------------
 
+    def _take_back(self, run: CampaignRun, n: int, now: float) -> None:
+        """Hang up the `n` calls that have rung longest, among those that have rung (from their
+        first ring, not their originate) at least MIN_RING_S: the pacer saw far too many calls
+        ringing for the agents to come. Their result is a no-answer, retried as one."""
+        rung = sorted(
+            (c.ringing_at, cid)
+            for cid, c in run.calls.items()
+            if c.state is cl.CallState.RINGING
+            and not c.taken_back
+            and c.ringing_at is not None
+            and now - c.ringing_at >= MIN_RING_S
+        )
+        for _, cid in rung[:n]:
+            run.calls[cid].taken_back = True
+            self._tasks.spawn(self._quiet_hangup(cid), "take-back")
+        if rung:
+            logger.debug(
+                "pacing: took back %d ringing call(s)",
+                min(n, len(rung)),
+                extra={"campaign": run.campaign.name},
+            )
+
     def _trunk_in_use(self, trunk_id: int) -> int:
         return sum(len(r.calls) for r in self.campaigns.values() if r.trunk.id == trunk_id)
 
@@ -1051,6 +1075,8 @@ class Engine:
         if decision.reason != run.last_reason:
             logger.debug("pacing: %s", decision.reason, extra={"campaign": run.campaign.name})
             run.last_reason = decision.reason
+        if decision.cancel:
+            self._take_back(run, decision.cancel, now)
         for _ in range(decision.dial):
             if not run.leads or not run.bucket.take(now):
                 break

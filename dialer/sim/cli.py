@@ -35,7 +35,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--cancel-over",
         type=float,
         help="predictive: hang up a ringing call (rung 15 s) when one more call's chance is "
-        "this many times over the threshold (0: never, the default)",
+        "this many times over the threshold (default 10; 0: never)",
     )
     parser.add_argument(
         "--json", type=Path, help="write the figures as JSON to this file (- for stdout)"

@@ -5,7 +5,7 @@ A scenario file (see `scenarios/reference.toml`) has top-level `name`, `descript
 `callee.changes` entries change the contact rate at an hour of each day; `[pacing]` holds `mode`
 (preview, progressive, power, adaptive_ratio, predictive), `target`, `cap`, `lines_per_agent`,
 `ratio_target`, `cancel_over` (predictive hangs up the oldest ringing call that has rung 15 s
-when even one more call would be this many times over its threshold; 0, the default, never),
+when even one more call would be this many times over its threshold; 10 by default, 0 never),
 `preview_s` and `tick_s` (the pacer also runs this long after its last run, as
 the daemon's timer does; 1 s). Distributions are
 inline tables: `{ dist = "constant", value = 15 }`, `{ dist = "uniform", low = 5, high = 25 }`,
@@ -136,7 +136,7 @@ class Scenario:
     target: float = 0.025  # predictive target; adaptive ratio uses ratio_target
     cap: float = 0.03
     ratio_target: float = 0.03
-    cancel_over: float = 0.0  # predictive: see PredictiveSettings.cancel_over (0: off)
+    cancel_over: float = 10.0  # predictive: PredictiveSettings.cancel_over's default (0: off)
     preview_s: float = 10.0  # preview: time an agent spends on the lead before the call starts
     tick_s: float = 1.0  # the pacer also runs this long after its last run (the daemon's timer)
 

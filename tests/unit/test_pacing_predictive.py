@@ -124,7 +124,7 @@ def test_a_ringing_call_is_taken_back_when_far_too_many_ring_and_it_has_rung_15_
     assert d.estimates is not None and d.estimates.chance > 3.0 * d.estimates.threshold
     assert trained(cancel_over=3.0).decide(snap(agents, ring_ages=(14.0,) * 12)).cancel == 0
     assert trained(cancel_over=1000.0).decide(snap(agents, ring_ages=rung)).cancel == 0
-    assert trained().decide(snap(agents, ring_ages=rung)).cancel == 0  # off by default
+    assert trained(cancel_over=0.0).decide(snap(agents, ring_ages=rung)).cancel == 0  # off
     # room for a call: nothing is taken back
     room = trained(cancel_over=3.0).decide(snap([(READY, 1.0)] * 5, ring_ages=(16.0,)))
     assert room.dial > 0 and room.cancel == 0

@@ -54,6 +54,11 @@ def test_environment_overrides_file(tmp_path: Path) -> None:
         ('[pbxx]\nsecret="x"', {}, "pbxx: unknown section"),
         ('[pbx]\nsecret="x"\n[dialer]\ntick_s=0', {}, "dialer.tick_s: must be greater than 0"),
         ('[pbx]\nsecret="x"\n[dialer]\nautologin_agents="maybe"', {}, "dialer.autologin_agents"),
+        (
+            '[pbx]\nsecret="x"\n[dialer]\ntake_back_over=0.5',
+            {},
+            "dialer.take_back_over: expected 0",
+        ),
         ('[pbx]\nsecret="x"\n[database]\nurl="mysql://x"', {}, "database.url"),
         ('[pbx]\nsecret="x"\n[log]\nlevel="LOUD"', {}, "log.level"),
         ('[pbx\nsecret="x"', {}, "dialer.toml"),

@@ -76,3 +76,16 @@ def test_a_fixed_ratio_right_for_a_large_team_abandons_far_too_much_at_5() -> No
     assert big["abandonment"]["overall"] < 0.05
     assert small["abandonment"]["overall"] > 0.20
     assert pred_small["abandonment"]["overall"] < 0.03
+
+
+def test_taking_calls_back_raises_utilisation_without_abandoning_more() -> None:
+    # The default hangs up the longest-ringing call (rung 15 s) when far too many ring; the
+    # same day without it (cancel_over 0) keeps the agents waiting more.
+    ref = dataclasses.replace(load_scenario("reference"), agents=25, day_hours=6.0)
+    taking = simulate(ref)
+    never = simulate(dataclasses.replace(ref, cancel_over=0.0))
+    assert never.cancelled == 0 < taking.cancelled < 0.15 * taking.dialed
+    t, n = summarize(taking), summarize(never)
+    assert t["utilisation"] > n["utilisation"] + 0.003, (t["utilisation"], n["utilisation"])
+    assert t["abandonment"]["overall"] <= n["abandonment"]["overall"] + 0.001
+    assert t["abandonment"]["worst_24h"] <= 0.03

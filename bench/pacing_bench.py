@@ -76,6 +76,17 @@ def run_matched_ratio(
     return ratio_at(sc, abandonment, MATCH_TRIES)
 
 
+def add_cancel_over(ap: argparse.ArgumentParser) -> None:
+    """The `--cancel-over` option both pacing benchmarks take."""
+    ap.add_argument(
+        "--cancel-over",
+        type=float,
+        default=DEFAULT_CANCEL_OVER,
+        help="predictive takes back ringing calls (rung 15 s) when one more call's chance is "
+        f"this many times over its threshold (default {DEFAULT_CANCEL_OVER:g}; 0: never)",
+    )
+
+
 def predictive_settings(cancel_over: float) -> str:
     """How predictive was set, for the reports."""
     if cancel_over <= 0:
@@ -126,13 +137,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", type=Path, default=None, help="also write every run's summary here")
     ap.add_argument("--no-scenarios", action="store_true", help="skip the jump and fall runs")
     ap.add_argument("--quick", action="store_true", help="1 day, 10 and 25 agents only")
-    ap.add_argument(
-        "--cancel-over",
-        type=float,
-        default=DEFAULT_CANCEL_OVER,
-        help="predictive takes back ringing calls (rung 15 s) when one more call's chance is "
-        f"this many times over its threshold (default {DEFAULT_CANCEL_OVER:g}; 0: never)",
-    )
+    add_cancel_over(ap)
     args = ap.parse_args(argv)
 
     teams = [int(a) for a in args.agents.split(",") if a]

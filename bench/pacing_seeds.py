@@ -31,6 +31,7 @@ from pacing_bench import (  # noqa: E402  (this script's own folder is on the pa
     CAP,
     FIXED_RATIO,
     GOALS,
+    add_cancel_over,
     pct,
     run,
     run_matched_ratio,
@@ -43,7 +44,6 @@ from dialer.sim import load_scenario  # noqa: E402
 
 PACERS = ("predictive", "adaptive_ratio", "matched")
 DEFAULT_TARGET = PredictiveSettings().target
-DEFAULT_CANCEL_OVER = PredictiveSettings().cancel_over
 NAMES = {
     "predictive": "predictive",
     "adaptive_ratio": "adaptive ratio (3%)",
@@ -91,13 +91,7 @@ def main(argv: list[str] | None = None) -> int:
         default=DEFAULT_TARGET,
         help=f"predictive's target abandonment (default {DEFAULT_TARGET}; the cap stays 3%%)",
     )
-    ap.add_argument(
-        "--cancel-over",
-        type=float,
-        default=DEFAULT_CANCEL_OVER,
-        help="predictive takes back ringing calls (rung 15 s) when one more call's chance is "
-        f"this many times over its threshold (default {DEFAULT_CANCEL_OVER:g}; 0: never)",
-    )
+    add_cancel_over(ap)
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "pacing_seeds.md")
     args = ap.parse_args(argv)
     teams = [int(a) for a in args.agents.split(",") if a]

@@ -42,14 +42,17 @@ EXIT_UNREACHABLE = 3
 EXIT_AUTH = 4
 
 
-def default_pacer(campaign: Campaign, take_back_over: float = 10.0) -> Pacer:
+def default_pacer(campaign: Campaign, take_back_over: float | None = None) -> Pacer:
     """The campaign's pacer, from its pacing mode (one per campaign: it keeps estimates);
-    `take_back_over` is the predictive pacer's `cancel_over` (dialer.take_back_over)."""
+    `take_back_over` is the predictive pacer's `cancel_over` (dialer.take_back_over; None: the
+    pacer's default)."""
+    predictive = (
+        PredictiveSettings()
+        if take_back_over is None
+        else PredictiveSettings(cancel_over=take_back_over)
+    )
     return make_pacer(
-        PacingSettings(
-            mode=PacingMode(campaign.pacing_mode.value),
-            predictive=PredictiveSettings(cancel_over=take_back_over),
-        )
+        PacingSettings(mode=PacingMode(campaign.pacing_mode.value), predictive=predictive)
     )
 
 

@@ -20,6 +20,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+from dialer.pacing.base import TAKE_BACK_OVER
+
 
 class ConfigError(Exception):
     """An invalid configuration value; the message names the key."""
@@ -95,7 +97,7 @@ class DialerSettings:
     # Predictive campaigns hang up the call that has rung longest (at least 15 s) when even one
     # more call would be this many times over the pacer's threshold (dialer/pacing/predictive.py,
     # `cancel_over`): far too many calls ring for the agents to come. 0: never.
-    take_back_over: float = 10.0
+    take_back_over: float = TAKE_BACK_OVER
 
     def check(self) -> None:
         _positive("dialer.tick_s", self.tick_s)

@@ -56,6 +56,7 @@ from typing import Generic, TypeVar
 
 from dialer.pacing.base import (
     MIN_RING_S,
+    TAKE_BACK_OVER,
     AgentActivity,
     AgentView,
     AgentWork,
@@ -211,9 +212,9 @@ class PredictiveSettings:
     max_lines_per_agent: float = MAX_LINES_PER_AGENT
     # Taking a call back: when not even one more call may go and that call's chance is over
     # `cancel_over` times the threshold, the oldest ringing call that has rung `min_ring_s` is
-    # hung up (one per decision). 0 never hangs up a ringing call. 10 measured best of 6, 10
-    # and 15 in the simulator (seeds 1-12): 5 agents +1.8 points, 25 agents +0.8, less abandoned.
-    cancel_over: float = 10.0
+    # hung up (one per decision). 0 never hangs up a ringing call. With 10 (seeds 1-12): 5 agents
+    # +1.8 points, 25 agents +0.8, less abandoned.
+    cancel_over: float = TAKE_BACK_OVER
     min_ring_s: float = MIN_RING_S
     points: int = 12  # answer-time quantiles the exact look-ahead evaluates
     normal_points: int = 4  # of those, how many the normal approximation evaluates

@@ -23,6 +23,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from dialer.pacing.base import TAKE_BACK_OVER
+
 MODES = ("preview", "progressive", "power", "adaptive_ratio", "predictive")
 SCENARIO_DIR = Path(__file__).resolve().parents[2] / "scenarios"
 
@@ -136,7 +138,7 @@ class Scenario:
     target: float = 0.025  # predictive target; adaptive ratio uses ratio_target
     cap: float = 0.03
     ratio_target: float = 0.03
-    cancel_over: float = 10.0  # predictive: PredictiveSettings.cancel_over's default (0: off)
+    cancel_over: float = TAKE_BACK_OVER  # predictive: PredictiveSettings.cancel_over (0: off)
     preview_s: float = 10.0  # preview: time an agent spends on the lead before the call starts
     tick_s: float = 1.0  # the pacer also runs this long after its last run (the daemon's timer)
 

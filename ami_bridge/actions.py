@@ -63,7 +63,7 @@ def originate_agent(leg: AgentLeg, ctx: Contexts) -> dict[str, object]:
 
 def mark_bridged(channel_id: str) -> dict[str, object]:
     """Tell the customer's dialplan it was bridged, so it hangs up instead of abandoning when it
-    leaves the bridge."""
+    leaves the bridge. Sent after the Bridge succeeded, never before (see AmiPbx.connect)."""
     return {"Action": "Setvar", "Channel": channel_id, "Variable": "DIALER_BRIDGED", "Value": "1"}
 
 

@@ -300,12 +300,15 @@ class AmiPbx:
 
     async def connect(self, channel_id: str, agent_channel_id: str) -> None:
         customer = self._channel(channel_id)
-        # Pipelined: AMI handles one session's actions in order, so the variable is set before
-        # the bridge without waiting a round trip for it.
-        self._send(actions.mark_bridged(customer))
         reply = await self._call(actions.bridge(customer, self._channel(agent_channel_id)))
         if not reply.success:
             raise pbx.PbxError(f"bridge refused: {reply.get('Message')}")
+        # Only after the bridge: the dialplan reads DIALER_BRIDGED=1 as "came back from a
+        # bridge", even at its first step (a channel bridged before its dialplan started comes
+        # back to s,1), so it must never be set on a channel still waiting to be bridged. A
+        # bridge that ends before this lands (within the round trip) leaves the customer to the
+        # abandon message, as a call no agent spoke on.
+        self._send(actions.mark_bridged(customer))
 
     async def abandon(self, channel_id: str) -> None:
         reply = await self._call(actions.redirect_abandon(self._channel(channel_id), self._ctx))

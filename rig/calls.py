@@ -2,7 +2,8 @@
 
 They follow the dialplan contract of deploy/asterisk/extensions.conf: customers are originated
 into `dialer-customer` with our own ChannelId, agents' legs into `dialer-agent`, a connection is
-Setvar DIALER_BRIDGED=1 then Bridge, an abandon is a Redirect to `dialer-abandon`.
+Bridge then, once it succeeded, Setvar DIALER_BRIDGED=1; an abandon is a Redirect to
+`dialer-abandon`.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping
 
-from rig.ami import AmiClient, Headers, event
+from rig.ami import AmiClient, Headers, event, first
 
 CALLER_ID = "Dialer <+15550000000>"
 
@@ -70,11 +71,14 @@ async def login_agent(
     return channel_id
 
 
-async def bridge(ami: AmiClient, customer_id: str, agent_id: str) -> tuple[str, str]:
-    """Setvar DIALER_BRIDGED=1 then Bridge, back to back; returns both ActionIDs."""
-    setvar = await ami.send("Setvar", Channel=customer_id, Variable="DIALER_BRIDGED", Value="1")
-    bridged = await ami.send("Bridge", Channel1=customer_id, Channel2=agent_id, Tone="no")
-    return setvar, bridged
+async def bridge(ami: AmiClient, customer_id: str, agent_id: str) -> Headers:
+    """Bridge, then (only if it succeeded) Setvar DIALER_BRIDGED=1, as the daemon does; returns
+    the Bridge's response. The Setvar goes out without waiting for its reply: AMI runs one
+    session's actions in order, so it is set before any later action of this client."""
+    response = await ami.request("Bridge", Channel1=customer_id, Channel2=agent_id, Tone="no")
+    if first(response, "Response") == "Success":
+        await ami.send("Setvar", Channel=customer_id, Variable="DIALER_BRIDGED", Value="1")
+    return response
 
 
 async def abandon(ami: AmiClient, customer_id: str) -> Headers:

@@ -103,7 +103,7 @@ class Scene:
         return self.ami.elapsed()
 
     async def bridge(self, customer: str, agent: str) -> None:
-        """What the daemon does: mark the customer as bridged, then Bridge, back to back."""
+        """What the daemon does: Bridge, then (if it succeeded) mark the customer as bridged."""
         await calls.bridge(self.ami, customer, agent)
 
     async def hangup_of(self, channel_id: str, wait_s: float = 30.0) -> Headers:
@@ -277,7 +277,7 @@ async def originate_unknown_endpoint(scene: Scene) -> None:
 
 
 async def bridge_gone_channel(scene: Scene) -> None:
-    """Setvar and Bridge naming a customer channel that no longer exists (it hung up)."""
+    """A Bridge naming a customer channel that no longer exists (it hung up): refused, so no Setvar."""
     agent = await scene.login_agent()
     gone = scene.new_id("customer")
     await scene.bridge(gone, agent)

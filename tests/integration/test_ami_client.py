@@ -12,7 +12,11 @@ import pytest
 
 from ami_bridge.client import AmiPbx
 from dialer import pbx
+from rig import calls
+from rig.ami import AmiClient, event, first
 from rig.asterisk import Asterisk
+from rig.numbers import Behaviour, make_number
+from rig.sipp import Sipp
 from tests.fixtures.pbx import rig_settings
 from tests.fixtures.rig import AgentHeadsets, left_over_channels
 
@@ -34,9 +38,9 @@ async def _ended(client: AmiPbx, ids: set[str], within_s: float) -> set[str]:
     deadline = time.monotonic() + within_s
     left = set(ids)
     while left and time.monotonic() < deadline:
-        for event in client.drain_ready():
-            if isinstance(event, pbx.HungUp | pbx.OriginateFailed):
-                left.discard(event.channel_id)
+        for done in client.drain_ready():
+            if isinstance(done, pbx.HungUp | pbx.OriginateFailed):
+                left.discard(done.channel_id)
         await asyncio.sleep(0.02)
     return left
 
@@ -72,3 +76,30 @@ async def test_closing_right_after_such_a_hang_up_still_ends_the_leg(
     finally:
         await client.close()
     assert await asyncio.to_thread(left_over_channels, asterisk, 3.0) == []
+
+
+async def test_a_customer_is_marked_bridged_only_by_a_bridge_that_succeeded(
+    sipp_trunk: Sipp, agent_headsets: AgentHeadsets, ami: AmiClient, ami_pbx: AmiPbx
+) -> None:
+    # DIALER_BRIDGED=1 tells the dialplan "back from a bridge": hang up, no message. Set on a
+    # customer the Bridge did not take (the agent's leg gone), the hold would end in a silent
+    # hang-up instead of the abandon message; set before a Bridge that does take it, a customer
+    # bridged before its dialplan started would hang up as soon as it came back to s,1.
+    number = make_number(Behaviour.ANSWER_HOLD, ring_s=0.1, serial=90)
+    customer, _ = await calls.originate_customer(ami, number, hold_s=5)
+    await ami.wait_for(event("Newstate", customer, ChannelState="6"), 5)
+    with pytest.raises(pbx.PbxError, match="Channel2 does not exist"):
+        await ami_pbx.connect(customer, "no-such-agent-leg")
+    got = await ami.request("Getvar", Channel=customer, Variable="DIALER_BRIDGED")
+    assert (first(got, "Response"), first(got, "Value")) == ("Success", "")
+
+    (endpoint,) = agent_headsets.endpoints(1)
+    agent = await calls.login_agent(ami, endpoint)
+    await ami_pbx.connect(customer, agent)
+    await ami.wait_for(event("BridgeEnter", customer), 5)
+    got = await ami.request("Getvar", Channel=customer, Variable="DIALER_BRIDGED")
+    assert first(got, "Value") == "1"
+    await ami.request("Hangup", Channel=agent, Cause="16")
+    _, hangup = await ami.wait_for(event("Hangup", customer), 5)
+    assert first(hangup, "Context") == "dialer-customer"
+    assert not [m for m in ami.messages if event("UserEvent", customer)(m)]

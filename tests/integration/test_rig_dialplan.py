@@ -92,6 +92,54 @@ async def test_customer_left_alone_when_the_agent_hangs_up_is_hung_up_without_me
     assert not [m for m in ami.messages[start:] if event("UserEvent", customer)(m)]
 
 
+async def test_customers_bridged_on_the_answer_are_hung_up_when_their_agent_hangs_up(
+    sipp_trunk: Sipp, agent_headsets: AgentHeadsets, ami: AmiClient
+) -> None:
+    """The daemon bridges on the answer, which can come before the customer's dialplan has
+    started: such a channel comes back from the bridge to s,1 (not yet running) or s,2 (running,
+    before its first step), not after the Wait. With a Set before the Wait, 5 of 80 customers sat
+    out their whole hold (5 s here) in silence after their agent hung up; 40 tries here."""
+    (endpoint,) = agent_headsets.endpoints(1)
+    late: list[tuple[int, float]] = []
+    for serial in range(40):
+        agent = await calls.login_agent(ami, endpoint)
+        number = make_number(Behaviour.ANSWER_HOLD, ring_s=0.1, serial=200 + serial)
+        start = len(ami.messages)
+        customer, _ = await calls.originate_customer(ami, number, hold_s=5)
+        await ami.wait_for(event("Newstate", customer, ChannelState="6"), 5, start)
+        await calls.bridge(ami, customer, agent)
+        await ami.wait_for(event("BridgeEnter", agent), 5, start)
+        sent_at = ami.elapsed()
+        await ami.request("Hangup", Channel=agent, Cause="16")
+        index, hangup = await ami.wait_for(event("Hangup", customer), 10, start)
+        if ami.times[index] - sent_at > 1.0:
+            late.append((serial, round(ami.times[index] - sent_at, 2)))
+        # Also when it was bridged before leaving the trunk's context (dialer-inbound).
+        assert (first(hangup, "Context"), first(hangup, "Cause")) == ("dialer-customer", "16")
+        assert not [m for m in ami.messages[start:] if event("UserEvent", customer)(m)]
+        await ami.wait_for(event("Hangup", agent), 5, start)
+    assert late == []
+
+
+async def test_customer_back_from_a_bridge_before_its_dialplan_started_hangs_up_at_once(
+    sipp_trunk: Sipp, ami: AmiClient
+) -> None:
+    """What such a customer meets when its bridge ends: s,1 with DIALER_BRIDGED=1 (the Setvar
+    follows a successful Bridge). Originating with the variable already set puts a channel in
+    exactly that place: no hold, no message, a hang-up."""
+    number = make_number(Behaviour.ANSWER_HOLD, ring_s=0.1, serial=80)
+    customer, _ = await calls.originate_customer(
+        ami, number, hold_s=5, variables={"DIALER_BRIDGED": "1"}
+    )
+    index, _ = await ami.wait_for(event("Newstate", customer, ChannelState="6"), 5)
+    answered_at = ami.times[index]
+    index, hangup = await ami.wait_for(event("Hangup", customer), 10)
+    assert ami.times[index] - answered_at < 0.5
+    assert first(hangup, "Cause") == "16"
+    assert first(hangup, "Context") == "dialer-customer"
+    assert not [m for m in ami.messages if event("UserEvent", customer)(m)]
+
+
 async def test_unbridged_customer_hears_the_message_after_the_hold_time(
     sipp_trunk: Sipp, ami: AmiClient
 ) -> None:
@@ -134,10 +182,7 @@ async def test_bridge_of_a_vanished_customer_is_an_error(
 ) -> None:
     (endpoint,) = agent_headsets.endpoints(1)
     agent = await calls.login_agent(ami, endpoint)
-    setvar_id, bridge_id = await calls.bridge(ami, "no-such-channel-id", agent)
-    _, setvar = await ami.wait_for(lambda m: first(m, "ActionID") == setvar_id, 5)
-    _, bridged = await ami.wait_for(lambda m: first(m, "ActionID") == bridge_id, 5)
-    assert first(setvar, "Response") == "Error"
+    bridged = await calls.bridge(ami, "no-such-channel-id", agent)
     assert first(bridged, "Response") == "Error"
     assert first(bridged, "Message") == "Channel1 does not exist: no-such-channel-id"
     await ami.request("Hangup", Channel=agent, Cause="16")

@@ -277,7 +277,7 @@ async def originate_unknown_endpoint(scene: Scene) -> None:
 
 
 async def bridge_gone_channel(scene: Scene) -> None:
-    """A Bridge naming a customer channel that no longer exists (it hung up): refused, so no Setvar."""
+    """A Bridge naming a customer channel that no longer exists (it hung up): refused, no Setvar."""
     agent = await scene.login_agent()
     gone = scene.new_id("customer")
     await scene.bridge(gone, agent)

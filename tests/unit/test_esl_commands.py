@@ -25,7 +25,9 @@ def call(**overrides: object) -> CustomerCall:
 def test_customer_originate() -> None:
     assert commands.originate_customer(call(), DP, "dialer_leg") == (
         "originate {origination_uuid=0b6f4a52-3c1e-4c53-9d7e-5b2b1c8f9a10,dialer_leg=customer,"
-        "originate_timeout=21,origination_caller_id_number=+15550000000}"
+        "originate_timeout=21,origination_caller_id_number=+15550000000,"
+        # From the answer on, not only once the dialplan sets it: a bridge can come first.
+        "hangup_after_bridge=true}"
         "sofia/gateway/trunk/+155510050020001 dialer-customer XML dialer"
     )
 

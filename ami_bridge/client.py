@@ -308,7 +308,15 @@ class AmiPbx:
         # back to s,1), so it must never be set on a channel still waiting to be bridged. A
         # bridge that ends before this lands (within the round trip) leaves the customer to the
         # abandon message, as a call no agent spoke on.
-        self._send(actions.mark_bridged(customer))
+        # The bridge stands whatever happens to the Setvar: never raise from here (the engine
+        # would take the call for unconnected and send it to the abandon message).
+        try:
+            marked = await self._call(actions.mark_bridged(customer))
+        except pbx.PbxError as exc:
+            logger.warning("bridged call %s not marked: %s", channel_id, exc)
+            return
+        if not marked.success:  # the customer hung up in the meantime: nothing left to mark
+            logger.info("bridged call %s not marked: %s", channel_id, marked.get("Message"))
 
     async def abandon(self, channel_id: str) -> None:
         reply = await self._call(actions.redirect_abandon(self._channel(channel_id), self._ctx))

@@ -19,6 +19,7 @@ from dialer.store.records import PacingMode
 from rig.asterisk import Asterisk
 from rig.campaign import seed
 from rig.numbers import Behaviour, make_number
+from tests.fixtures.pbx import CampaignPbx
 from tests.integration.test_campaign_rig import cdrs, rig_settings, run_app
 
 pytestmark = [pytest.mark.rig, pytest.mark.slow]
@@ -113,7 +114,7 @@ class TakesBackAll:
 
 
 async def test_calls_taken_back_have_rung_15_s_and_end_as_no_answers(
-    asterisk: Asterisk, sipp_trunk: Any, agent_headsets: Any, store_db: Database, store_db_url: str
+    pbx: CampaignPbx, store_db: Database, store_db_url: str
 ) -> None:
     # Four numbers that would ring for the campaign's whole 40 s, one answered after 5 s.
     numbers = [make_number(Behaviour.NO_ANSWER, 0.0, 0.0, 700 + i) for i in range(4)]
@@ -122,7 +123,7 @@ async def test_calls_taken_back_have_rung_15_s_and_end_as_no_answers(
         store_db, name="take-back", numbers=numbers, agents=1, ring_timeout_s=40.0, wrapup_s=0.2
     )
     pacer = TakesBackAll(len(numbers))
-    app = App(rig_settings(asterisk, store_db_url), lambda _c: pacer)
+    app = App(pbx.settings(store_db_url), lambda _c: pacer)
     code = await run_app(app, lambda e: len(e.finished) >= len(numbers), timeout_s=60)
     assert code == 0
     async with store_db.transaction() as s:
@@ -150,3 +151,4 @@ async def test_calls_taken_back_have_rung_15_s_and_end_as_no_answers(
         assert "taken back by the dialer" in (r.hangup_cause_text or ""), r
     # The pacer heard of the answered call only: a call it took back is not an outcome.
     assert len(pacer.outcomes) == 1 and pacer.outcomes[0].answered_at is not None
+    assert await pbx.live_channel_count() == 0

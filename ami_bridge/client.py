@@ -307,9 +307,9 @@ class AmiPbx:
         # bridge", even at its first step (a channel bridged before its dialplan started comes
         # back to s,1), so it must never be set on a channel still waiting to be bridged. A
         # bridge that ends before this lands (within the round trip) leaves the customer to the
-        # abandon message, as a call no agent spoke on.
-        # The bridge stands whatever happens to the Setvar: never raise from here (the engine
-        # would take the call for unconnected and send it to the abandon message).
+        # abandon message, as a call no agent spoke on. The bridge stands whatever happens to
+        # the Setvar: never raise from here (the engine would take the call for unconnected and
+        # send it to the abandon message).
         try:
             marked = await self._call(actions.mark_bridged(customer))
         except pbx.PbxError as exc:

@@ -24,7 +24,7 @@ from dialer.api.server import HttpServer, HttpStartError
 from dialer.engine.engine import Engine
 from dialer.engine.follow import CampaignFollower
 from dialer.metrics import CONTENT_TYPE, Metrics
-from dialer.pacing.base import Pacer
+from dialer.pacing.base import TAKE_BACK_OVER, Pacer
 from dialer.pacing.modes import PacingMode, PacingSettings, make_pacer
 from dialer.pacing.predictive import PredictiveSettings
 from dialer.publish.mqtt import start_publisher
@@ -42,15 +42,10 @@ EXIT_UNREACHABLE = 3
 EXIT_AUTH = 4
 
 
-def default_pacer(campaign: Campaign, take_back_over: float | None = None) -> Pacer:
+def default_pacer(campaign: Campaign, take_back_over: float = TAKE_BACK_OVER) -> Pacer:
     """The campaign's pacer, from its pacing mode (one per campaign: it keeps estimates);
-    `take_back_over` is the predictive pacer's `cancel_over` (dialer.take_back_over; None: the
-    pacer's default)."""
-    predictive = (
-        PredictiveSettings()
-        if take_back_over is None
-        else PredictiveSettings(cancel_over=take_back_over)
-    )
+    `take_back_over` is the predictive pacer's `cancel_over` (dialer.take_back_over)."""
+    predictive = PredictiveSettings(cancel_over=take_back_over)
     return make_pacer(
         PacingSettings(mode=PacingMode(campaign.pacing_mode.value), predictive=predictive)
     )

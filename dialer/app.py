@@ -21,6 +21,7 @@ from dialer import pbx
 from dialer.api.app import start_api
 from dialer.api.auth import TokenTable
 from dialer.api.server import HttpServer, HttpStartError
+from dialer.domain.identity import ProcessIdentity
 from dialer.engine.engine import Engine
 from dialer.engine.follow import CampaignFollower
 from dialer.metrics import CONTENT_TYPE, Metrics
@@ -121,9 +122,13 @@ class App:
             await db.dispose()
             return EXIT_UNREACHABLE
         # Issue 5: the store applies the rules at the lease and is the engine's dial guard.
+        # A new identity at every start: a restarted daemon takes over what its predecessor of
+        # the same name left instead of renewing its leases as if nothing had happened.
+        identity = ProcessIdentity.new(s.dialer.owner_name())
+        logger.info("process identity %s", identity.owner)
         rules_store = RulesStore(
             db,
-            s.dialer.owner_name(),
+            identity.owner,
             s.dialer.lease_s,
             on_rules=lambda cid, rules: self.metrics.set_amd_false_positive_rate(
                 cid, rules.effective_amd_false_positive_rate
@@ -139,11 +144,12 @@ class App:
             guard=rules_store,
             history=rules_store,
             agent_leases=rules_store,  # an agent belongs to one daemon at a time
+            owner=identity.owner,
         )
         self.engine = engine
         self.metrics.watch(engine)
         publisher = (
-            start_publisher(s.mqtt, engine, self.metrics, s.dialer.owner_name())
+            start_publisher(s.mqtt, engine, self.metrics, identity.owner)
             if s.mqtt.enabled
             else None
         )

@@ -59,7 +59,16 @@ from dialer.rules.abandonment import (
     Outcome,
     RollingCounts,
 )
-from dialer.store.records import Agent, AttemptEnd, AttemptStart, Campaign, LeasedLead, Trunk
+from dialer.store.cleanup import LeftCall, Takeover
+from dialer.store.records import (
+    Agent,
+    AttemptEnd,
+    AttemptProgress,
+    AttemptStart,
+    Campaign,
+    LeasedLead,
+    Trunk,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -505,11 +514,20 @@ class TimedStore:
     async def write_starts(self, starts: Sequence[AttemptStart]) -> None:
         await self._timed("write_starts", self._inner.write_starts(starts))
 
+    async def write_progress(self, updates: Sequence[AttemptProgress]) -> None:
+        await self._timed("write_progress", self._inner.write_progress(updates))
+
     async def write_ends(self, ends: Sequence[AttemptEnd]) -> object:
         return await self._timed("write_ends", self._inner.write_ends(ends))
 
     async def close_open(self) -> int:
         return await self._timed("close_open", self._inner.close_open())
+
+    async def take_over(self, agent_lease_s: float) -> Takeover:
+        return await self._inner.take_over(agent_lease_s)
+
+    async def close_gone(self, calls: Sequence[LeftCall]) -> int:
+        return await self._timed("close_gone", self._inner.close_gone(calls))
 
     async def renew(self) -> int:
         return await self._timed("renew", self._inner.renew())

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+from dialer.domain.identity import check_name
 from dialer.pacing.base import TAKE_BACK_OVER
 
 
@@ -77,7 +78,10 @@ class PbxSettings:
 
 @dataclass(frozen=True, slots=True)
 class DialerSettings:
-    owner: str = ""  # lease owner name; defaults to the host name and process id
+    # This daemon's name (default: the host name). Each start is a new process identity, the
+    # name plus its start time (dialer/domain/identity.py); a restarted daemon takes over what
+    # its predecessor of the same name left. Two daemons running at once need different names.
+    owner: str = ""
     tick_s: float = 0.25  # pacing runs at least this often, and on every event
     lease_batch: int = 50
     lease_s: float = 300.0  # a lease not finished by then may be taken by another daemon
@@ -100,6 +104,11 @@ class DialerSettings:
     take_back_over: float = TAKE_BACK_OVER
 
     def check(self) -> None:
+        if self.owner:
+            try:
+                check_name(self.owner)
+            except ValueError as exc:
+                raise ConfigError(f"dialer.owner: {exc}") from None
         _positive("dialer.tick_s", self.tick_s)
         _positive("dialer.agent_lease_s", self.agent_lease_s)
         _non_negative("dialer.campaign_poll_s", self.campaign_poll_s)
@@ -116,7 +125,8 @@ class DialerSettings:
         _positive("dialer.agent_ring_timeout_s", self.agent_ring_timeout_s)
 
     def owner_name(self) -> str:
-        return self.owner or f"{socket.gethostname()}:{os.getpid()}"
+        """The configured daemon name, not a process identity (see `ProcessIdentity`)."""
+        return self.owner or socket.gethostname()
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,6 +9,8 @@ Rules:
 - A pause or log-out asked for during a call or wrap-up takes effect when the wrap-up ends.
 - Wrap-up ends when its time is over (`WrapupDone`, driven by the engine's clock) or when the agent
   records the call's result.
+- A daemon that takes over from one that died `Adopt`s the agent's headset leg if the PBX still
+  has it: ready, or on the call the leg is bridged to, without calling the headset again.
 """
 
 from __future__ import annotations
@@ -79,11 +81,22 @@ class Logout:
     at: float
 
 
-AgentEvent = Login | LegUp | LegDown | Assign | CallEnded | WrapupDone | Pause | Resume | Logout
+@dataclass(frozen=True, slots=True)
+class Adopt:
+    """The agent's leg, left up by a daemon that died; `call_id` when it is on that call."""
+
+    leg_id: str
+    call_id: str | None
+    at: float
+
+
+AgentEvent = (
+    Login | LegUp | LegDown | Assign | CallEnded | WrapupDone | Pause | Resume | Logout | Adopt
+)
 
 A = AgentState
 _TRANSITIONS: dict[AgentState, dict[type, AgentState]] = {
-    A.LOGGED_OUT: {Login: A.LOGGING_IN},
+    A.LOGGED_OUT: {Login: A.LOGGING_IN, Adopt: A.READY},
     A.LOGGING_IN: {LegUp: A.READY, Logout: A.LOGGING_OUT},
     A.READY: {Assign: A.ON_CALL, Pause: A.PAUSED, Logout: A.LOGGING_OUT},
     A.ON_CALL: {CallEnded: A.WRAPUP, Pause: A.ON_CALL, Logout: A.ON_CALL},
@@ -140,6 +153,13 @@ class Agent:
         match event:
             case Login(leg_id=leg_id):
                 self.leg_id = leg_id
+            case Adopt(leg_id=leg_id, call_id=call_id, at=at):
+                self.leg_id = leg_id
+                if call_id is not None:
+                    self.call_id = call_id
+                    self.calls += 1
+                    self.talk_started = at
+                    nxt = AgentState.ON_CALL
             case Assign(call_id=call_id, at=at):
                 self.call_id = call_id
                 self.calls += 1

@@ -16,6 +16,10 @@ Rules:
   OriginateResponse says Reason 0, so the response is never used for the result).
 - Before the PBX confirms the channel exists, an `OriginateFailed` ends the attempt FAILED; after
   that, the hang-up decides (Asterisk sends a failure response for busy and ring-out too).
+- A call whose daemon died and that the PBX still has is `Adopt`ed by the next one from QUEUED:
+  its durable progress and the PBX's view put it where it is (connected, abandoned, a machine,
+  ringing); answered and never connected it is abandoned, since the dialplan's own hold has run
+  out long before a daemon restarts.
 """
 
 from __future__ import annotations
@@ -69,8 +73,25 @@ class Cancel:
     at: float
 
 
+@dataclass(frozen=True, slots=True)
+class Adopt:
+    """A call left by a daemon that died, which the PBX still has: what its durable progress
+    (`outcome` one of dialer.domain.recovery.PROGRESS_OUTCOMES) and the PBX (`bridged`) say.
+    Times are on the adopting daemon's clock."""
+
+    originated_at: float
+    ringing_at: float | None
+    answered_at: float | None
+    connected_at: float | None
+    agent_id: str | None
+    outcome: CallResult | None
+    bridged: bool
+    at: float
+
+
 CallEvent = (
-    Originate
+    Adopt
+    | Originate
     | AssignAgent
     | Abandon
     | Cancel
@@ -100,7 +121,7 @@ _LIVE = (
 )
 
 _TRANSITIONS: dict[CallState, dict[type, CallState]] = {
-    S.QUEUED: {Originate: S.ORIGINATING, Cancel: S.ENDED},
+    S.QUEUED: {Originate: S.ORIGINATING, Cancel: S.ENDED, Adopt: S.ORIGINATING},
     S.ORIGINATING: {
         pbx.OriginateAccepted: S.ORIGINATING,
         pbx.OriginateFailed: S.ORIGINATING,  # ends it only if no channel was seen; see _apply
@@ -229,6 +250,8 @@ class CallAttempt:
 
     def _apply(self, event: CallEvent, nxt: CallState) -> None:
         match event:
+            case Adopt():
+                nxt = self._adopt(event)
             case Originate(at=at):
                 self.originated_at = at
             case Cancel(at=at):
@@ -286,6 +309,23 @@ class CallAttempt:
                 self._end(at, self._result_at_hangup())
                 return
         self.state = nxt
+
+    def _adopt(self, event: Adopt) -> CallState:
+        self.channel_seen = True
+        self.originated_at = event.originated_at
+        self.ringing_at = event.ringing_at
+        self.answered_at = event.answered_at
+        self.connected_at = event.connected_at
+        self.agent_id = event.agent_id
+        if event.outcome is CallResult.CONNECTED or (
+            event.bridged and event.connected_at is not None
+        ):
+            return CallState.CONNECTED
+        if event.outcome is CallResult.MACHINE:
+            return CallState.MACHINE
+        if event.answered_at is not None or event.outcome is CallResult.ABANDONED:
+            return CallState.ABANDONING
+        return CallState.RINGING if event.ringing_at is not None else CallState.ORIGINATING
 
     def _result_at_hangup(self) -> CallResult:
         if self.state is CallState.CONNECTED:

@@ -18,6 +18,9 @@ class CallResult(enum.StrEnum):
     FAILED = "failed"  # congestion, unreachable, refused originate
     CANCELLED = "cancelled"  # the dialer gave up before answer (stop, reconciliation)
     MACHINE = "machine"  # answered by an answering machine (AMD): hung up or left a message
+    # Closed without its daemon (it crashed) and with no evidence of an answer: it may have
+    # rung out, been busy or failed. Retried as a no-answer, never sooner.
+    UNKNOWN = "unknown"
 
     @property
     def answered(self) -> bool:

@@ -23,7 +23,7 @@ import logging
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -32,9 +32,10 @@ from dialer import pbx
 from dialer.domain import abandon
 from dialer.domain import agent as ag
 from dialer.domain import call as cl
+from dialer.domain.identity import ProcessIdentity
 from dialer.domain.results import CallResult
 from dialer.engine.campaign import PRE_ANSWER, CampaignRun, TrunkRates
-from dialer.engine.cdr import CdrWriter, WallClock
+from dialer.engine.cdr import CdrWriter, WallClock, progress_of
 from dialer.engine.follow import HistorySource
 from dialer.engine.observe import (
     AgentChanged,
@@ -52,6 +53,7 @@ from dialer.pacing.ledger import AbandonLedger, is_abandoned
 from dialer.pacing.predictive import PredictivePacer
 from dialer.rules.ports import DialGuard
 from dialer.settings import DialerSettings
+from dialer.store.cleanup import Takeover
 from dialer.store.records import AttemptEnd, AttemptStart, Campaign, LeasedLead, Trunk
 from dialer.tasks import OwnedTasks
 
@@ -89,6 +91,7 @@ class Engine:
         guard: DialGuard | None = None,
         history: HistorySource | None = None,
         agent_leases: AgentLeaseStore | None = None,
+        owner: str | None = None,
     ) -> None:
         self._pbx = pbx_
         # Several daemons on one database: an agent belongs to the one holding its lease
@@ -116,7 +119,8 @@ class Engine:
         self._next_callback_poll = 0.0
         self._store = store
         self._settings = settings
-        self._owner = settings.owner_name()
+        # This process's identity in the store (the composition root shares it with the store).
+        self._owner = owner or ProcessIdentity.new(settings.owner_name()).owner
         self._pacer_factory = pacer_factory or (lambda _c: ProgressivePacer())
         self._loop = asyncio.get_event_loop()
         self._clock = WallClock(self._loop.time())
@@ -140,6 +144,20 @@ class Engine:
     # -- lifecycle --------------------------------------------------------------------------
 
     async def load(self) -> None:
+        takeover = await self._store.take_over(self._settings.agent_lease_s)
+        live: dict[str, pbx.LiveChannel] = {}
+        if takeover.calls or takeover.agent_legs:
+            live = {ch.channel_id: ch for ch in await self._pbx.live_channels()}
+            gone = [c for c in takeover.calls if c.attempt_id not in live]
+            closed = await self._store.close_gone(gone) if gone else 0
+            logger.info(
+                "took over from an earlier process of this daemon: %d calls (%d ended meanwhile, "
+                "closed by their progress), %d agents, %d leads never dialed released",
+                len(takeover.calls),
+                closed,
+                len(takeover.agent_legs),
+                takeover.leads_released,
+            )
         report = await self._store.sweep_expired()
         logger.info("expired leases of stopped daemons released: %s", report)
         for campaign, trunk, agents in await self._store.running_campaigns():
@@ -156,6 +174,76 @@ class Engine:
                 trunk.name,
                 extra={"campaign": campaign.name},
             )
+        if takeover.calls or takeover.agent_legs:
+            self._adopt(takeover, live)
+
+    def _adopt(self, takeover: Takeover, live: Mapping[str, pbx.LiveChannel]) -> None:
+        """Follow what the predecessor left that the PBX still has: its calls to their hang-up
+        (a customer talking to an agent is not cut off), its agents' headset legs (not called
+        again). The agents it held are ours now."""
+        now = self._loop.time()
+        clk = self._clock
+        adopted_legs: set[str] = set()
+        for left in takeover.calls:
+            ch = live.get(left.attempt_id)
+            if ch is None:
+                continue
+            run = self.campaigns.get(left.campaign_id)
+            if run is None:
+                logger.warning(
+                    "call %s goes on unfollowed: its campaign %d does not run here",
+                    left.attempt_id,
+                    left.campaign_id,
+                    extra={"call": left.attempt_id},
+                )
+                continue
+            cid = left.attempt_id
+            agent_key = str(left.agent_id) if left.agent_id is not None else None
+            call = cl.CallAttempt(cid, left.lead_id, amd=run.campaign.amd_enabled)
+            run.calls[cid] = call
+            self._call_index[cid] = run
+            self._call_do(
+                run,
+                call,
+                cl.Adopt(
+                    originated_at=clk.loop_time(left.originated_at),
+                    ringing_at=clk.loop_time(left.ring_at) if left.ring_at else None,
+                    answered_at=clk.loop_time(left.answer_at) if left.answer_at else None,
+                    connected_at=(
+                        clk.loop_time(left.agent_connect_at) if left.agent_connect_at else None
+                    ),
+                    agent_id=agent_key,
+                    outcome=left.outcome,
+                    bridged=ch.bridged_to is not None,
+                    at=now,
+                ),
+            )
+            agent = run.agents.get(agent_key) if agent_key is not None else None
+            leg = ch.bridged_to
+            if (
+                call.state is cl.CallState.CONNECTED
+                and agent is not None
+                and leg is not None
+                and agent.state is ag.AgentState.LOGGED_OUT
+            ):
+                self._agent_do(run, agent, ag.Adopt(leg, cid, now))
+                self._legs[leg] = (run, agent)
+                adopted_legs.add(leg)
+            logger.info("call %s adopted as %s", cid, call.state.value, extra={"call": cid})
+        for agent_id, leg_id in takeover.agent_legs.items():
+            key = str(agent_id)
+            self._owned.add(key)
+            if leg_id is None or leg_id in adopted_legs or leg_id not in live:
+                continue
+            try:
+                run, agent = self.find_agent(key)
+            except KeyError:
+                self._tasks.spawn(self._quiet_hangup(leg_id), "agent-logout")
+                continue
+            if agent.state is ag.AgentState.LOGGED_OUT:
+                self._agent_do(run, agent, ag.Adopt(leg_id, None, now))
+                self._legs[leg_id] = (run, agent)
+                logger.info("agent %s: headset leg adopted", key, extra={"agent": key})
 
     async def run(self) -> None:
         """Consume PBX events and pace until cancelled (the app cancels it after `drain`)."""
@@ -252,7 +340,12 @@ class Engine:
 
     def _call_do(self, run: CampaignRun, call: cl.CallAttempt, event: cl.CallEvent) -> cl.CallState:
         before = call.state
+        message_before = call.message_at
         after = call.handle(event)
+        if after is not before or call.message_at is not message_before:
+            progress = progress_of(call, self._clock)
+            if progress is not None:
+                self.cdr.progress(progress)
         if after is not before and after in _OUTCOME_KNOWN:
             self._observe_outcome(run, call, after is cl.CallState.ABANDONING)
         if after is not before and self._observers:
@@ -422,6 +515,7 @@ class Engine:
         leg_id = str(uuid.uuid4())
         self._agent_do(run, agent, ag.Login(leg_id, self._loop.time()))
         self._legs[leg_id] = (run, agent)
+        await self._note_leg(agent.agent_id, leg_id)
         try:
             await self._pbx.originate_agent(
                 pbx.AgentLeg(
@@ -434,6 +528,16 @@ class Engine:
         except pbx.PbxError as exc:
             logger.warning("agent %s login failed: %s", agent.agent_id, exc)
             self._leg_down(run, agent, self._loop.time())
+
+    async def _note_leg(self, agent_id: str, leg_id: str) -> None:
+        """Keep the leg's id with the agent's lease before calling the headset, so a daemon
+        taking over after a crash adopts the leg instead of calling the headset again."""
+        if self._agent_leases is None or not agent_id.isdigit():
+            return
+        try:
+            await self._agent_leases.set_agent_leg(int(agent_id), leg_id)
+        except Exception as exc:
+            logger.warning("agent %s: keeping its leg's id failed: %s", agent_id, exc)
 
     def _agent_free(self, run: CampaignRun, agent: ag.Agent) -> None:
         """An agent became ready: serve the oldest waiting answered call, else pace."""
@@ -754,6 +858,11 @@ class Engine:
 
     def _owns(self, agent_id: str) -> bool:
         return self._agent_leases is None or agent_id in self._owned
+
+    @property
+    def owner(self) -> str:
+        """This process's identity in the store (`dialer.domain.identity`)."""
+        return self._owner
 
     def owns_agent(self, agent_id: str) -> bool:
         """This daemon holds the agent's lease (always true for a daemon without leases)."""
@@ -1269,6 +1378,7 @@ class Engine:
                 else None,
                 agent_id=agent_db_id,
                 answer_to_agent_ms=round(latency) if latency is not None else None,
+                message_at=clk.at(call.message_at) if call.message_at is not None else None,
             )
         )
         if result is not CallResult.CANCELLED:

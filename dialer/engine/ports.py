@@ -5,10 +5,12 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping, Sequence
 from typing import Protocol
 
+from dialer.store.cleanup import LeftCall, Takeover
 from dialer.store.records import (
     Agent,
     AgentLeases,
     AttemptEnd,
+    AttemptProgress,
     AttemptStart,
     Campaign,
     LeasedLead,
@@ -24,10 +26,18 @@ class EngineStore(Protocol):
     async def release(self, lead_ids: Sequence[int]) -> None: ...
 
     async def write_starts(self, starts: Sequence[AttemptStart]) -> None: ...
+    async def write_progress(self, updates: Sequence[AttemptProgress]) -> None: ...
 
     async def write_ends(self, ends: Sequence[AttemptEnd]) -> object: ...
 
     async def close_open(self) -> int: ...
+    async def take_over(self, agent_lease_s: float) -> Takeover:
+        """Take over what earlier processes of this daemon's name left."""
+        ...
+
+    async def close_gone(self, calls: Sequence[LeftCall]) -> int:
+        """Close left calls the PBX no longer has, by their durable progress."""
+        ...
 
     async def renew(self) -> int: ...
 
@@ -52,3 +62,4 @@ class AgentLeaseStore(Protocol):
     async def claim_agent(self, agent_id: int, lease_s: float) -> str | None: ...
 
     async def release_agents(self, agent_ids: Collection[int] | None = None) -> int: ...
+    async def set_agent_leg(self, agent_id: int, leg_id: str | None) -> bool: ...

@@ -9,6 +9,8 @@ Rules:
 - A cancelled attempt never counts and never ends the lead: the dialer gave up before the
   network saw the call. An abandoned call is never retried sooner than 72 hours whatever the
   rule says: the number lock (`verdict.ABANDON_LOCK`) holds it anyway.
+- An unknown result (closed after its daemon died, with no evidence of an answer) always
+  follows the no-answer rule: it must never make a lead dialable sooner than a no-answer.
 """
 
 from __future__ import annotations
@@ -66,15 +68,24 @@ DEFAULT_RESULT_RULES: Mapping[CallResult, ResultRule] = MappingProxyType(
         CallResult.CANCELLED: ResultRule(counts=False),
         # an answering machine: later in the day a person may answer
         CallResult.MACHINE: ResultRule(retry_after=timedelta(hours=4)),
+        CallResult.UNKNOWN: ResultRule(retry_after=timedelta(hours=2)),
     }
 )
 
 
 def retry_rules(overrides: Mapping[CallResult, ResultRule]) -> Mapping[CallResult, ResultRule]:
-    """The defaults with `overrides` applied; a cancelled attempt keeps its fixed rule."""
+    """The defaults with `overrides` applied; a cancelled attempt keeps its fixed rule and an
+    unknown one follows the no-answer rule."""
     rules = dict(DEFAULT_RESULT_RULES)
     for result, rule in overrides.items():
         if result is CallResult.CANCELLED and rule != DEFAULT_RESULT_RULES[result]:
             raise ValueError("retry rule for 'cancelled' cannot be changed: it never counts")
+        if result is CallResult.UNKNOWN and rule != overrides.get(
+            CallResult.NO_ANSWER, DEFAULT_RESULT_RULES[CallResult.NO_ANSWER]
+        ):
+            raise ValueError(
+                "retry rule for 'unknown' cannot be set: it follows the rule for 'no_answer'"
+            )
         rules[result] = rule
+    rules[CallResult.UNKNOWN] = rules[CallResult.NO_ANSWER]
     return MappingProxyType(rules)

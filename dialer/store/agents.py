@@ -280,7 +280,20 @@ async def release_agents(
         stmt = stmt.where(agents.c.id.in_(list(agent_ids)))
     else:
         await session.execute(delete(daemons).where(daemons.c.owner == owner))
-    return rowcount(await session.execute(stmt.values(owner=null(), owner_expires_at=null())))
+    return rowcount(
+        await session.execute(stmt.values(owner=null(), owner_expires_at=null(), leg_id=null()))
+    )
+
+
+async def set_agent_leg(
+    session: AsyncSession, owner: str, agent_id: int, leg_id: str | None
+) -> bool:
+    """Note the channel of `owner`'s headset leg for the agent (None: no leg). False when
+    `owner` does not own the agent."""
+    result = await session.execute(
+        update(agents).where(agents.c.id == agent_id, agents.c.owner == owner).values(leg_id=leg_id)
+    )
+    return rowcount(result) == 1
 
 
 async def agent_owners(

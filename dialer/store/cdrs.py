@@ -64,13 +64,17 @@ _PROGRESS = text(
         agent_connect_at = COALESCE(v.agent_connect_at, a.agent_connect_at),
         agent_id = COALESCE(v.agent_id, a.agent_id),
         pbx_unique_id = COALESCE(v.pbx_unique_id, a.pbx_unique_id),
-        answer_to_agent_ms = {_LATENCY}
+        answer_to_agent_ms = {_LATENCY},
+        message_at = COALESCE(v.message_at, a.message_at),
+        outcome = COALESCE(v.outcome, a.outcome)
     FROM unnest(
         CAST(:ids AS uuid[]), CAST(:ring AS timestamptz[]), CAST(:answer AS timestamptz[]),
         CAST(:agent_connect AS timestamptz[]), CAST(:agent_ids AS bigint[]),
-        CAST(:pbx_ids AS text[]), CAST(:latencies AS int[]))
-      AS v(id, ring_at, answer_at, agent_connect_at, agent_id, pbx_unique_id, answer_to_agent_ms)
-    WHERE a.id = v.id
+        CAST(:pbx_ids AS text[]), CAST(:latencies AS int[]),
+        CAST(:messages AS timestamptz[]), CAST(:outcomes AS text[]))
+      AS v(id, ring_at, answer_at, agent_connect_at, agent_id, pbx_unique_id, answer_to_agent_ms,
+           message_at, outcome)
+    WHERE a.id = v.id AND a.hangup_at IS NULL
     """
 )
 
@@ -84,9 +88,9 @@ _END = text(
             CAST(:ring AS timestamptz[]), CAST(:answer AS timestamptz[]),
             CAST(:agent_connect AS timestamptz[]), CAST(:agent_ids AS bigint[]),
             CAST(:latencies AS int[]), CAST(:counts AS boolean[]), CAST(:finals AS boolean[]),
-            CAST(:retry_after_s AS float8[]))
+            CAST(:retry_after_s AS float8[]), CAST(:messages AS timestamptz[]))
           AS v(id, hangup_at, result, cause, cause_text, ring_at, answer_at, agent_connect_at,
-               agent_id, answer_to_agent_ms, counts, final, retry_after_s)
+               agent_id, answer_to_agent_ms, counts, final, retry_after_s, message_at)
     ), ended AS (
         UPDATE call_attempts AS a SET
             hangup_at = v.hangup_at,
@@ -97,22 +101,26 @@ _END = text(
             answer_at = COALESCE(v.answer_at, a.answer_at),
             agent_connect_at = COALESCE(v.agent_connect_at, a.agent_connect_at),
             agent_id = COALESCE(v.agent_id, a.agent_id),
-            answer_to_agent_ms = {_LATENCY}
+            answer_to_agent_ms = {_LATENCY},
+            message_at = COALESCE(v.message_at, a.message_at)
         FROM v
         WHERE a.id = v.id AND a.hangup_at IS NULL
         RETURNING a.id, a.lead_id, a.campaign_id, v.result, v.hangup_at, v.counts, v.final,
                   v.retry_after_s
     ), ruled AS (
-        -- Issue 5: a campaign's own retry rules (campaign_rules.retry_rules, per result)
-        -- override the batch's policy; a campaign without them keeps it.
+        -- A campaign's own retry rules (campaign_rules.retry_rules, per result) override the
+        -- batch's policy; a campaign without them keeps it. An unknown result follows the
+        -- no-answer rule (dialer.rules.retry).
         SELECT e.id, e.lead_id, e.campaign_id, e.result, e.hangup_at,
-               COALESCE(CAST(r.retry_rules -> e.result ->> 'counts' AS boolean), e.counts)
+               COALESCE(CAST(r.retry_rules -> e.rule ->> 'counts' AS boolean), e.counts)
                    AS counts,
-               COALESCE(CAST(r.retry_rules -> e.result ->> 'final' AS boolean), e.final)
+               COALESCE(CAST(r.retry_rules -> e.rule ->> 'final' AS boolean), e.final)
                    AS final,
-               COALESCE(CAST(r.retry_rules -> e.result ->> 'retry_after_s' AS float8),
+               COALESCE(CAST(r.retry_rules -> e.rule ->> 'retry_after_s' AS float8),
                         e.retry_after_s) AS retry_after_s
-        FROM ended AS e LEFT JOIN campaign_rules AS r ON r.campaign_id = e.campaign_id
+        FROM (SELECT *, CASE result WHEN 'unknown' THEN 'no_answer' ELSE result END AS rule
+              FROM ended) AS e
+        LEFT JOIN campaign_rules AS r ON r.campaign_id = e.campaign_id
     )
     UPDATE leads AS l SET
         attempts = l.attempts + CASE WHEN e.counts THEN 1 ELSE 0 END,
@@ -172,12 +180,15 @@ def merge_progress(updates: Sequence[AttemptProgress]) -> list[AttemptProgress]:
             answer_to_agent_ms=(
                 u.answer_to_agent_ms if u.answer_to_agent_ms is not None else old.answer_to_agent_ms
             ),
+            message_at=u.message_at or old.message_at,
+            outcome=u.outcome or old.outcome,
         )
     return list(merged.values())
 
 
 async def update_attempts(session: AsyncSession, updates: Sequence[AttemptProgress]) -> int:
-    """Record ring / answer / agent connect (and agent, PBX id, latency) for many attempts."""
+    """Record ring / answer / agent connect / message / outcome (and agent, PBX id, latency)
+    for many attempts. An attempt already ended is left alone (a late flush changes nothing)."""
     rows = merge_progress(updates)
     if not rows:
         return 0
@@ -191,6 +202,8 @@ async def update_attempts(session: AsyncSession, updates: Sequence[AttemptProgre
             "agent_ids": [u.agent_id for u in rows],
             "pbx_ids": [u.pbx_unique_id for u in rows],
             "latencies": [u.answer_to_agent_ms for u in rows],
+            "messages": [u.message_at for u in rows],
+            "outcomes": [u.outcome.value if u.outcome is not None else None for u in rows],
         },
     )
     return rowcount(result)
@@ -229,6 +242,7 @@ async def end_attempts(
             "counts": [r.counts for r in rules],
             "finals": [r.final for r in rules],
             "retry_after_s": [r.retry_after.total_seconds() for r in rules],
+            "messages": [e.message_at for e in rows],
         },
     )
     return [
@@ -279,6 +293,8 @@ def _attempt(row: Any) -> Attempt:
         ring_at=row.ring_at,
         answer_at=row.answer_at,
         agent_connect_at=row.agent_connect_at,
+        message_at=row.message_at,
+        outcome=CallResult(row.outcome) if row.outcome is not None else None,
         hangup_at=row.hangup_at,
         hangup_cause=row.hangup_cause,
         hangup_cause_text=row.hangup_cause_text,

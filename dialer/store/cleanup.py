@@ -1,59 +1,189 @@
-"""Closing what a daemon left open: at a clean stop, or after another daemon died.
+"""Closing what a daemon left open: at a clean stop, after another daemon died, or when a
+restarted daemon takes over from its predecessor of the same name.
 
-Open attempts are ended as ``cancelled`` (the attempt does not count and the lead is dialable
-again), then every lease still held is given back.
+An open attempt closed without its hang-up ends with what its durable progress shows
+(`dialer.domain.recovery`): its known outcome, else abandoned when it was answered, else
+unknown (retried as a no-answer). Then the leases still held are given back.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, and_, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from dialer.domain.identity import SEPARATOR, name_of
+from dialer.domain.recovery import result_without_hangup
 from dialer.domain.results import CallResult
-from dialer.store.cdrs import end_attempts, open_attempt_ids
-from dialer.store.leads import release_all_leases
+from dialer.store._sql import rowcount
+from dialer.store.cdrs import end_attempts
+from dialer.store.leads import release_all_leases, released_status
 from dialer.store.records import AttemptEnd, CloseReport, LeadStatus, require_aware
-from dialer.store.tables import call_attempts, leads
+from dialer.store.tables import agents, call_attempts, daemons, leads
 
 STOPPED_TEXT = "dialer stopped"
 EXPIRED_TEXT = "lease expired"
+GONE_TEXT = "ended while no dialer followed it"
+
+
+@dataclass(frozen=True, slots=True)
+class LeftCall:
+    """An open attempt a dead process left, with its durable progress."""
+
+    attempt_id: str
+    lead_id: int
+    campaign_id: int
+    originated_at: datetime
+    ring_at: datetime | None
+    answer_at: datetime | None
+    agent_connect_at: datetime | None
+    agent_id: int | None
+    message_at: datetime | None
+    outcome: CallResult | None
+
+    def closed(self, at: datetime, why: str) -> AttemptEnd:
+        """Its end, by the evidence, for a call the PBX no longer has."""
+        return AttemptEnd(
+            attempt_id=self.attempt_id,
+            hangup_at=max(at, self.originated_at),
+            result=result_without_hangup(self.outcome, self.answer_at is not None),
+            cause_text=why,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Takeover:
+    """What a restarted daemon took over from its predecessors of the same name."""
+
+    calls: tuple[LeftCall, ...]  # their open attempts, now owned by the new process
+    agent_legs: dict[int, str | None]  # agents now owned by the new process -> their leg
+    leads_released: int  # leased and never dialed: dialable again
+
+
+def _left_call(r: Any) -> LeftCall:
+    return LeftCall(
+        attempt_id=str(r.id),
+        lead_id=r.lead_id,
+        campaign_id=r.campaign_id,
+        originated_at=r.originated_at,
+        ring_at=r.ring_at,
+        answer_at=r.answer_at,
+        agent_connect_at=r.agent_connect_at,
+        agent_id=r.agent_id,
+        message_at=r.message_at,
+        outcome=CallResult(r.outcome) if r.outcome is not None else None,
+    )
+
+
+_LEFT_COLUMNS = (
+    call_attempts.c.id,
+    call_attempts.c.lead_id,
+    call_attempts.c.campaign_id,
+    call_attempts.c.originated_at,
+    call_attempts.c.ring_at,
+    call_attempts.c.answer_at,
+    call_attempts.c.agent_connect_at,
+    call_attempts.c.agent_id,
+    call_attempts.c.message_at,
+    call_attempts.c.outcome,
+)
+
+
+async def close_by_evidence(
+    session: AsyncSession, calls: Sequence[LeftCall], now: datetime, why: str
+) -> list[str]:
+    """End `calls` (gone from the PBX) with what their progress shows; returns the ids closed."""
+    ends = [c.closed(now, why) for c in calls]
+    return [e.attempt_id for e in await end_attempts(session, ends)]
+
+
+async def _open_calls(session: AsyncSession, where: ColumnElement[bool]) -> list[LeftCall]:
+    rows = await session.execute(
+        select(*_LEFT_COLUMNS)
+        .where(call_attempts.c.hangup_at.is_(None), where)
+        .order_by(call_attempts.c.id)
+    )
+    return [_left_call(r) for r in rows]
 
 
 async def close_open_attempts(session: AsyncSession, owner: str, now: datetime) -> CloseReport:
-    """For a clean stop of `owner`: its attempts with no hang-up get hang-up `now` and result
-    cancelled, their leads are released, and so is any other lead `owner` still leases."""
+    """For a clean stop of `owner`: its attempts with no hang-up end by their evidence at `now`,
+    their leads are released, and so is any other lead `owner` still leases."""
     require_aware("now", now)
-    ids = await open_attempt_ids(session, owner=owner)
-    ended = await _cancel(session, ids, now, STOPPED_TEXT)
+    calls = await _open_calls(session, call_attempts.c.owner == owner)
+    ended = await close_by_evidence(session, calls, now, STOPPED_TEXT)
     released = await release_all_leases(session, owner=owner)
     return CloseReport(attempts_closed=len(ended), leads_released=len(ended) + released)
 
 
 async def release_expired_leases(session: AsyncSession, now: datetime) -> CloseReport:
     """Sweep for dead owners: leads whose lease expired at `now` are released, and the open
-    attempts on them are ended as cancelled (hang-up `now`, cause text "lease expired")."""
+    attempts on them end by their evidence (hang-up `now`, cause text "lease expired")."""
     require_aware("now", now)
-    rows = await session.execute(
-        select(call_attempts.c.id)
-        .join(leads, leads.c.id == call_attempts.c.lead_id)
+    expired = (
+        select(leads.c.id)
         .where(
-            call_attempts.c.hangup_at.is_(None),
             leads.c.status == LeadStatus.DIALING.value,
             leads.c.lease_owner.is_not(None),  # lets ix_leads_lease_expires_at serve it
             leads.c.lease_expires_at <= now,
         )
-        .order_by(call_attempts.c.id)
+        .scalar_subquery()
     )
-    ended = await _cancel(session, [str(i) for i in rows.scalars()], now, EXPIRED_TEXT)
+    calls = await _open_calls(session, call_attempts.c.lead_id.in_(expired))
+    ended = await close_by_evidence(session, calls, now, EXPIRED_TEXT)
     released = await release_all_leases(session, expired_at=now)
     return CloseReport(attempts_closed=len(ended), leads_released=len(ended) + released)
 
 
-async def _cancel(session: AsyncSession, ids: list[str], now: datetime, why: str) -> list[str]:
-    ends = [
-        AttemptEnd(attempt_id=i, hangup_at=now, result=CallResult.CANCELLED, cause_text=why)
-        for i in ids
-    ]
-    return [e.attempt_id for e in await end_attempts(session, ends)]
+def _predecessor(column: ColumnElement[str | None], owner: str) -> ColumnElement[bool]:
+    """`column` names an earlier process of `owner`'s name."""
+    return and_(
+        column.is_not(None),
+        func.split_part(column, SEPARATOR, 1) == name_of(owner),
+        column != owner,
+    )
+
+
+async def take_over_predecessors(
+    session: AsyncSession, owner: str, now: datetime, lease_s: float, agent_lease_s: float
+) -> Takeover:
+    """`owner` (a new process) takes over what earlier processes of its name left: their open
+    attempts (still to be closed or adopted against the PBX) with the leads under them, their
+    agents with their headset legs; the leads they leased and never dialed are released, and
+    their `daemons` rows go. Names are unique per running daemon, so they are dead."""
+    require_aware("now", now)
+    rows = await session.execute(
+        update(call_attempts)
+        .where(call_attempts.c.hangup_at.is_(None), _predecessor(call_attempts.c.owner, owner))
+        .values(owner=owner)
+        .returning(*_LEFT_COLUMNS)
+    )
+    calls = tuple(sorted((_left_call(r) for r in rows), key=lambda c: c.attempt_id))
+    kept = [c.lead_id for c in calls]
+    if kept:
+        await session.execute(
+            update(leads)
+            .where(leads.c.id.in_(kept), leads.c.status == LeadStatus.DIALING.value)
+            .values(lease_owner=owner, lease_expires_at=now + timedelta(seconds=lease_s))
+        )
+    released = await session.execute(
+        update(leads)
+        .where(
+            leads.c.status == LeadStatus.DIALING.value,
+            _predecessor(leads.c.lease_owner, owner),
+        )
+        .values(status=released_status(), lease_owner=None, lease_expires_at=None)
+    )
+    legs = await session.execute(
+        update(agents)
+        .where(_predecessor(agents.c.owner, owner))
+        .values(owner=owner, owner_expires_at=now + timedelta(seconds=agent_lease_s))
+        .returning(agents.c.id, agents.c.leg_id)
+    )
+    agent_legs = {r.id: r.leg_id for r in legs}
+    await session.execute(delete(daemons).where(_predecessor(daemons.c.owner, owner)))
+    return Takeover(calls, agent_legs, rowcount(released))

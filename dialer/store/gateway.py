@@ -16,7 +16,15 @@ from dialer.pacing.history import CampaignHistory
 from dialer.store import agents as agent_repo
 from dialer.store import campaigns as campaign_repo
 from dialer.store.cdrs import end_attempts, start_attempts, update_attempts
-from dialer.store.cleanup import close_open_attempts, release_expired_leases
+from dialer.store.cleanup import (
+    GONE_TEXT,
+    LeftCall,
+    Takeover,
+    close_by_evidence,
+    close_open_attempts,
+    release_expired_leases,
+    take_over_predecessors,
+)
 from dialer.store.engine import Database
 from dialer.store.history import campaign_history, others_minutes, save_calibration
 from dialer.store.leads import lease_leads, release_leads, renew_leases
@@ -124,6 +132,18 @@ class PgEngineStore:
             report = await close_open_attempts(s, self.owner, self._clock())
         return report.attempts_closed
 
+    async def take_over(self, agent_lease_s: float) -> Takeover:
+        """Take over what earlier processes of this daemon's name left (`cleanup`)."""
+        async with self.db.transaction() as s:
+            return await take_over_predecessors(
+                s, self.owner, self._clock(), self.lease_s, agent_lease_s
+            )
+
+    async def close_gone(self, calls: Sequence[LeftCall]) -> int:
+        """Close left calls the PBX no longer has, by their evidence. Returns how many."""
+        async with self.db.transaction() as s:
+            return len(await close_by_evidence(s, calls, self._clock(), GONE_TEXT))
+
     async def renew(self) -> int:
         """Heartbeat: push this owner's leases to now + lease_s. Returns how many."""
         async with self.db.transaction() as s:
@@ -163,6 +183,11 @@ class PgEngineStore:
         the daemon that does."""
         async with self.db.transaction() as s:
             return await agent_repo.claim_agent(s, self.owner, self._clock(), lease_s, agent_id)
+
+    async def set_agent_leg(self, agent_id: int, leg_id: str | None) -> bool:
+        """Note the agent's headset leg (a successor adopts it if this process dies)."""
+        async with self.db.transaction() as s:
+            return await agent_repo.set_agent_leg(s, self.owner, agent_id, leg_id)
 
     async def release_agents(self, agent_ids: Collection[int] | None = None) -> int:
         """Give back this daemon's agents (all when `agent_ids` is None)."""

@@ -277,7 +277,7 @@ async def renew_leases(
     return rowcount(result)
 
 
-def _released_status() -> ColumnElement[str]:
+def released_status() -> ColumnElement[str]:
     # Only a lead that has had no counted attempt is "new" again.
     return case(
         (leads.c.attempts == 0, literal(LeadStatus.NEW.value)), else_=LeadStatus.RETRY.value
@@ -298,7 +298,7 @@ async def release_leads(session: AsyncSession, owner: str, lead_ids: Sequence[in
             leads.c.lease_owner == owner,
             leads.c.status == LeadStatus.DIALING.value,
         )
-        .values(status=_released_status(), lease_owner=None, lease_expires_at=None)
+        .values(status=released_status(), lease_owner=None, lease_expires_at=None)
     )
     return rowcount(result)
 
@@ -317,7 +317,7 @@ async def release_all_leases(
     result = await session.execute(
         update(leads)
         .where(and_(*conditions))
-        .values(status=_released_status(), lease_owner=None, lease_expires_at=None)
+        .values(status=released_status(), lease_owner=None, lease_expires_at=None)
     )
     return rowcount(result)
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from dialer.domain.recovery import PROGRESS_OUTCOMES
 from dialer.domain.results import CallResult
 
 # ITU-T E.164: a leading +, a non-zero country code digit, at most 15 digits in all.
@@ -212,13 +213,17 @@ class AttemptProgress:
     agent_id: int | None = None
     pbx_unique_id: str | None = None
     answer_to_agent_ms: int | None = None
+    message_at: datetime | None = None
+    outcome: CallResult | None = None  # one of recovery.PROGRESS_OUTCOMES
 
     def __post_init__(self) -> None:
         require_uuid("attempt_id", self.attempt_id)
-        for name in ("ring_at", "answer_at", "agent_connect_at"):
+        for name in ("ring_at", "answer_at", "agent_connect_at", "message_at"):
             require_aware(name, getattr(self, name))
         if self.answer_to_agent_ms is not None and self.answer_to_agent_ms < 0:
             raise ValueError("answer_to_agent_ms must be >= 0")
+        if self.outcome is not None and self.outcome not in PROGRESS_OUTCOMES:
+            raise ValueError(f"outcome {self.outcome.value!r} is not known before a hang-up")
 
 
 @dataclass(frozen=True, slots=True)
@@ -240,10 +245,11 @@ class AttemptEnd:
     agent_connect_at: datetime | None = None
     agent_id: int | None = None
     answer_to_agent_ms: int | None = None
+    message_at: datetime | None = None
 
     def __post_init__(self) -> None:
         require_uuid("attempt_id", self.attempt_id)
-        for name in ("hangup_at", "ring_at", "answer_at", "agent_connect_at"):
+        for name in ("hangup_at", "ring_at", "answer_at", "agent_connect_at", "message_at"):
             require_aware(name, getattr(self, name))
         if self.answer_to_agent_ms is not None and self.answer_to_agent_ms < 0:
             raise ValueError("answer_to_agent_ms must be >= 0")
@@ -287,6 +293,8 @@ class Attempt:
     ring_at: datetime | None
     answer_at: datetime | None
     agent_connect_at: datetime | None
+    message_at: datetime | None
+    outcome: CallResult | None  # known before the hang-up (dialer.domain.recovery)
     hangup_at: datetime | None
     hangup_cause: int | None
     hangup_cause_text: str | None

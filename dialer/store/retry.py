@@ -6,6 +6,7 @@ Rules (per result of the attempt):
 - abandoned: a person answered and got no agent; retry no sooner than 72 hours.
 - cancelled: the dialer gave up before anything happened (stop, reconciliation): the attempt
   does not count, and the lead is dialable again at once.
+- unknown: closed after its daemon died with no evidence of an answer: as a no-answer.
 An attempt that counts brings the lead's attempts to attempts+1; when that reaches the
 campaign's cap the lead is done whatever the result.
 
@@ -46,6 +47,8 @@ DEFAULT_RULES: Mapping[CallResult, RetryRule] = MappingProxyType(
         CallResult.CANCELLED: RetryRule(counts=False, final=False, retry_after=timedelta(0)),
         # An answering machine: try again later in the day, when a person may answer.
         CallResult.MACHINE: RetryRule(counts=True, final=False, retry_after=timedelta(hours=4)),
+        # Closed after its daemon died, with no evidence of an answer: as a no-answer.
+        CallResult.UNKNOWN: RetryRule(counts=True, final=False, retry_after=timedelta(hours=2)),
     }
 )
 

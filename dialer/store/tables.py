@@ -35,6 +35,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 
+from dialer.domain.recovery import PROGRESS_OUTCOMES
 from dialer.domain.results import CallResult
 from dialer.store.records import (
     E164_PATTERN,
@@ -228,6 +229,8 @@ agents = Table(
     # (`agents.lease_agents`); NULL: none.
     Column("owner", Text, nullable=True),
     Column("owner_expires_at", DateTime(timezone=True), nullable=True),
+    # The owner's headset leg for this agent (its channel id) while logged in there.
+    Column("leg_id", Text, nullable=True),
     CheckConstraint(_one_of("state", [s.value for s in AgentState]), name="state"),
     CheckConstraint("(owner IS NULL) = (owner_expires_at IS NULL)", name="owner_and_expiry"),
     Index(None, "campaign_id"),
@@ -253,6 +256,9 @@ call_attempts = Table(
     Column("ring_at", DateTime(timezone=True), nullable=True),
     Column("answer_at", DateTime(timezone=True), nullable=True),
     Column("agent_connect_at", DateTime(timezone=True), nullable=True),
+    Column("message_at", DateTime(timezone=True), nullable=True),
+    # The result known before the hang-up (dialer.domain.recovery.PROGRESS_OUTCOMES).
+    Column("outcome", Text, nullable=True),
     Column("hangup_at", DateTime(timezone=True), nullable=True),
     Column("hangup_cause", Integer, nullable=True),
     Column("hangup_cause_text", Text, nullable=True),
@@ -264,6 +270,10 @@ call_attempts = Table(
         "result IS NULL OR " + _one_of("result", [r.value for r in CallResult]), name="result"
     ),
     CheckConstraint("(result IS NULL) = (hangup_at IS NULL)", name="result_iff_hangup"),
+    CheckConstraint(
+        "outcome IS NULL OR " + _one_of("outcome", [r.value for r in PROGRESS_OUTCOMES]),
+        name="outcome",
+    ),
     CheckConstraint("answer_to_agent_ms IS NULL OR answer_to_agent_ms >= 0", name="latency"),
     Index(None, "campaign_id", "originated_at"),
     Index(None, "lead_id"),

@@ -100,7 +100,8 @@ async def test_other_daemons_answers_join_the_windows_and_the_pacer_brakes(
         ]
         rows += [attempt(cid, lead_id, "other-daemon", now, "machine") for _ in range(3)]
         # this daemon's own rows are its own to count (live), never added again
-        rows += [attempt(cid, lead_id, settings.dialer.owner_name(), now, "abandoned")]
+        assert app.engine is not None
+        rows += [attempt(cid, lead_id, app.engine.owner, now, "abandoned")]
         # another daemon's call answered two hours before this one read the history, its CDR
         # written only now (a long call): not in that history, so counted now
         rows += [attempt(cid, lead_id, "other-daemon", now - timedelta(hours=2), "abandoned")]

@@ -165,6 +165,7 @@ async def test_retry_rule_per_result(store_db: Database, result: CallResult) -> 
         CallResult.ABANDONED: timedelta(hours=72),
         CallResult.CANCELLED: timedelta(0),
         CallResult.MACHINE: timedelta(hours=4),
+        CallResult.UNKNOWN: timedelta(hours=2),  # as a no-answer
     }
     if result is CallResult.CONNECTED:
         assert lead.status == "done"

@@ -72,5 +72,6 @@ async def test_engine_store_round(store_db: Database) -> None:
         rows = await s.execute(text("SELECT id, status, lease_owner FROM leads ORDER BY id"))
         status = {r.id: (r.status, r.lease_owner) for r in rows}
     assert status[leads[0].id] == ("retry", None)
-    assert status[leads[1].id] == ("new", None)  # the cancelled attempt did not count
+    # closed at stop with no evidence of an answer: unknown, retried as a no-answer
+    assert status[leads[1].id] == ("retry", None)
     assert status[leads[2].id] == ("new", None)

@@ -86,6 +86,7 @@ async def test_summary_figures(store_db: Database) -> None:
         CallResult.FAILED: 5,
         CallResult.CANCELLED: 3,
         CallResult.MACHINE: 0,
+        CallResult.UNKNOWN: 0,
     }
     assert (summary.answered, summary.connected, summary.abandoned) == (250, 200, 50)
     assert summary.abandonment_rate == pytest.approx(0.2)

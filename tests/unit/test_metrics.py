@@ -270,6 +270,9 @@ class SlowStore:
             raise ConnectionError("database went away")
         self.written.extend(starts)
 
+    async def write_progress(self, updates: Sequence[Any]) -> None:
+        return None
+
     async def write_ends(self, ends: Sequence[Any]) -> object:
         return len(ends)
 

@@ -13,10 +13,12 @@ from dialer.domain.results import CallResult
 from dialer.engine.engine import Engine
 from dialer.pacing.base import PacingDecision, PacingSnapshot
 from dialer.settings import DialerSettings
+from dialer.store.cleanup import LeftCall, Takeover
 from dialer.store.records import (
     Agent,
     AgentState,
     AttemptEnd,
+    AttemptProgress,
     AttemptStart,
     Campaign,
     CampaignStatus,
@@ -106,11 +108,19 @@ class FakeStore:
 
     async def write_starts(self, starts: Sequence[AttemptStart]) -> None: ...
 
+    async def write_progress(self, updates: Sequence[AttemptProgress]) -> None: ...
+
     async def write_ends(self, ends: Sequence[AttemptEnd]) -> object:
         self.ends.extend(ends)
         return None
 
     async def close_open(self) -> int:
+        return 0
+
+    async def take_over(self, agent_lease_s: float) -> Takeover:
+        return Takeover((), {}, 0)
+
+    async def close_gone(self, calls: Sequence[LeftCall]) -> int:
         return 0
 
     async def renew(self) -> int:

@@ -24,7 +24,7 @@ from typing import Any
 from panoramisk import Manager
 
 from ami_bridge import actions
-from ami_bridge.translate import WANTED_EVENTS, AmiTranslator, live_channel
+from ami_bridge.translate import WANTED_EVENTS, AmiTranslator, live_channel, peers_by_bridge
 from dialer import pbx
 from dialer.settings import PbxSettings
 from dialer.tasks import OwnedTasks
@@ -365,4 +365,4 @@ class AmiPbx:
             if channel is not None:
                 out.append(channel)
                 self._names.setdefault(channel.channel_id, channel.name)
-        return out
+        return peers_by_bridge(out)

@@ -18,6 +18,7 @@ transcripts in tests/data/ami/):
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
@@ -186,10 +187,28 @@ def live_channel(headers: Headers) -> pbx.LiveChannel | None:
     if _get(headers, "Event") != "CoreShowChannel":
         return None
     state = _STATE_OF.get(_get(headers, "ChannelStateDesc"), pbx.ChannelState.DOWN)
-    bridged = _get(headers, "BridgeId") or None
+    bridged = _get(headers, "BridgeId") or None  # the bridge: `peers_by_bridge` finds the peer
     return pbx.LiveChannel(
         channel_id=_get(headers, "Uniqueid"),
         name=_get(headers, "Channel"),
         state=state,
         bridged_to=bridged,
     )
+
+
+def peers_by_bridge(channels: list[pbx.LiveChannel]) -> list[pbx.LiveChannel]:
+    """CoreShowChannel names a channel's bridge, not its peer: in a two-party bridge each
+    channel's `bridged_to` becomes the other channel (the port's meaning); a channel alone in
+    its bridge, or in a bigger one, keeps the bridge id (it is bridged, the peer is unclear)."""
+    members: dict[str, list[str]] = {}
+    for ch in channels:
+        if ch.bridged_to is not None:
+            members.setdefault(ch.bridged_to, []).append(ch.channel_id)
+    out = []
+    for ch in channels:
+        ids = members.get(ch.bridged_to, []) if ch.bridged_to is not None else []
+        if len(ids) == 2:
+            peer = ids[1] if ids[0] == ch.channel_id else ids[0]
+            ch = dataclasses.replace(ch, bridged_to=peer)
+        out.append(ch)
+    return out

@@ -166,7 +166,7 @@ class LiveChannel:
     channel_id: str
     name: str
     state: ChannelState
-    bridged_to: str | None = None
+    bridged_to: str | None = None  # the channel it is bridged with
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,203 @@
+"""A daemon killed with SIGKILL mid-campaign, and restarted under the same name, on the real
+Asterisk rig: what happened on the phone is not erased, nobody is dialed again before the rules
+allow, a customer talking to an agent is not cut off, and dialing resumes at once.
+
+At the kill the campaign has 4 customers talking to agents, 2 answered with no agent free (they
+hear the abandon message the dialplan plays on its own), 2 ringing, and 2 leads leased and not
+dialed yet. Power pacing at 2 lines per agent makes that mix from one start: the first 4 to
+answer take the 4 agents.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from rig.asterisk import Asterisk
+from rig.numbers import Behaviour, make_number
+from rig.sipp import Sipp
+from tests.fixtures.rig import AgentHeadsets
+from tests.integration.api_daemon import (
+    Daemon,
+    query,
+    start_daemon,
+    truncate_all,
+    unique,
+    wait_for,
+    write_config,
+)
+
+pytestmark = [pytest.mark.rig, pytest.mark.slow]
+
+TALK = [make_number(Behaviour.ANSWER, 1.0, 20.0, i) for i in range(4)]
+LATE = [make_number(Behaviour.ANSWER, 2.5, 20.0, 10 + i) for i in range(2)]
+RINGING = [make_number(Behaviour.NO_ANSWER, 0.5, 0.0, 20 + i) for i in range(2)]
+EXTRA = [make_number(Behaviour.ANSWER, 0.5, 1.0, 30 + i) for i in range(2)]
+
+
+@pytest.fixture
+def home(
+    tmp_path: Path, asterisk: Asterisk, sipp_trunk: Sipp, store_db_url: str
+) -> tuple[Path, Path]:
+    asyncio.run(truncate_all(store_db_url))
+    config = write_config(tmp_path, asterisk, store_db_url, owner=unique("crash"), lease_batch=50)
+    return tmp_path, config
+
+
+def _set_up(daemon: Daemon, endpoints: list[str]) -> str:
+    with daemon.client("admin") as admin:
+        trunk = unique("trunk")
+        body = {"name": trunk, "endpoint": "trunk", "max_channels": 20, "max_cps": 20}
+        assert admin.post("/api/v1/trunks", json=body).status_code == 201
+        name = unique("crash")
+        r = admin.post(
+            "/api/v1/campaigns",
+            json={
+                "name": name,
+                "trunk": trunk,
+                "caller_id": "+15550000000",
+                "pacing_mode": "power",
+                "ring_timeout_s": 15,
+                "max_attempts": 3,
+                "wrapup_s": 0.5,
+                "hold_s": 1.0,
+            },
+        )
+        assert r.status_code == 201, r.text
+        for endpoint in endpoints:
+            body = {"name": unique("agent"), "sip_endpoint": endpoint, "campaign": name}
+            assert admin.post("/api/v1/agents", json=body).status_code == 201
+        numbers = [*TALK, *LATE, *RINGING, *EXTRA]
+        r = admin.post(
+            f"/api/v1/campaigns/{name}/leads",
+            content="phone\n" + "\n".join(numbers) + "\n",
+            params={"check": "format"},
+            headers={"Content-Type": "text/csv"},
+        )
+        assert r.status_code == 200, r.text
+    return name
+
+
+def _attempts(db_url: str) -> dict[str, Any]:
+    rows = query(
+        db_url,
+        "SELECT a.id, l.phone, a.owner, a.originated_at, a.ring_at, a.answer_at, "
+        "a.agent_connect_at, a.agent_id, a.outcome, a.hangup_at, a.result, "
+        "a.hangup_cause_text FROM call_attempts a JOIN leads l ON l.id = a.lead_id",
+    )
+    return {str(r.id): r for r in rows}
+
+
+def test_kill_9_mid_campaign_and_restart(
+    home: tuple[Path, Path],
+    agent_headsets: AgentHeadsets,
+    sipp_trunk: Sipp,
+    store_db_url: str,
+) -> None:
+    tmp, config = home
+    first_dir = tmp / "first"
+    first_dir.mkdir()
+    first = start_daemon(first_dir, config)
+    killed = False
+    try:
+        name = _set_up(first, agent_headsets.endpoints(4))
+        with first.client("supervisor") as sup:
+            # Durable progress: each field is seen in the database within a second of the PBX
+            # event the daemon stamped it with.
+            seen: dict[tuple[str, str], float] = {}
+            r = sup.post(f"/api/v1/campaigns/{name}/start")
+            assert r.status_code == 200, r.text
+
+            def at_the_kill() -> bool:
+                rows = _attempts(store_db_url)
+                now = time.time()
+                for aid, row in rows.items():
+                    for field in ("ring_at", "answer_at", "agent_connect_at"):
+                        if getattr(row, field) is not None:
+                            seen.setdefault((aid, field), now)
+                by_phone = {row.phone: row for row in rows.values()}
+                return (
+                    all(p in by_phone and by_phone[p].outcome == "connected" for p in TALK)
+                    and all(p in by_phone and by_phone[p].outcome == "abandoned" for p in LATE)
+                    and all(p in by_phone and by_phone[p].ring_at is not None for p in RINGING)
+                )
+
+            wait_for(at_the_kill, 30, "4 calls talking, 2 abandoned, 2 ringing")
+        headset_calls = agent_headsets.sipp.stats().incoming_calls
+        first.proc.kill()  # SIGKILL: no drain, no flush, nothing closed
+        first.proc.wait(5)
+        killed = True
+        rows = _attempts(store_db_url)
+        for (aid, field), when in seen.items():
+            stamped = getattr(rows[aid], field).timestamp()
+            assert when - stamped < 1.0, f"{field} of {aid} durable {when - stamped:.2f} s late"
+        assert len(rows) == 8  # the extra leads were leased, not dialed
+        assert all(row.hangup_at is None for row in rows.values())
+
+        second_dir = tmp / "second"
+        second_dir.mkdir()
+        restarted_at = datetime.now(UTC)
+        second = start_daemon(second_dir, config)
+        try:
+            with second.client("supervisor") as sup:
+
+                def finished() -> dict[str, Any] | None:
+                    stats: dict[str, Any] = sup.get(f"/api/v1/campaigns/{name}/stats").json()
+                    total = stats["total"]
+                    done = total["attempts"] == 10 and total["in_progress"] == 0
+                    return stats if done else None
+
+                wait_for(finished, 60, "every call to end and the extra leads to be called")
+            time.sleep(1.5)  # SIPp writes its counters every second
+            # The agents' headset legs were adopted, not called a second time.
+            assert agent_headsets.sipp.stats().incoming_calls == headset_calls
+        finally:
+            assert second.stop() == 0, second.log()[-3000:]
+        log = second.log()
+        assert "took over from an earlier process of this daemon: 8 calls" in log
+    finally:
+        if not killed:
+            first.proc.kill()
+            first.proc.wait(5)
+
+    rows = _attempts(store_db_url)
+    by_phone: dict[str, list[Any]] = {}
+    for row in rows.values():
+        by_phone.setdefault(row.phone, []).append(row)
+    # No lead was dialed twice: one attempt per number, one INVITE per number at the trunk.
+    assert sorted(by_phone) == sorted([*TALK, *LATE, *RINGING, *EXTRA])
+    assert all(len(v) == 1 for v in by_phone.values()), by_phone
+    invites = [i.user for i in sipp_trunk.invites()]
+    for number in [*TALK, *LATE, *RINGING, *EXTRA]:
+        assert invites.count(number.lstrip("+")) + invites.count(number) == 1, number
+    one = {p: v[0] for p, v in by_phone.items()}
+    # Talking calls went on to their own end (the far end's BYE after 20 s): connected, with
+    # their agent, not cut off by the restart.
+    for p in TALK:
+        row = one[p]
+        assert (row.result, row.agent_id is not None) == ("connected", True), row
+        assert row.hangup_at - row.answer_at >= timedelta(seconds=19), row
+    # Answered with no agent: abandoned, whichever daemon saw them end.
+    assert all(one[p].result == "abandoned" for p in LATE)
+    # Ringing at the kill: followed to their ring-out, or closed with no evidence of an answer.
+    assert all(one[p].result in ("no_answer", "unknown") for p in RINGING)
+    # The leads leased and never dialed were dialed by the new process within 30 s of its start.
+    for p in EXTRA:
+        assert one[p].originated_at - restarted_at < timedelta(seconds=30), one[p]
+        assert one[p].result == "connected"
+    leads = query(
+        store_db_url,
+        "SELECT phone, status, lease_owner, next_call_at, last_result FROM leads",
+    )
+    assert all(lead.lease_owner is None and lead.status != "dialing" for lead in leads)
+    for lead in leads:
+        if lead.phone in LATE:
+            # The 72-hour lock: abandoned people are not called again for three days.
+            assert lead.next_call_at - one[lead.phone].hangup_at >= timedelta(hours=72)
+        if lead.phone in RINGING:
+            assert lead.next_call_at - one[lead.phone].hangup_at >= timedelta(hours=2)

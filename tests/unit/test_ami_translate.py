@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from ami_bridge.translate import AmiTranslator, live_channel
+from ami_bridge.translate import AmiTranslator, live_channel, peers_by_bridge
 from dialer import pbx
 from dialer.domain.call import Abandon, AssignAgent, CallAttempt, CallState, Originate
 from dialer.domain.results import CallResult
@@ -201,3 +201,14 @@ def test_hangup_during_the_message_keeps_the_requested_cause() -> None:
         {"Event": "Hangup", "Uniqueid": "c2", "Cause": "17", "Cause-txt": "User busy"}, 3.1
     )
     assert (busy.cause, busy.cause_text) == (17, "User busy")
+
+
+def test_live_channels_name_their_peer_not_their_bridge() -> None:
+    up = pbx.ChannelState.UP
+    channels = [
+        pbx.LiveChannel("cust", "PJSIP/trunk-1", up, "bridge-1"),
+        pbx.LiveChannel("leg", "PJSIP/agent1-2", up, "bridge-1"),
+        pbx.LiveChannel("idle", "PJSIP/agent2-3", up, None),
+        pbx.LiveChannel("alone", "PJSIP/agent3-4", up, "bridge-2"),
+    ]
+    assert [c.bridged_to for c in peers_by_bridge(channels)] == ["leg", "cust", None, "bridge-2"]

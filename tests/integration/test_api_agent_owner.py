@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from dialer.domain.identity import name_of
 from rig.asterisk import Asterisk
 from rig.numbers import Behaviour, make_number
 from tests.integration.api_daemon import (
@@ -50,13 +51,18 @@ def daemons(
 
 
 def owners(db_url: str, campaign: str) -> dict[str, str | None]:
+    """Agent -> the name of the daemon owning it (owners are process identities: name#start)."""
     rows = query(
         db_url,
         "SELECT a.name, a.owner FROM agents a JOIN campaigns c ON c.id = a.campaign_id"
         " WHERE c.name = :c",
         c=campaign,
     )
-    return {r[0]: r[1] for r in rows}
+    return {r[0]: _name(r[1]) for r in rows}
+
+
+def _name(owner: str | None) -> str | None:
+    return name_of(owner) if owner is not None else None
 
 
 def set_up(
@@ -121,13 +127,13 @@ def test_each_agent_belongs_to_one_daemon(
             }
             # Either daemon's API names each agent's owner, and says whether it is itself.
             rows = http.get("/api/v1/agents", params={"campaign": name}).json()
-            assert {r["name"]: r["owner"] for r in rows} == owned
+            assert {r["name"]: _name(r["owner"]) for r in rows} == owned
             assert {r["name"] for r in rows if r["owned_here"]} == {
                 n for n, o in owned.items() if o == daemon
             }
             one = next(iter(owned))
             got = http.get(f"/api/v1/agents/{one}").json()
-            assert (got["owner"], got["owned_here"]) == (owned[one], owned[one] == daemon)
+            assert (_name(got["owner"]), got["owned_here"]) == (owned[one], owned[one] == daemon)
         # ... and so does the CLI (table and JSON).
         out = dialer(b, "agents", "--campaign", name, role="supervisor")
         assert out.returncode == 0, out.stderr
@@ -135,9 +141,9 @@ def test_each_agent_belongs_to_one_daemon(
         assert "OWNER" in head
         for agent_name, daemon in owned.items():
             line = next(x for x in lines if x.split()[1] == agent_name)
-            assert line.split()[-1] == daemon, line
+            assert name_of(line.split()[-1]) == daemon, line
         out = dialer(b, "agents", "--campaign", name, "--json", role="supervisor")
-        assert {r["name"]: r["owner"] for r in json.loads(out.stdout)} == owned
+        assert {r["name"]: _name(r["owner"]) for r in json.loads(out.stdout)} == owned
 
         # Every lead is called; both daemons' calls reach their own agents and complete.
         def done() -> bool:
@@ -159,7 +165,7 @@ def test_each_agent_belongs_to_one_daemon(
         )
         assert len(rows) == len(numbers)
         assert all(r[2] is not None for r in rows)  # every record closed
-        connected = [(r[0], r[1]) for r in rows if r[2] == "connected"]
+        connected = [(name_of(r[0]), r[1]) for r in rows if r[2] == "connected"]
         assert {o for o, _ in connected} == {"owner-a", "owner-b"}, rows
         # A daemon hands calls only to agents it owns.
         assert all(owned[agent] == daemon for daemon, agent in connected), (connected, owned)
@@ -250,7 +256,7 @@ def test_a_daemon_without_agents_leases_no_leads(
             " ON c.id = l.campaign_id WHERE c.name = :c",
             c=name,
         )
-        lease_owners.update(r[1] for r in rows if r[1] is not None)
+        lease_owners.update(name_of(r[1]) for r in rows if r[1] is not None)
         return all(r[0] == "done" for r in rows)
 
     deadline = time.monotonic() + 90
@@ -265,4 +271,4 @@ def test_a_daemon_without_agents_leases_no_leads(
         c=name,
     )
     assert len(rows) == len(numbers)
-    assert {r[0] for r in rows} == {holder}
+    assert {name_of(r[0]) for r in rows} == {holder}

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import text
 
 from dialer.domain.results import CallResult
+from dialer.store import agents as agent_repo
 from dialer.store.cdrs import (
     end_attempts,
     get_attempt,
@@ -16,7 +17,11 @@ from dialer.store.cdrs import (
     start_attempts,
     update_attempts,
 )
-from dialer.store.cleanup import close_open_attempts, release_expired_leases
+from dialer.store.cleanup import (
+    close_open_attempts,
+    release_expired_leases,
+    take_over_predecessors,
+)
 from dialer.store.engine import Database
 from dialer.store.leads import lease_leads
 from dialer.store.records import AttemptEnd, AttemptProgress, AttemptStart, CloseReport
@@ -132,3 +137,40 @@ async def test_release_expired_leases(store_db: Database) -> None:
     async with store_db.transaction() as s:
         again = await lease_leads(s, seeded.campaign.id, 10, sweep, "d3", 60)
     assert sorted(x.id for x in again) == sorted([dead[2].id, seeded.lead_ids[5]])
+
+
+async def test_a_new_process_takes_over_its_predecessors_only(store_db: Database) -> None:
+    me = "d1#20261207T181502.000Z"
+    before = "d1#20261207T180000.000Z"
+    async with store_db.transaction() as s:
+        seeded = await seed_campaign(s, leads=6)
+        old = await lease_leads(s, seeded.campaign.id, 3, T0, before, 600)
+        other_name = "d10#20261207T180000.000Z"  # another daemon's name, not a predecessor
+        other = await lease_leads(s, seeded.campaign.id, 2, T0, other_name, 600)
+        calls = [_start(seeded, lead.id, before) for lead in old[:2]]
+        await start_attempts(s, [*calls, _start(seeded, other[0].id, other_name)])
+        at = T0 + timedelta(seconds=2)
+        await update_attempts(s, [AttemptProgress(calls[0].attempt_id, ring_at=at, answer_at=at)])
+        agent = await agent_repo.create_agent(s, name="ann", sip_endpoint="agent1")
+        await s.execute(
+            text(
+                "UPDATE agents SET owner = :o, owner_expires_at = :t, leg_id = 'leg-1'"
+                " WHERE id = :i"
+            ),
+            {"o": before, "t": T0 + timedelta(seconds=15), "i": agent.id},
+        )
+    now = T0 + timedelta(seconds=20)
+    async with store_db.transaction() as s:
+        took = await take_over_predecessors(s, me, now, 300, 15)
+    assert [c.attempt_id for c in took.calls] == sorted(c.attempt_id for c in calls)
+    assert {c.attempt_id: c.answer_at for c in took.calls}[calls[0].attempt_id] == at
+    assert took.agent_legs == {agent.id: "leg-1"}
+    assert took.leads_released == 1  # leased by the dead process, never dialed
+    leads = await _leads(store_db)
+    assert [leads[x.id].lease_owner for x in old] == [me, me, None]
+    assert leads[old[2].id].status == "new"
+    assert all(leads[x.id].lease_owner == other_name for x in other)
+    async with store_db.transaction() as s:
+        assert sorted(await open_attempt_ids(s, owner=me)) == sorted(c.attempt_id for c in calls)
+        again = await take_over_predecessors(s, me, now, 300, 15)
+    assert (again.calls, again.agent_legs, again.leads_released) == ((), {}, 0)

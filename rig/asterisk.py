@@ -52,6 +52,9 @@ class RigOverlay:
     (Newexten, VarSet), which the deploy's `dialer` account leaves out: tests watch which
     applications the dialplan runs with it."""
     observer_secret: str = "rig-observer-secret"
+    cdr_database: str | None = None
+    """The database (migrated, on the rig's Postgres) Asterisk writes its call records into
+    (cdr_pgsql_local.conf); None: cdr_pgsql stays unloaded."""
 
     def agent_names(self) -> list[str]:
         return [f"agent{i}" for i in range(1, self.agents + 1)]
@@ -96,6 +99,24 @@ class RigOverlay:
     def observer_credentials(self, dialer: AmiCredentials) -> AmiCredentials:
         """The observer's login, on the address of the deploy's `dialer` account."""
         return AmiCredentials(dialer.host, dialer.port, self.observer, self.observer_secret)
+
+    def cdr_pgsql_local(self) -> str | None:
+        if self.cdr_database is None:
+            return None
+        return "\n".join(
+            [
+                "; Written by the test rig (rig/asterisk.py): Asterisk's call records into the",
+                "; test database. Not for production.",
+                "[global]",
+                "hostname = 127.0.0.1",
+                "port = 5432",
+                f"dbname = {self.cdr_database}",
+                "user = postgres",
+                "appname = rig-asterisk-cdr",
+                "table = pbx_cdr",
+                "",
+            ]
+        )
 
     @staticmethod
     def logger_local() -> str:
@@ -200,6 +221,9 @@ class Asterisk:
         (etc / "pjsip_local.conf").write_text(self.overlay.pjsip_local())
         (etc / "logger_local.conf").write_text(self.overlay.logger_local())
         (etc / "manager_local.conf").write_text(self.overlay.manager_local())
+        cdr = self.overlay.cdr_pgsql_local()
+        if cdr is not None:
+            (etc / "cdr_pgsql_local.conf").write_text(cdr)
         sounds = self.root / "usr/share/asterisk/sounds"
         for sound in sorted((self.deploy / "sounds").rglob("*")):
             if sound.is_file():

@@ -143,7 +143,7 @@ def main() -> int:
     logging.getLogger("dialer").setLevel(logging.WARNING)
     url = recreate_database(args.database)
     upgrade(url)
-    overlay = RigOverlay(agents=max(args.agents, 50))
+    overlay = RigOverlay(agents=max(args.agents, 50), cdr_database=args.database)
     with (
         Asterisk(overlay=overlay) as ast,
         trunk(overlay.trunk_port),

@@ -10,14 +10,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, delete, func, select, update
+from sqlalchemy import ColumnElement, and_, delete, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dialer.domain.identity import SEPARATOR, name_of
-from dialer.domain.recovery import result_without_hangup
+from dialer.domain.recovery import PbxRecord, result_without_hangup
 from dialer.domain.results import CallResult
 from dialer.store._sql import rowcount
 from dialer.store.cdrs import end_attempts
@@ -45,13 +45,18 @@ class LeftCall:
     message_at: datetime | None
     outcome: CallResult | None
 
-    def closed(self, at: datetime, why: str) -> AttemptEnd:
-        """Its end, by the evidence, for a call the PBX no longer has."""
+    def closed(self, at: datetime, why: str, pbx: PbxRecord | None = None) -> AttemptEnd:
+        """Its end, by the evidence, for a call the PBX no longer has; `pbx` is the PBX's own
+        record of it, if any. Its hang-up time is the PBX's unless the call was connected
+        (the customer's record may end where the bridge began), else `at`."""
+        result = result_without_hangup(self.outcome, self.answer_at is not None, pbx)
+        ended = pbx.ended_at if pbx is not None and result is not CallResult.CONNECTED else None
         return AttemptEnd(
             attempt_id=self.attempt_id,
-            hangup_at=max(at, self.originated_at),
-            result=result_without_hangup(self.outcome, self.answer_at is not None),
-            cause_text=why,
+            hangup_at=max(ended or at, self.answer_at or self.originated_at),
+            result=result,
+            answer_at=self.answer_at or (ended if pbx is not None and pbx.answered else None),
+            cause_text=why if pbx is None else f"{why}; the PBX recorded {pbx.disposition}",
         )
 
 
@@ -93,11 +98,38 @@ _LEFT_COLUMNS = (
 )
 
 
+_PBX_RECORDS = text(
+    """
+    SELECT uniqueid, bool_or(answer > 0) AS answered, max("end") AS ended,
+           (array_agg(disposition ORDER BY "end" DESC NULLS LAST))[1] AS disposition
+    FROM pbx_cdr WHERE uniqueid = ANY(CAST(:ids AS text[])) GROUP BY uniqueid
+    """
+)
+
+
+async def pbx_records(session: AsyncSession, attempt_ids: Sequence[str]) -> dict[str, PbxRecord]:
+    """The PBX's own records of these calls (pbx_cdr, one per call: a call bridged to an agent
+    may have several rows)."""
+    if not attempt_ids:
+        return {}
+    rows = await session.execute(_PBX_RECORDS, {"ids": list(attempt_ids)})
+    return {
+        r.uniqueid: PbxRecord(
+            answered=bool(r.answered),
+            disposition=r.disposition or "",
+            ended_at=datetime.fromtimestamp(r.ended, UTC) if r.ended else None,
+        )
+        for r in rows
+    }
+
+
 async def close_by_evidence(
     session: AsyncSession, calls: Sequence[LeftCall], now: datetime, why: str
 ) -> list[str]:
-    """End `calls` (gone from the PBX) with what their progress shows; returns the ids closed."""
-    ends = [c.closed(now, why) for c in calls]
+    """End `calls` (gone from the PBX) with what their progress and the PBX's own records
+    show; returns the ids closed."""
+    pbx = await pbx_records(session, [c.attempt_id for c in calls])
+    ends = [c.closed(now, why, pbx.get(c.attempt_id)) for c in calls]
     return [e.attempt_id for e in await end_attempts(session, ends)]
 
 

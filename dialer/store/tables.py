@@ -436,6 +436,24 @@ daemons = Table(
     Column("seen_until", DateTime(timezone=True), nullable=False),
 )
 
+# The PBX's own record of each call (Asterisk cdr_pgsql writes it at the hang-up, with or without
+# a daemon listening; deploy/asterisk/cdr_pgsql.conf.example). Column names are the CDR fields
+# cdr_pgsql fills by name; times are epoch seconds (float columns get microseconds), 0 when unset.
+pbx_cdr = Table(
+    "pbx_cdr",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=True),
+    Column("uniqueid", Text, nullable=True, index=True),
+    Column("channel", Text, nullable=True),
+    Column("dcontext", Text, nullable=True),
+    Column("disposition", Text, nullable=True),
+    Column("start", Float, nullable=True),
+    Column("answer", Float, nullable=True),
+    Column("end", Float, nullable=True),
+    Column("recorded_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Index(None, "recorded_at"),
+)
+
 ALL_TABLES = (
     trunks,
     campaigns,
@@ -450,6 +468,7 @@ ALL_TABLES = (
     campaign_rules,
     callbacks,
     daemons,
+    pbx_cdr,
 )
 
 __all__ = [
@@ -467,5 +486,6 @@ __all__ = [
     "lead_lists",
     "leads",
     "metadata",
+    "pbx_cdr",
     "trunks",
 ]

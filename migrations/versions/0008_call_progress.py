@@ -4,7 +4,9 @@
 answering machine); `outcome` is the result known before the hang-up (connected, abandoned,
 machine). With `ring_at`, `answer_at` and `agent_connect_at` they let a call whose daemon died
 be closed with what really happened (`dialer.domain.recovery`). The result `unknown` is such a
-call with no evidence of an answer. `agents.leg_id` is the channel of the agent's headset leg
+call with no evidence of an answer. `pbx_cdr` is where Asterisk's cdr_pgsql writes its own
+record of each call at its hang-up, whether or not a daemon is listening (deploy/asterisk):
+the evidence for calls that ended, or were answered, while no daemon followed them. `agents.leg_id` is the channel of the agent's headset leg
 while a daemon has it logged in: a daemon taking over from one that died adopts the leg if the
 PBX still has it, instead of calling the headset a second time.
 
@@ -58,9 +60,27 @@ def upgrade() -> None:
         f"outcome IS NULL OR outcome IN ({_OUTCOMES})",
     )
     op.add_column("agents", sa.Column("leg_id", sa.Text(), nullable=True))
+    op.create_table(
+        "pbx_cdr",
+        sa.Column("id", sa.BigInteger(), autoincrement=True, nullable=False),
+        sa.Column("uniqueid", sa.Text(), nullable=True),
+        sa.Column("channel", sa.Text(), nullable=True),
+        sa.Column("dcontext", sa.Text(), nullable=True),
+        sa.Column("disposition", sa.Text(), nullable=True),
+        sa.Column("start", sa.Float(), nullable=True),
+        sa.Column("answer", sa.Float(), nullable=True),
+        sa.Column("end", sa.Float(), nullable=True),
+        sa.Column(
+            "recorded_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_pbx_cdr")),
+    )
+    op.create_index(op.f("ix_pbx_cdr_uniqueid"), "pbx_cdr", ["uniqueid"])
+    op.create_index(op.f("ix_pbx_cdr_recorded_at"), "pbx_cdr", ["recorded_at"])
 
 
 def downgrade() -> None:
+    op.drop_table("pbx_cdr")
     op.drop_column("agents", "leg_id")
     op.drop_constraint(op.f("ck_call_attempts_outcome"), "call_attempts", type_="check")
     op.drop_column("call_attempts", "outcome")

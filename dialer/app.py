@@ -32,6 +32,7 @@ from dialer.publish.mqtt import start_publisher
 from dialer.settings import ConfigError, Settings, mask_url
 from dialer.store.engine import Database
 from dialer.store.errors import StoreUnavailable
+from dialer.store.name_lock import NameLock, NameTaken
 from dialer.store.records import Campaign
 from dialer.store.rules_gateway import RulesStore
 
@@ -41,6 +42,8 @@ EXIT_OK = 0
 EXIT_CONFIG = 2
 EXIT_UNREACHABLE = 3
 EXIT_AUTH = 4
+_NAME_WAIT_S = 10.0
+_NAME_CHECK_S = 5.0
 
 
 def default_pacer(campaign: Campaign, take_back_over: float = TAKE_BACK_OVER) -> Pacer:
@@ -110,15 +113,25 @@ class App:
             )
             await db.dispose()
             return EXIT_UNREACHABLE
+        # One running daemon per name: it takes over what earlier processes of its name left.
+        name_lock = NameLock(db, s.dialer.owner_name())
+        try:
+            await self._take_name(name_lock)
+        except NameTaken as exc:
+            logger.error("%s", exc)
+            await db.dispose()
+            return EXIT_CONFIG
         adapter = build_pbx(s)
         try:
             await self._retry(adapter.start, s.database.retry_for_s, "PBX")
         except pbx.PbxAuthError as exc:
             logger.error("%s", exc)
+            await name_lock.release()
             await db.dispose()
             return EXIT_AUTH
         except pbx.PbxUnavailable as exc:
             logger.error("%s", exc)
+            await name_lock.release()
             await db.dispose()
             return EXIT_UNREACHABLE
         # Issue 5: the store applies the rules at the lease and is the engine's dial guard.
@@ -155,6 +168,7 @@ class App:
         )
         http: HttpServer | None = None
         following: asyncio.Task[None] | None = None
+        watching: asyncio.Task[None] | None = None
         try:
             await engine.load()
             if s.http.enabled:
@@ -167,6 +181,7 @@ class App:
                     return EXIT_CONFIG
                 self.http = http
             runner = asyncio.create_task(engine.run(), name="engine")
+            watching = asyncio.create_task(self._keep_name(name_lock), name="name-lock")
             if s.dialer.campaign_poll_s > 0:
                 # Campaigns started, paused or edited through another daemon (issue 4).
                 follower = CampaignFollower(engine, rules_store, s.dialer.campaign_poll_s)
@@ -192,6 +207,10 @@ class App:
             with contextlib.suppress(asyncio.CancelledError):
                 await runner
         finally:
+            if watching is not None:
+                watching.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await watching
             if following is not None:
                 following.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
@@ -202,9 +221,38 @@ class App:
                 await publisher.aclose()
             await self.metrics.aclose()
             await adapter.close()
+            await name_lock.release()
             await db.dispose()
         logger.info("stopped")
         return EXIT_OK
+
+    async def _take_name(self, lock: NameLock) -> None:
+        """Take the daemon's name, waiting a few seconds for a predecessor just killed (its
+        database session ends a moment after the process)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + _NAME_WAIT_S
+        while True:
+            try:
+                await lock.acquire()
+                return
+            except NameTaken:
+                if loop.time() >= deadline or self._stop.is_set():
+                    raise
+                await asyncio.sleep(0.5)
+
+    async def _keep_name(self, lock: NameLock) -> None:
+        """Check now and then that this process still holds its name; stop if another process
+        took it (after a database restart dropped the lock's connection)."""
+        while True:
+            await asyncio.sleep(_NAME_CHECK_S)
+            try:
+                await lock.check()
+            except NameTaken as exc:
+                logger.error("%s; stopping", exc)
+                self.request_stop()
+                return
+            except Exception as exc:  # the database is down: the next check retries
+                logger.debug("checking the daemon's name: %s", exc)
 
     async def _retry(self, attempt: Callable[[], object], for_s: float, what: str) -> None:
         """Retry a start-up step that failed for want of a peer, with back-off, for `for_s`."""

@@ -17,6 +17,7 @@ import pytest
 from sqlalchemy import text
 
 from dialer.store.engine import Database
+from dialer.store.name_lock import NameLock
 from rig.asterisk import Asterisk
 from rig.campaign import seed
 from rig.numbers import Behaviour, make_number
@@ -187,3 +188,26 @@ async def test_sigterm_drains_and_closes_every_record(
     )
     assert dialing == 0
     assert "+1555" not in err  # phone numbers never reach the log unmasked
+
+
+async def test_a_second_daemon_with_a_running_daemons_name_is_refused(
+    tmp_path: Path, store_db_url: str
+) -> None:
+    """Names must be unique among running daemons (a restarted one takes over its predecessor's
+    calls): one whose name a living process holds exits 2, before it touches the PBX."""
+    db = Database(store_db_url)
+    held = NameLock(db, "cli-test")
+    await held.acquire()
+    try:
+        port = free_port()  # no PBX there: the refusal must come first
+        path = config(tmp_path, None, store_db_url, port=port)
+        out = await asyncio.to_thread(dialer, "run", "--config", str(path))
+        assert out.returncode == 2, out.stderr
+        assert "another daemon named 'cli-test' is running" in out.stderr
+        assert "Asterisk" not in out.stderr
+    finally:
+        await held.release()
+        await db.dispose()
+    # Released, the name is free again: the same daemon now gets as far as the PBX.
+    out = await asyncio.to_thread(dialer, "run", "--config", str(path))
+    assert out.returncode == 3, out.stderr

@@ -532,5 +532,5 @@ class TimedStore:
     async def renew(self) -> int:
         return await self._timed("renew", self._inner.renew())
 
-    async def sweep_expired(self) -> object:
-        return await self._timed("sweep_expired", self._inner.sweep_expired())
+    async def take_over_expired(self) -> Takeover:
+        return await self._timed("take_over_expired", self._inner.take_over_expired())

@@ -38,9 +38,10 @@ _DISPOSITIONS = {
 
 @dataclass(frozen=True, slots=True)
 class PbxRecord:
-    """The PBX's own record of a call: whether it was answered, how it ended, and when."""
+    """The PBX's own record of a call: when it was answered (None: never), how it ended, and
+    when."""
 
-    answered: bool
+    answered_at: datetime | None
     disposition: str
     ended_at: datetime | None
 
@@ -53,7 +54,7 @@ def result_without_hangup(
         if outcome not in PROGRESS_OUTCOMES:
             raise ValueError(f"{outcome.value!r} is not an outcome known before the hang-up")
         return outcome
-    if answered or (pbx is not None and pbx.answered):
+    if answered or (pbx is not None and pbx.answered_at is not None):
         return CallResult.ABANDONED
     if pbx is not None:
         return _DISPOSITIONS.get(pbx.disposition, CallResult.UNKNOWN)

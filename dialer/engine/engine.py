@@ -140,26 +140,21 @@ class Engine:
         self._observed: set[str] = set()  # calls whose outcome the pacer has been told
         self._moves: dict[str, int | None] = {}  # busy agent -> campaign it moves to after
         self.control_seq = 0  # bumped by every control call (see dialer.engine.follow)
+        self._unresolved: Takeover | None = None  # taken over, not yet checked with the PBX
+        # Agents claimed while their leg, left by a daemon that died, is still bridged to a
+        # customer (agent -> that leg): checked again every agent round.
+        self._busy_elsewhere: dict[str, str] = {}
 
     # -- lifecycle --------------------------------------------------------------------------
 
     async def load(self) -> None:
-        takeover = await self._store.take_over(self._settings.agent_lease_s)
-        live: dict[str, pbx.LiveChannel] = {}
-        if takeover.calls or takeover.agent_legs:
-            live = {ch.channel_id: ch for ch in await self._pbx.live_channels()}
-            gone = [c for c in takeover.calls if c.attempt_id not in live]
-            closed = await self._store.close_gone(gone) if gone else 0
-            logger.info(
-                "took over from an earlier process of this daemon: %d calls (%d ended meanwhile, "
-                "closed by their progress), %d agents, %d leads never dialed released",
-                len(takeover.calls),
-                closed,
-                len(takeover.agent_legs),
-                takeover.leads_released,
-            )
-        report = await self._store.sweep_expired()
-        logger.info("expired leases of stopped daemons released: %s", report)
+        # What dead processes left: this daemon's predecessors at once, others' once their
+        # leases expired. Calls that ended meanwhile are closed now (before the campaigns'
+        # histories are read, so those count); calls still up are adopted below.
+        mine = await self._store.take_over(self._settings.agent_lease_s)
+        live_mine = await self._resolve(mine, "an earlier process of this daemon")
+        theirs = await self._store.take_over_expired()
+        live_theirs = await self._resolve(theirs, "daemons whose leases expired")
         for campaign, trunk, agents in await self._store.running_campaigns():
             run = self._new_run(campaign, trunk)
             for a in agents:
@@ -174,13 +169,53 @@ class Engine:
                 trunk.name,
                 extra={"campaign": campaign.name},
             )
-        if takeover.calls or takeover.agent_legs:
-            self._adopt(takeover, live)
+        self._adopt(mine, live_mine)
+        self._adopt(theirs, live_theirs)
+
+    async def _resolve(self, took: Takeover, whose: str) -> dict[str, pbx.LiveChannel]:
+        """Close the calls taken over that the PBX no longer has, by their evidence; returns
+        the PBX's live channels, to adopt the rest by."""
+        if not took.calls and not took.agent_legs:
+            if took.leads_released:
+                logger.info(
+                    "%d leads %s leased and never dialed released", took.leads_released, whose
+                )
+            return {}
+        live = {ch.channel_id: ch for ch in await self._pbx.live_channels()}
+        gone = [c for c in took.calls if c.attempt_id not in live]
+        closed = await self._store.close_gone(gone) if gone else 0
+        logger.info(
+            "took over from %s: %d calls (%d ended meanwhile, closed by their evidence), "
+            "%d agents, %d leads never dialed released",
+            whose,
+            len(took.calls),
+            closed,
+            len(took.agent_legs),
+            took.leads_released,
+        )
+        return live
+
+    async def _take_over_expired(self) -> None:
+        """Now and then: take over what daemons that stopped renewing their leases left. What
+        was taken but could not be resolved (the PBX did not answer) is tried again first."""
+        if not self._pbx_up:
+            return
+        try:
+            took = self._unresolved or await self._store.take_over_expired()
+            self._unresolved = took
+            live = await self._resolve(took, "daemons whose leases expired")
+        except Exception as exc:
+            logger.warning("taking over expired leases: %s (tried again later)", exc)
+            return
+        self._unresolved = None
+        self._adopt(took, live)
 
     def _adopt(self, takeover: Takeover, live: Mapping[str, pbx.LiveChannel]) -> None:
-        """Follow what the predecessor left that the PBX still has: its calls to their hang-up
-        (a customer talking to an agent is not cut off), its agents' headset legs (not called
-        again). The agents it held are ours now."""
+        """Follow what dead processes left that the PBX still has: their calls to their hang-up
+        (a customer talking to an agent is not cut off), their agents' headset legs (not called
+        again). The agents they held are ours now."""
+        if not takeover.calls and not takeover.agent_legs:
+            return
         now = self._loop.time()
         clk = self._clock
         adopted_legs: set[str] = set()
@@ -384,7 +419,7 @@ class Engine:
             if now - renewed >= renew_every:
                 renewed = now
                 self._tasks.spawn(self._store.renew(), "lease-renew")
-                self._tasks.spawn(self._store.sweep_expired(), "lease-sweep")
+                self._tasks.spawn(self._take_over_expired(), "lease-sweep")
             if (
                 self._agent_leases is not None
                 and now >= min([self._renew_agents_at, *self._agent_rounds_due])
@@ -926,15 +961,51 @@ class Engine:
             new = [str(a) for a in got.owned if a not in held]
             if new:
                 logger.info("agents claimed: %s", ", ".join(sorted(new)))
+            for key in [k for k in self._busy_elsewhere if k not in self._owned]:
+                del self._busy_elsewhere[key]
         if not (self._settings.autologin_agents and self._accepting):
             return
-        for key in new:
+        await self._log_in_claimed(leases, new)
+
+    async def _log_in_claimed(self, leases: AgentLeaseStore, new: list[str]) -> None:
+        """Log in agents just claimed, unless a daemon that died left their headset leg up:
+        then that leg is adopted (ready) instead of calling the headset again, or, while it is
+        still bridged to a customer, the agent is left alone until the call ends."""
+        check = [*new, *(k for k in self._busy_elsewhere if k not in new)]
+        legs: dict[int, str | None] = {}
+        live: dict[str, pbx.LiveChannel] = {}
+        try:
+            legs = await leases.agent_legs([int(k) for k in check])
+            if any(legs.values()):
+                live = {ch.channel_id: ch for ch in await self._pbx.live_channels()}
+        except Exception as exc:
+            logger.warning("reading the claimed agents' legs failed: %s", exc)
+            return  # the next round tries again
+        now = self._loop.time()
+        for key in check:
+            self._busy_elsewhere.pop(key, None)
             try:
                 run, agent = self.find_agent(key)
             except KeyError:
                 continue
-            if agent.state is ag.AgentState.LOGGED_OUT and f"login:{key}" not in self._timers:
+            if agent.state is not ag.AgentState.LOGGED_OUT or f"login:{key}" in self._timers:
+                continue
+            leg = legs.get(int(key))
+            ch = live.get(leg) if leg is not None else None
+            if ch is None:
                 self._tasks.spawn(self._login(run, agent), "agent-login")
+            elif ch.bridged_to is None:
+                self._agent_do(run, agent, ag.Adopt(ch.channel_id, None, now))
+                self._legs[ch.channel_id] = (run, agent)
+                logger.info("agent %s: headset leg adopted", key, extra={"agent": key})
+                self._agent_free(run, agent)
+            else:
+                self._busy_elsewhere[key] = ch.channel_id
+                logger.info(
+                    "agent %s is still on a call its stopped daemon made; logged in after it",
+                    key,
+                    extra={"agent": key},
+                )
 
     def _drop_agent(self, key: str, holder: str | None) -> None:
         """Another daemon owns the agent now (this one stalled past the lease): log it out

@@ -285,6 +285,16 @@ async def release_agents(
     )
 
 
+async def agent_legs(session: AsyncSession, agent_ids: Collection[int]) -> dict[int, str | None]:
+    """Each agent's noted headset leg (None: none)."""
+    if not agent_ids:
+        return {}
+    rows = await session.execute(
+        select(agents.c.id, agents.c.leg_id).where(agents.c.id.in_(list(agent_ids)))
+    )
+    return {r.id: r.leg_id for r in rows}
+
+
 async def set_agent_leg(
     session: AsyncSession, owner: str, agent_id: int, leg_id: str | None
 ) -> bool:

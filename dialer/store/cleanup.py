@@ -1,5 +1,5 @@
-"""Closing what a daemon left open: at a clean stop, after another daemon died, or when a
-restarted daemon takes over from its predecessor of the same name.
+"""Closing what a daemon left open: at a clean stop, or taking over what a dead one left (its
+leases expired, or it was this daemon's predecessor of the same name).
 
 An open attempt closed without its hang-up ends with what its durable progress shows
 (`dialer.domain.recovery`): its known outcome, else abandoned when it was answered, else
@@ -22,11 +22,16 @@ from dialer.domain.results import CallResult
 from dialer.store._sql import rowcount
 from dialer.store.cdrs import end_attempts
 from dialer.store.leads import release_all_leases, released_status
-from dialer.store.records import AttemptEnd, CloseReport, LeadStatus, require_aware
+from dialer.store.records import (
+    AttemptEnd,
+    CloseReport,
+    EndedAttempt,
+    LeadStatus,
+    require_aware,
+)
 from dialer.store.tables import agents, call_attempts, daemons, leads
 
 STOPPED_TEXT = "dialer stopped"
-EXPIRED_TEXT = "lease expired"
 GONE_TEXT = "ended while no dialer followed it"
 
 
@@ -55,18 +60,26 @@ class LeftCall:
             attempt_id=self.attempt_id,
             hangup_at=max(ended or at, self.answer_at or self.originated_at),
             result=result,
-            answer_at=self.answer_at or (ended if pbx is not None and pbx.answered else None),
+            answer_at=self.answer_at or (pbx.answered_at if pbx is not None else None),
             cause_text=why if pbx is None else f"{why}; the PBX recorded {pbx.disposition}",
         )
 
 
 @dataclass(frozen=True, slots=True)
 class Takeover:
-    """What a restarted daemon took over from its predecessors of the same name."""
+    """What a daemon took over from dead processes (its predecessors of the same name, or
+    daemons whose leases expired)."""
 
-    calls: tuple[LeftCall, ...]  # their open attempts, now owned by the new process
-    agent_legs: dict[int, str | None]  # agents now owned by the new process -> their leg
+    calls: tuple[LeftCall, ...]  # their open attempts, now owned by the taker
+    agent_legs: dict[int, str | None]  # agents now owned by the taker -> their leg
     leads_released: int  # leased and never dialed: dialable again
+
+    def __add__(self, other: Takeover) -> Takeover:
+        return Takeover(
+            self.calls + other.calls,
+            {**self.agent_legs, **other.agent_legs},
+            self.leads_released + other.leads_released,
+        )
 
 
 def _left_call(r: Any) -> LeftCall:
@@ -100,7 +113,7 @@ _LEFT_COLUMNS = (
 
 _PBX_RECORDS = text(
     """
-    SELECT uniqueid, bool_or(answer > 0) AS answered, max("end") AS ended,
+    SELECT uniqueid, min(answer) FILTER (WHERE answer > 0) AS answered, max("end") AS ended,
            (array_agg(disposition ORDER BY "end" DESC NULLS LAST))[1] AS disposition
     FROM pbx_cdr WHERE uniqueid = ANY(CAST(:ids AS text[])) GROUP BY uniqueid
     """
@@ -115,7 +128,7 @@ async def pbx_records(session: AsyncSession, attempt_ids: Sequence[str]) -> dict
     rows = await session.execute(_PBX_RECORDS, {"ids": list(attempt_ids)})
     return {
         r.uniqueid: PbxRecord(
-            answered=bool(r.answered),
+            answered_at=datetime.fromtimestamp(r.answered, UTC) if r.answered else None,
             disposition=r.disposition or "",
             ended_at=datetime.fromtimestamp(r.ended, UTC) if r.ended else None,
         )
@@ -125,12 +138,12 @@ async def pbx_records(session: AsyncSession, attempt_ids: Sequence[str]) -> dict
 
 async def close_by_evidence(
     session: AsyncSession, calls: Sequence[LeftCall], now: datetime, why: str
-) -> list[str]:
+) -> list[EndedAttempt]:
     """End `calls` (gone from the PBX) with what their progress and the PBX's own records
-    show; returns the ids closed."""
+    show; returns those this closed, with their leads' new state."""
     pbx = await pbx_records(session, [c.attempt_id for c in calls])
     ends = [c.closed(now, why, pbx.get(c.attempt_id)) for c in calls]
-    return [e.attempt_id for e in await end_attempts(session, ends)]
+    return await end_attempts(session, ends)
 
 
 async def _open_calls(session: AsyncSession, where: ColumnElement[bool]) -> list[LeftCall]:
@@ -152,23 +165,49 @@ async def close_open_attempts(session: AsyncSession, owner: str, now: datetime) 
     return CloseReport(attempts_closed=len(ended), leads_released=len(ended) + released)
 
 
-async def release_expired_leases(session: AsyncSession, now: datetime) -> CloseReport:
-    """Sweep for dead owners: leads whose lease expired at `now` are released, and the open
-    attempts on them end by their evidence (hang-up `now`, cause text "lease expired")."""
+async def take_over_expired(
+    session: AsyncSession, owner: str, now: datetime, lease_s: float
+) -> Takeover:
+    """`owner` takes over the leads whose lease expired at `now` (their daemon stopped renewing:
+    it died): the open attempts on them become `owner`'s, to be closed by their evidence or
+    adopted against the PBX, with their leads leased to `owner`; the leads they leased and never
+    dialed are released. The expired leads are locked as they are taken (SKIP LOCKED, and the
+    renewed lease no longer matches), so two daemons sweeping at once never take one call."""
     require_aware("now", now)
-    expired = (
-        select(leads.c.id)
+    taken = await session.execute(
+        update(leads)
         .where(
-            leads.c.status == LeadStatus.DIALING.value,
-            leads.c.lease_owner.is_not(None),  # lets ix_leads_lease_expires_at serve it
+            leads.c.id.in_(
+                select(leads.c.id)
+                .where(
+                    leads.c.status == LeadStatus.DIALING.value,
+                    leads.c.lease_owner.is_not(None),  # lets ix_leads_lease_expires_at serve it
+                    leads.c.lease_expires_at <= now,
+                )
+                .with_for_update(skip_locked=True)
+            ),
             leads.c.lease_expires_at <= now,
         )
-        .scalar_subquery()
+        .values(lease_owner=owner, lease_expires_at=now + timedelta(seconds=lease_s))
+        .returning(leads.c.id)
     )
-    calls = await _open_calls(session, call_attempts.c.lead_id.in_(expired))
-    ended = await close_by_evidence(session, calls, now, EXPIRED_TEXT)
-    released = await release_all_leases(session, expired_at=now)
-    return CloseReport(attempts_closed=len(ended), leads_released=len(ended) + released)
+    lead_ids = [r.id for r in taken]
+    if not lead_ids:
+        return Takeover((), {}, 0)
+    rows = await session.execute(
+        update(call_attempts)
+        .where(call_attempts.c.hangup_at.is_(None), call_attempts.c.lead_id.in_(lead_ids))
+        .values(owner=owner)
+        .returning(*_LEFT_COLUMNS)
+    )
+    calls = tuple(sorted((_left_call(r) for r in rows), key=lambda c: c.attempt_id))
+    dialed = {c.lead_id for c in calls}
+    released = await session.execute(
+        update(leads)
+        .where(leads.c.id.in_([i for i in lead_ids if i not in dialed]))
+        .values(status=released_status(), lease_owner=None, lease_expires_at=None)
+    )
+    return Takeover(calls, {}, rowcount(released))
 
 
 def _predecessor(column: ColumnElement[str | None], owner: str) -> ColumnElement[bool]:

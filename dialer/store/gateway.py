@@ -11,6 +11,8 @@ import logging
 from collections.abc import Callable, Collection, Mapping, Sequence
 from datetime import UTC, datetime
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from dialer.domain.abandon import caller_id_or_none, no_caller_id_reason
 from dialer.pacing.history import CampaignHistory
 from dialer.store import agents as agent_repo
@@ -22,7 +24,7 @@ from dialer.store.cleanup import (
     Takeover,
     close_by_evidence,
     close_open_attempts,
-    release_expired_leases,
+    take_over_expired,
     take_over_predecessors,
 )
 from dialer.store.engine import Database
@@ -36,7 +38,6 @@ from dialer.store.records import (
     AttemptStart,
     Campaign,
     CampaignStatus,
-    CloseReport,
     EndedAttempt,
     LeasedLead,
     Trunk,
@@ -142,17 +143,22 @@ class PgEngineStore:
     async def close_gone(self, calls: Sequence[LeftCall]) -> int:
         """Close left calls the PBX no longer has, by their evidence. Returns how many."""
         async with self.db.transaction() as s:
-            return len(await close_by_evidence(s, calls, self._clock(), GONE_TEXT))
+            ended = await close_by_evidence(s, calls, self._clock(), GONE_TEXT)
+            await self._after_ends(s, ended)
+        return len(ended)
+
+    async def _after_ends(self, s: AsyncSession, ended: Sequence[EndedAttempt]) -> None:
+        """What else an attempt's end changes (none here; the rules' store keeps callbacks)."""
 
     async def renew(self) -> int:
         """Heartbeat: push this owner's leases to now + lease_s. Returns how many."""
         async with self.db.transaction() as s:
             return await renew_leases(s, self.owner, self._clock(), self.lease_s)
 
-    async def sweep_expired(self) -> CloseReport:
-        """Release leases (and cancel attempts) left by owners that stopped renewing."""
+    async def take_over_expired(self) -> Takeover:
+        """Take over the leads whose daemon stopped renewing their lease (`cleanup`)."""
         async with self.db.transaction() as s:
-            return await release_expired_leases(s, self._clock())
+            return await take_over_expired(s, self.owner, self._clock(), self.lease_s)
 
     async def lease_agents(
         self,
@@ -188,6 +194,11 @@ class PgEngineStore:
         """Note the agent's headset leg (a successor adopts it if this process dies)."""
         async with self.db.transaction() as s:
             return await agent_repo.set_agent_leg(s, self.owner, agent_id, leg_id)
+
+    async def agent_legs(self, agent_ids: Collection[int]) -> dict[int, str | None]:
+        """The headset leg last noted for each of these agents (None: none)."""
+        async with self.db.transaction() as s:
+            return await agent_repo.agent_legs(s, agent_ids)
 
     async def release_agents(self, agent_ids: Collection[int] | None = None) -> int:
         """Give back this daemon's agents (all when `agent_ids` is None)."""

@@ -304,7 +304,7 @@ class Attempt:
 
 @dataclass(frozen=True, slots=True)
 class CloseReport:
-    """What a stop or a sweep closed: open attempts ended as cancelled, leases given back."""
+    """What a clean stop closed: open attempts ended by their evidence, leases given back."""
 
     attempts_closed: int
     leads_released: int

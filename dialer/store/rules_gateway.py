@@ -34,6 +34,7 @@ from dialer.rules.verdict import CallbackFact, LeadFacts, dialable_at, evaluate
 from dialer.store import callbacks as callback_repo
 from dialer.store import dnc, rules_config
 from dialer.store.cdrs import end_attempts, start_attempts, update_attempts
+from dialer.store.cleanup import Takeover
 from dialer.store.engine import Database
 from dialer.store.gateway import PgEngineStore, utc_now
 from dialer.store.leads import lease_leads, release_leads
@@ -41,7 +42,6 @@ from dialer.store.records import (
     AttemptEnd,
     AttemptProgress,
     AttemptStart,
-    CloseReport,
     EndedAttempt,
     LeadStatus,
     LeasedLead,
@@ -355,8 +355,7 @@ class RulesStore(PgEngineStore):
             await release_leads(s, self.owner, lead_ids)
             await callback_repo.finish_taken(s, lead_ids, dialed=False)
 
-    @staticmethod
-    async def _after_ends(s: AsyncSession, ended: Sequence[EndedAttempt]) -> None:
+    async def _after_ends(self, s: AsyncSession, ended: Sequence[EndedAttempt]) -> None:
         dialed = [e.lead_id for e in ended if e.result is not CallResult.CANCELLED]
         undialed = [e.lead_id for e in ended if e.result is CallResult.CANCELLED]
         await callback_repo.finish_taken(s, dialed, dialed=True)
@@ -386,11 +385,11 @@ class RulesStore(PgEngineStore):
             await _reopen_stranded(s)
         return closed
 
-    async def sweep_expired(self) -> CloseReport:
-        report = await super().sweep_expired()
+    async def take_over_expired(self) -> Takeover:
+        took = await super().take_over_expired()
         async with self.db.transaction() as s:
             await _reopen_stranded(s)
-        return report
+        return took
 
 
 async def _reopen_stranded(session: AsyncSession) -> None:

@@ -18,8 +18,9 @@ from dialer.store.cdrs import (
     update_attempts,
 )
 from dialer.store.cleanup import (
+    close_by_evidence,
     close_open_attempts,
-    release_expired_leases,
+    take_over_expired,
     take_over_predecessors,
 )
 from dialer.store.engine import Database
@@ -104,7 +105,7 @@ async def test_close_open_attempts_of_one_owner(store_db: Database) -> None:
         assert await close_open_attempts(s, "d1", stop) == CloseReport(0, 0)
 
 
-async def test_release_expired_leases(store_db: Database) -> None:
+async def test_take_over_expired(store_db: Database) -> None:
     async with store_db.transaction() as s:
         seeded = await seed_campaign(s, leads=6)
         dead = await lease_leads(s, seeded.campaign.id, 3, T0, "dead", 60)
@@ -117,26 +118,73 @@ async def test_release_expired_leases(store_db: Database) -> None:
         await update_attempts(s, [AttemptProgress(dead_answered.attempt_id, answer_at=at)])
     async with store_db.transaction() as s:
         # not expired yet
-        assert await release_expired_leases(s, T0 + timedelta(seconds=59)) == CloseReport(0, 0)
+        took = await take_over_expired(s, "me", T0 + timedelta(seconds=59), 300)
+        assert (took.calls, took.leads_released) == ((), 0)
     sweep = T0 + timedelta(seconds=61)
     async with store_db.transaction() as s:
-        report = await release_expired_leases(s, sweep)
+        took = await take_over_expired(s, "me", sweep, 300)
+        again = await take_over_expired(s, "other", sweep, 300)  # nothing left to take
+    assert sorted(c.attempt_id for c in took.calls) == sorted(
+        [dead_answered.attempt_id, dead_silent.attempt_id]
+    )
+    assert took.leads_released == 1  # leased by the dead daemon, never dialed
+    assert (again.calls, again.leads_released) == ((), 0)
+    leads = await _leads(store_db)
+    assert [leads[x.id].lease_owner for x in dead] == ["me", "me", None]
+    assert leads[dead[0].id].next_call_at is not None
+    assert leads[dead[2].id].status == "new"  # dialable again at once
+    assert all(leads[x.id].lease_owner == "alive" for x in alive)
+    # The taker closes the calls the PBX no longer has by their evidence: the person who
+    # answered the dead daemon's call was abandoned (72 hours), the other is unknown (2 hours).
+    async with store_db.transaction() as s:
+        ended = await close_by_evidence(s, took.calls, sweep, "gone")
         answered = await get_attempt(s, dead_answered.attempt_id)
         silent = await get_attempt(s, dead_silent.attempt_id)
         assert await open_attempt_ids(s) == [alive_call.attempt_id]
-    assert report == CloseReport(attempts_closed=2, leads_released=3)
-    # The person who answered the dead daemon's call was abandoned: 72 hours before a new call.
-    assert (answered.result, answered.hangup_cause_text) == (CallResult.ABANDONED, "lease expired")
+    assert len(ended) == 2
+    assert (answered.result, answered.owner) == (CallResult.ABANDONED, "me")
     assert silent.result is CallResult.UNKNOWN
     leads = await _leads(store_db)
     assert leads[dead[0].id].next_call_at == sweep + timedelta(hours=72)
     assert leads[dead[1].id].next_call_at == sweep + timedelta(hours=2)
-    assert leads[dead[2].id].status == "new"  # leased, never dialed: dialable again at once
     assert all(leads[x.id].lease_owner is None for x in dead)
-    assert all(leads[x.id].lease_owner == "alive" for x in alive)
+
+
+async def test_pbx_records_fill_what_the_progress_missed(store_db: Database) -> None:
+    """Asterisk's own records (pbx_cdr): answered there is abandoned, else its disposition; no
+    record and no answer is unknown."""
     async with store_db.transaction() as s:
-        again = await lease_leads(s, seeded.campaign.id, 10, sweep, "d3", 60)
-    assert sorted(x.id for x in again) == sorted([dead[2].id, seeded.lead_ids[5]])
+        seeded = await seed_campaign(s, leads=4)
+        leased = await lease_leads(s, seeded.campaign.id, 4, T0, "d1", 600)
+        calls = [_start(seeded, lead.id, "d1") for lead in leased]
+        await start_attempts(s, calls)
+        end = (T0 + timedelta(seconds=30)).timestamp()
+        for call, answer, disposition in zip(
+            calls[:3], [end - 20, 0, 0], ["ANSWERED", "NO ANSWER", "BUSY"], strict=True
+        ):
+            await s.execute(
+                text(
+                    'INSERT INTO pbx_cdr (uniqueid, disposition, start, answer, "end")'
+                    " VALUES (:u, :d, :s, :a, :e)"
+                ),
+                {"u": call.attempt_id, "d": disposition, "s": end - 30, "a": answer, "e": end},
+            )
+        # a restarted "d1" takes its predecessor's calls; the PBX no longer has any of them
+        took = await take_over_predecessors(s, "d1#2", T0 + timedelta(minutes=5), 300, 15)
+        closed = await close_by_evidence(s, took.calls, T0 + timedelta(minutes=5), "gone")
+        ended = {e.attempt_id: e for e in closed}
+        rows = {c.attempt_id: await get_attempt(s, c.attempt_id) for c in calls}
+    assert [ended[c.attempt_id].result for c in calls] == [
+        CallResult.ABANDONED,
+        CallResult.NO_ANSWER,
+        CallResult.BUSY,
+        CallResult.UNKNOWN,
+    ]
+    first = rows[calls[0].attempt_id]
+    assert first.hangup_at == T0 + timedelta(seconds=30)  # Asterisk's hang-up time
+    assert first.answer_at == T0 + timedelta(seconds=10)  # none of ours: Asterisk's
+    assert first.hangup_cause_text == "gone; the PBX recorded ANSWERED"
+    assert rows[calls[3].attempt_id].hangup_at == T0 + timedelta(minutes=5)
 
 
 async def test_a_new_process_takes_over_its_predecessors_only(store_db: Database) -> None:

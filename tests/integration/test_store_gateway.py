@@ -17,7 +17,6 @@ from dialer.store.records import (
     AttemptProgress,
     AttemptStart,
     CampaignStatus,
-    CloseReport,
     LeadStatus,
 )
 from tests.fixtures.db import T0, seed_campaign
@@ -66,7 +65,8 @@ async def test_engine_store_round(store_db: Database) -> None:
         (starts[0].attempt_id, LeadStatus.RETRY)
     ]
     clock.now = T0 + timedelta(seconds=90)  # d1's lease would have expired without the renewal
-    assert await store.sweep_expired() == CloseReport(0, 0)
+    took = await store.take_over_expired()  # nothing expired: d1 renewed
+    assert (took.calls, took.leads_released) == ((), 0)
     assert await store.close_open() == 1
     async with store_db.transaction() as s:
         rows = await s.execute(text("SELECT id, status, lease_owner FROM leads ORDER BY id"))

@@ -48,6 +48,7 @@ class LeaseTable:
 
     def __init__(self) -> None:
         self.owner: dict[int, str] = {}
+        self.legs: dict[int, str | None] = {}  # the headset leg noted with the lease
         self.rounds = 0
 
 
@@ -89,7 +90,17 @@ class FakeLeases:
         mine = [a for a, o in self.table.owner.items() if o == self.name]
         for a in mine:
             del self.table.owner[a]
+            self.table.legs.pop(a, None)
         return len(mine)
+
+    async def set_agent_leg(self, agent_id: int, leg_id: str | None) -> bool:
+        if self.table.owner.get(agent_id) != self.name:
+            return False
+        self.table.legs[agent_id] = leg_id
+        return True
+
+    async def agent_legs(self, agent_ids: Collection[int]) -> dict[int, str | None]:
+        return {a: self.table.legs.get(a) for a in agent_ids}
 
 
 class CountingPbx(FakePbx):
@@ -97,6 +108,10 @@ class CountingPbx(FakePbx):
         super().__init__()
         self.logins: list[str] = []  # endpoints whose headset was called
         self.hangups: list[str] = []
+        self.live: list[pbx.LiveChannel] = []  # what live_channels() says
+
+    async def live_channels(self) -> list[pbx.LiveChannel]:
+        return list(self.live)
 
     async def originate_agent(self, leg: pbx.AgentLeg) -> None:
         self.logins.append(leg.endpoint)
@@ -208,5 +223,42 @@ async def test_claims_wait_a_poll_only_when_other_daemons_may_follow(
         await wait_until(lambda: len(fake.logins) == 2)
         waited = loop.time() - started
         assert settle_s - 0.05 <= waited < settle_s + 0.5, waited
+    finally:
+        await _stop(engine, runner)
+
+
+async def test_a_dead_daemons_headset_legs_are_adopted_not_called_again() -> None:
+    """A daemon dies with its agents' legs up, one of them bridged to a customer. Another daemon
+    claims the agents once their leases expire: the idle leg is adopted (ready at once), the
+    bridged one is left alone until its call ends and then adopted; no headset is called."""
+    table = LeaseTable()
+    dead, _dead_pbx = await _engine(table, "A")
+    runner = asyncio.create_task(dead.run())
+    await wait_until(lambda: all(x.is_ready for x in dead.campaigns[7].agents.values()))
+    runner.cancel()  # it dies: no drain, no release
+    await asyncio.gather(runner, return_exceptions=True)
+    legs = dict(table.legs)
+    assert sorted(legs) == [1, 2] and all(legs.values())
+    table.owner.clear()  # its leases expired
+    engine, fake = await _engine(table, "B")
+    up = pbx.ChannelState.UP
+    fake.live = [
+        pbx.LiveChannel(str(legs[1]), "PJSIP/agent1-1", up),
+        pbx.LiveChannel(str(legs[2]), "PJSIP/agent2-2", up, bridged_to="customer"),
+    ]
+    runner = asyncio.create_task(engine.run())
+    try:
+        run = engine.campaigns[7]
+        await wait_until(lambda: run.agents["1"].is_ready)
+        assert run.agents["1"].leg_id == legs[1]
+        await asyncio.sleep(3 * SETTINGS.agent_lease_s)
+        assert run.agents["2"].state is ag.AgentState.LOGGED_OUT  # still on that call
+        fake.live[1] = pbx.LiveChannel(str(legs[2]), "PJSIP/agent2-2", up)  # the call ended
+        await wait_until(lambda: run.agents["2"].is_ready)
+        assert run.agents["2"].leg_id == legs[2]
+        assert fake.logins == []  # neither headset was called again
+        # An adopted leg is followed like our own: hung up, the agent is logged out.
+        fake.queue.put_nowait(pbx.HungUp(str(legs[1]), 16, "normal", fake.now()))
+        await wait_until(lambda: run.agents["1"].state is ag.AgentState.LOGGED_OUT)
     finally:
         await _stop(engine, runner)

@@ -282,8 +282,8 @@ class SlowStore:
     async def renew(self) -> int:
         return 3
 
-    async def sweep_expired(self) -> object:
-        return {}
+    async def take_over_expired(self) -> Any:
+        return None
 
 
 async def test_timed_store_measures_writes_and_counts_failures() -> None:

@@ -126,8 +126,8 @@ class FakeStore:
     async def renew(self) -> int:
         return 0
 
-    async def sweep_expired(self) -> object:
-        return None
+    async def take_over_expired(self) -> Takeover:
+        return Takeover((), {}, 0)
 
 
 class FakeGuard:

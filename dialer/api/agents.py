@@ -66,7 +66,7 @@ async def agent_out(
         async with ctx.db.transaction() as s:
             owners = await agent_repo.agent_owners(s, [a.id], datetime.now(UTC))
     owner = owners.get(a.id)
-    here = owner is not None and owner == ctx.settings.dialer.owner_name()
+    here = owner is not None and owner == ctx.engine.owner
     try:
         _, live = ctx.engine.find_agent(str(a.id))
     except KeyError:

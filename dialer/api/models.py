@@ -11,7 +11,7 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 
-from dialer.domain.abandon import check_callback_number, check_caller_id, check_sound_name
+from dialer.domain.pbx_values import check_callback_number, check_caller_id, check_sound_name
 from dialer.rules.policy import MIN_RING_TIMEOUT_S
 from dialer.store.records import CampaignStatus, PacingMode
 

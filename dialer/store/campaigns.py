@@ -13,7 +13,7 @@ from sqlalchemy import func, insert, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from dialer.domain.abandon import check_callback_number, check_caller_id, check_sound_name
+from dialer.domain.pbx_values import check_callback_number, check_caller_id, check_sound_name
 from dialer.rules.policy import validate_ring_timeout
 from dialer.store.errors import NotFound
 from dialer.store.records import Campaign, CampaignStatus, LeadList, PacingMode, Trunk

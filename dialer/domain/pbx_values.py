@@ -36,6 +36,7 @@ The kinds:
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from typing import Final
 
 import phonenumbers
@@ -184,3 +185,8 @@ def check_variable_value(raw: str, name: str) -> str:
 
 def check_channel_id(raw: str) -> str:
     return _match(_CHANNEL_ID, raw, "channel id", "letters, digits and . _ -")
+
+
+def check_variables(values: Mapping[str, str]) -> dict[str, str]:
+    """Channel variables (names and values) as the engine hands them to an adapter."""
+    return {check_variable_name(k): check_variable_value(v, k) for k, v in values.items()}

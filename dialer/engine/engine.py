@@ -46,6 +46,7 @@ from dialer.engine.observe import (
     PacingDecided,
 )
 from dialer.engine.ports import AgentLeaseStore, EngineStore
+from dialer.engine.refusals import agent_refusal, campaign_refusal
 from dialer.pacing.base import MIN_RING_S, AgentWork, CallOutcome, Pacer, ProgressivePacer
 from dialer.pacing.history import others_tally, restore_ledger, restore_pacer
 from dialer.pacing.ledger import AbandonLedger, is_abandoned
@@ -135,6 +136,7 @@ class Engine:
         self._observers: list[Observer] = []
         self._observed: set[str] = set()  # calls whose outcome the pacer has been told
         self._moves: dict[str, int | None] = {}  # busy agent -> campaign it moves to after
+        self._refused_endpoints: dict[str, str] = {}  # agent -> stored endpoint logged as bad
         self.control_seq = 0  # bumped by every control call (see dialer.engine.follow)
 
     # -- lifecycle --------------------------------------------------------------------------
@@ -143,6 +145,10 @@ class Engine:
         report = await self._store.sweep_expired()
         logger.info("expired leases of stopped daemons released: %s", report)
         for campaign, trunk, agents in await self._store.running_campaigns():
+            refused = campaign_refusal(campaign, trunk)
+            if refused is not None:
+                logger.error("%s", refused, extra={"campaign": campaign.name})
+                continue
             run = self._new_run(campaign, trunk)
             for a in agents:
                 run.agents[str(a.id)] = ag.Agent(str(a.id), a.sip_endpoint)
@@ -419,6 +425,13 @@ class Engine:
             or not self._owns(agent.agent_id)
         ):
             return
+        refused = agent_refusal(agent.agent_id, agent.endpoint)
+        if refused is not None:
+            # Stays logged out, with no retry: the same endpoint would be refused again.
+            if self._refused_endpoints.get(agent.agent_id) != agent.endpoint:
+                self._refused_endpoints[agent.agent_id] = agent.endpoint
+                logger.error("%s", refused, extra={"agent": agent.agent_id})
+            return
         leg_id = str(uuid.uuid4())
         self._agent_do(run, agent, ag.Login(leg_id, self._loop.time()))
         self._legs[leg_id] = (run, agent)
@@ -620,6 +633,10 @@ class Engine:
         endpoint) pairs, logged in as at start-up. A loaded campaign is updated and resumed;
         a new one dials once its stored history is restored."""
         self.control_seq += 1
+        refused = campaign_refusal(campaign, trunk)
+        if refused is not None:
+            logger.error("%s", refused, extra={"campaign": campaign.name})
+            return
         if campaign.id in self.campaigns:
             self.update_campaign(campaign, trunk)
         else:

@@ -150,7 +150,7 @@ def test_esl_originate_sends_the_caller_id_and_prepares_the_message() -> None:
     assert values["origination_caller_id_number"] == "+15550000000"
     assert values["dialer_callback_digits"] == "442079460123"
     assert values["dialer_campaign_prompt"] == "dialer/campaign-7.wav"
-    with pytest.raises(ValueError, match="caller id"):
+    with pytest.raises(ValueError, match=r"(?i)caller id"):
         commands.originate_customer(_call(caller_id=""), commands.Dialplan(), "dialer_leg")
     with pytest.raises(ValueError, match="DIALER_CALLBACK"):
         commands.message_variables({"DIALER_CALLBACK": "+44 20"})

@@ -137,6 +137,7 @@ class Engine:
         self._observed: set[str] = set()  # calls whose outcome the pacer has been told
         self._moves: dict[str, int | None] = {}  # busy agent -> campaign it moves to after
         self._refused_endpoints: dict[str, str] = {}  # agent -> stored endpoint logged as bad
+        self._refused_campaigns: dict[int, str] = {}  # campaign -> why, as logged
         self.control_seq = 0  # bumped by every control call (see dialer.engine.follow)
 
     # -- lifecycle --------------------------------------------------------------------------
@@ -145,9 +146,7 @@ class Engine:
         report = await self._store.sweep_expired()
         logger.info("expired leases of stopped daemons released: %s", report)
         for campaign, trunk, agents in await self._store.running_campaigns():
-            refused = campaign_refusal(campaign, trunk)
-            if refused is not None:
-                logger.error("%s", refused, extra={"campaign": campaign.name})
+            if self._refuse_campaign(campaign, trunk):
                 continue
             run = self._new_run(campaign, trunk)
             for a in agents:
@@ -633,9 +632,7 @@ class Engine:
         endpoint) pairs, logged in as at start-up. A loaded campaign is updated and resumed;
         a new one dials once its stored history is restored."""
         self.control_seq += 1
-        refused = campaign_refusal(campaign, trunk)
-        if refused is not None:
-            logger.error("%s", refused, extra={"campaign": campaign.name})
+        if self._refuse_campaign(campaign, trunk):
             return
         if campaign.id in self.campaigns:
             self.update_campaign(campaign, trunk)
@@ -645,6 +642,18 @@ class Engine:
         for agent_id, endpoint in agents:
             self.add_agent(campaign.id, agent_id, endpoint)
         self.resume_campaign(campaign.id)
+
+    def _refuse_campaign(self, campaign: Campaign, trunk: Trunk) -> bool:
+        """Whether stored values keep the campaign from dialing (logged once per reason: the
+        campaign follower offers a running campaign again at every poll)."""
+        refused = campaign_refusal(campaign, trunk)
+        if refused is None:
+            self._refused_campaigns.pop(campaign.id, None)
+            return False
+        if self._refused_campaigns.get(campaign.id) != refused:
+            self._refused_campaigns[campaign.id] = refused
+            logger.error("%s", refused, extra={"campaign": campaign.name})
+        return True
 
     def add_agent(self, campaign_id: int, agent_id: int, endpoint: str) -> None:
         """Put an agent in a loaded campaign (logged in at once when autologin is on). An
@@ -670,6 +679,8 @@ class Engine:
         if new_mode:
             run.pacer = self._pacer_factory(campaign)
             self._spawn_restore(run, ledgers=False)
+        if self._refuse_campaign(campaign, trunk):
+            run.paused = True  # no new calls with values the grammar refuses
         self.update_trunk(trunk)
 
     def update_trunk(self, trunk: Trunk) -> None:
@@ -679,6 +690,8 @@ class Engine:
             if run.trunk.id == trunk.id and run.trunk != trunk:
                 run.trunk = trunk
                 run.bucket = self._trunk_rates.of(trunk, self._loop.time())
+                if self._refuse_campaign(run.campaign, trunk):
+                    run.paused = True  # no new calls with a trunk the grammar refuses
 
     def move_agent(self, agent_id: int, campaign_id: int | None, endpoint: str) -> bool:
         """The agent now belongs to `campaign_id` (None: to none). At once when it is idle

@@ -47,7 +47,8 @@ _ENDPOINT = _pbx_value(pbx_values.check_name)
 _DIAL_PREFIX = _pbx_value(pbx_values.check_dial_prefix)
 _CALLER_ID = _pbx_value(pbx_values.check_caller_id)
 _CALLBACK_NUMBER = _pbx_value(pbx_values.check_callback_number)
-_SOUND = _pbx_value(pbx_values.check_sound_name)
+_NAME_PROMPT = _pbx_value(pbx_values.check_sound_name)
+_MACHINE_MESSAGE = _pbx_value(lambda raw: pbx_values.check_sound_name(raw, "machine_message"))
 
 
 def _common() -> argparse.ArgumentParser:
@@ -268,7 +269,7 @@ def _campaign_options(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--name-prompt",
-        type=_SOUND,
+        type=_NAME_PROMPT,
         help="the campaign's name as a PBX sound said in the abandon message (e.g. "
         "dialer/campaign-7; see deploy/asterisk/README.md); '' for none",
     )
@@ -280,7 +281,7 @@ def _campaign_options(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--machine-message",
-        type=_SOUND,
+        type=_MACHINE_MESSAGE,
         help="with --amd: the PBX sound left on a machine after its beep (e.g. "
         "dialer/machine-message); '' : hang up on machines",
     )

@@ -2,13 +2,21 @@
 
 The dialplan contexts named here are defined in deploy/asterisk/extensions.conf; the variables
 are the contract between the daemon and that dialplan (see deploy/asterisk/README.md).
+
+AMI is `Name: value` lines ended by CR LF and panoramisk escapes nothing, so a line break in any
+value would add headers of its own (`Application: System` runs a shell command). The builders
+check what they are given against the dialer's grammar (`dialer.domain.pbx_values`, a
+ValueError for that one call), and `wire_checked`, which the client runs on every action it
+sends, refuses CR, LF and NUL in any header name or value whatever built it.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
-from dialer.pbx import AgentLeg, CustomerCall
+from dialer.domain import pbx_values as grammar
+from dialer.pbx import AgentLeg, CustomerCall, PbxValueError
 
 
 @dataclass(frozen=True, slots=True)
@@ -17,11 +25,30 @@ class Contexts:
     agent: str = "dialer-agent"
     abandon: str = "dialer-abandon"
 
+    def __post_init__(self) -> None:
+        for field_name in ("customer", "agent", "abandon"):
+            grammar.check_name(getattr(self, field_name), f"{field_name} context")
 
-def _variables(values: dict[str, str]) -> list[str]:
+
+def _variables(values: Mapping[str, str]) -> list[str]:
     # Asterisk splits Variable headers on commas only in the legacy form; one header per
     # variable is unambiguous.
-    return [f"{k}={v}" for k, v in values.items()]
+    return [f"{k}={v}" for k, v in grammar.check_variables(values).items()]
+
+
+def wire_checked(action: Mapping[str, object]) -> dict[str, object]:
+    """The action as it may be sent, or PbxValueError naming the header with a CR, LF or NUL
+    in its name or value (each item of a list value, such as `Variable`, counts)."""
+    for name, value in action.items():
+        problem = grammar.wire_problem(name)
+        if problem is not None:
+            raise PbxValueError(f"AMI header name {name!r} {problem}")
+        items = value if isinstance(value, list | tuple) else [value]
+        for item in items:
+            problem = grammar.wire_problem(str(item))
+            if problem is not None:
+                raise PbxValueError(f"AMI header {name} {problem}: {str(item)!r}")
+    return dict(action)
 
 
 def originate_customer(call: CustomerCall, ctx: Contexts) -> dict[str, object]:
@@ -29,34 +56,41 @@ def originate_customer(call: CustomerCall, ctx: Contexts) -> dict[str, object]:
     the header Asterisk would send the trunk endpoint's default (often none or "asterisk")."""
     if not call.caller_id.strip():
         raise ValueError("no caller ID for a customer call")
-    variables = {"DIALER_ATTEMPT": call.channel_id, **call.variables}
+    channel_id = grammar.check_channel_id(call.channel_id)
+    number = grammar.check_dialled_number(call.number)
+    trunk = grammar.check_name(call.trunk, "trunk")
+    variables = {"DIALER_ATTEMPT": channel_id, **call.variables}
     return {
         "Action": "Originate",
-        "ActionID": f"orig-{call.channel_id}",
-        "Channel": f"PJSIP/{call.number}@{call.trunk}",
+        "ActionID": f"orig-{channel_id}",
+        "Channel": f"PJSIP/{number}@{trunk}",
         "Context": ctx.customer,
         "Exten": "s",
         "Priority": "1",
         "Timeout": str(int(call.ring_timeout_s * 1000)),
-        "CallerID": call.caller_id,
+        "CallerID": grammar.check_caller_id(call.caller_id),
         "Async": "true",
-        "ChannelId": call.channel_id,
+        "ChannelId": channel_id,
         "Variable": _variables(variables),
     }
 
 
 def originate_agent(leg: AgentLeg, ctx: Contexts) -> dict[str, object]:
-    variables = {"DIALER_AGENT_LEG": leg.channel_id, **leg.variables}
+    """ValueError unless the endpoint is a name: `PJSIP/<x>@<trunk>` would call through a
+    trunk on the agent's always-up leg."""
+    channel_id = grammar.check_channel_id(leg.channel_id)
+    endpoint = grammar.check_name(leg.endpoint, "agent endpoint")
+    variables = {"DIALER_AGENT_LEG": channel_id, **leg.variables}
     return {
         "Action": "Originate",
-        "ActionID": f"orig-{leg.channel_id}",
-        "Channel": f"PJSIP/{leg.endpoint}",
+        "ActionID": f"orig-{channel_id}",
+        "Channel": f"PJSIP/{endpoint}",
         "Context": ctx.agent,
         "Exten": "s",
         "Priority": "1",
         "Timeout": str(int(leg.ring_timeout_s * 1000)),
         "Async": "true",
-        "ChannelId": leg.channel_id,
+        "ChannelId": channel_id,
         "Variable": _variables(variables),
     }
 
@@ -87,8 +121,3 @@ def hangup(channel_id: str, cause: int = 16) -> dict[str, object]:
 
 def core_show_channels() -> dict[str, object]:
     return {"Action": "CoreShowChannels"}
-
-
-def event_filter(events: tuple[str, ...]) -> list[dict[str, object]]:
-    """Whitelist filters: Asterisk then sends this session only the named events."""
-    return [{"Action": "Filter", "Operation": "Add", "Filter": f"Event: {name}"} for name in events]

@@ -24,7 +24,7 @@ from typing import Any
 from panoramisk import Manager
 
 from ami_bridge import actions
-from ami_bridge.translate import WANTED_EVENTS, AmiTranslator, live_channel, peers_by_bridge
+from ami_bridge.translate import AmiTranslator, live_channel, peers_by_bridge
 from dialer import pbx
 from dialer.settings import PbxSettings
 from dialer.tasks import OwnedTasks
@@ -150,13 +150,6 @@ class AmiPbx:
                 f"Asterisk AMI at {where} refused user {s.username!r}: {message} "
                 "(check pbx.username and pbx.secret against manager.conf)"
             )
-        for action in actions.event_filter(WANTED_EVENTS):
-            reply = await self._call(action, logging_in=True)
-            if not reply.success:
-                logger.warning(
-                    "AMI event filter refused (%s); receiving all events", reply.get("Message")
-                )
-                break
         self._translator.reset()
         self._names.clear()
         self._up = True
@@ -251,7 +244,9 @@ class AmiPbx:
             raise pbx.PbxUnavailable("not connected to Asterisk AMI")
         if manager.protocol is None or manager.protocol.closed:
             raise pbx.PbxUnavailable("not connected to Asterisk AMI")
-        fut: asyncio.Future[Any] = manager.send_action(dict(action), as_list=as_list)
+        fut: asyncio.Future[Any] = manager.send_action(
+            actions.wire_checked(action), as_list=as_list
+        )
         return fut
 
     async def _call(
@@ -276,7 +271,16 @@ class AmiPbx:
         self._originate(action, call.channel_id)
 
     async def originate_agent(self, leg: pbx.AgentLeg) -> None:
-        self._originate(actions.originate_agent(leg, self._ctx), leg.channel_id)
+        try:
+            action = actions.originate_agent(leg, self._ctx)
+        except ValueError as exc:
+            # An endpoint that is no endpoint name fails that log-in, not the daemon.
+            at = asyncio.get_running_loop().time()
+            self._queue.put_nowait(
+                pbx.OriginateFailed(leg.channel_id, f"invalid originate: {exc}", at)
+            )
+            return
+        self._originate(action, leg.channel_id)
 
     def _originate(self, action: dict[str, object], channel_id: str) -> None:
         fut = self._send(action)

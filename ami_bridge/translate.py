@@ -33,7 +33,9 @@ DIAL_STATUS = {
     "CANCEL": pbx.DialStatus.CANCEL,
 }
 
-# The only AMI events the dialer needs; the client asks Asterisk to send just these.
+# The only AMI events the dialer needs. Asterisk sends the dialer's account just these: the
+# `eventfilter` lines of deploy/asterisk/manager.conf name the same events (a unit test compares
+# them). They are not asked for with the Filter action: it needs the "system" write class.
 WANTED_EVENTS = (
     "Newchannel",
     "Newstate",

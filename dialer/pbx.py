@@ -203,6 +203,12 @@ class PbxUnavailable(PbxError):
     """The PBX cannot be reached right now (the adapter will retry)."""
 
 
+class PbxValueError(PbxError, ValueError):
+    """A value the adapter will not send: it breaks the protocol's framing (a CR, LF or NUL
+    would add headers or commands of its own) or the grammar of what it names. Nothing was
+    sent; retrying the same value fails the same way."""
+
+
 @runtime_checkable
 class Pbx(Protocol):
     """What the dialer asks of a PBX. Results come back as events, not return values."""

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+from dialer.domain import pbx_values
 from dialer.domain.identity import check_name
 from dialer.pacing.base import TAKE_BACK_OVER
 
@@ -70,6 +71,17 @@ class PbxSettings:
             raise ConfigError("pbx.host: must not be empty")
         if not self.secret:
             raise ConfigError("pbx.secret: must be set (in the file or DIALER_PBX_SECRET)")
+        # These go into AMI/ESL lines (Login, Originate Context) and dialplans: the same
+        # grammar as values from the API (dialer/domain/pbx_values.py).
+        for key in ("username", "customer_context", "agent_context", "abandon_context"):
+            try:
+                pbx_values.check_name(getattr(self, key), f"pbx.{key}")
+            except ValueError as exc:
+                raise ConfigError(str(exc)) from None
+        for key in ("host", "secret"):
+            problem = pbx_values.wire_problem(getattr(self, key))
+            if problem is not None:
+                raise ConfigError(f"pbx.{key}: {problem}")
         _positive("pbx.connect_timeout_s", self.connect_timeout_s)
         _positive("pbx.reconnect_min_s", self.reconnect_min_s)
         if self.reconnect_max_s < self.reconnect_min_s:

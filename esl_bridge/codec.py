@@ -13,8 +13,8 @@ Wire rules, as a real FreeSWITCH 1.10.12 sent them (transcripts in tests/data/es
 
 `FrameReader` is the state machine (READING_HEADERS -> READING_BODY -> READING_HEADERS) that cuts
 the byte stream into frames whatever the chunking; `parse_frame` types a frame; `Decoder` does
-both. The `*_command` functions build what the client sends; they refuse CR/LF inside a value,
-which would let a crafted number or variable inject a second command.
+both. The `*_command` functions build what the client sends; they refuse CR, LF and NUL inside a
+value, which would let a crafted number or variable inject a second command.
 """
 
 from __future__ import annotations
@@ -24,6 +24,8 @@ import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from urllib.parse import unquote
+
+from dialer.domain.pbx_values import wire_problem
 
 __all__ = [
     "ApiResponse",
@@ -325,8 +327,10 @@ class Decoder:
 
 
 def _check(value: str) -> str:
-    if "\n" in value or "\r" in value:
-        raise ValueError(f"line break in an ESL command value: {value!r}")
+    # The same characters the AMI adapter refuses (dialer.domain.pbx_values.LINE_BREAKS).
+    problem = wire_problem(value)
+    if problem is not None:
+        raise ValueError(f"line break in an ESL command value ({problem}): {value!r}")
     return value
 
 

@@ -16,7 +16,9 @@ variables are the contract between the daemon and that dialplan:
   see `message_variables`.
 
 Every value goes into an originate's `{...}` block or a space-separated API line, so values are
-checked here: a number with a space, brace or line break would change the command.
+checked here against the dialer's one grammar (`dialer.domain.pbx_values`): a number with a
+space, brace or line break would change the command, an agent endpoint with a slash or `@`
+would be a dial string of the sender's choosing.
 """
 
 from __future__ import annotations
@@ -26,14 +28,10 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from dialer.domain import pbx_values as grammar
 from dialer.pbx import AgentLeg, CustomerCall
 
-_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
-_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$")
-_NUMBER = re.compile(r"^\+?[0-9*#]{1,32}$")
-_VARIABLE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
-_ENDPOINT = re.compile(r"^[A-Za-z0-9_.@:/+*#=;-]{1,200}$")
-_FORBIDDEN_IN_VALUE = set(" \t\r\n{}[]<>'\"^")
+_FORBIDDEN_IN_VALUE = set(" \t\r\n\0{}[]<>'\"^")
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,13 +45,7 @@ class Dialplan:
 
     def __post_init__(self) -> None:
         for field_name in ("context", "customer", "agent", "abandon"):
-            _check(_NAME, getattr(self, field_name), f"dialplan {field_name}")
-
-
-def _check(pattern: re.Pattern[str], value: str, what: str) -> str:
-    if not pattern.match(value):
-        raise ValueError(f"invalid {what}: {value!r}")
-    return value
+            grammar.check_name(getattr(self, field_name), f"dialplan {field_name}")
 
 
 def variable_value(value: str) -> str:
@@ -65,11 +57,15 @@ def variable_value(value: str) -> str:
 
 
 def channel_variables(values: Mapping[str, str]) -> str:
-    parts = [
-        f"{_check(_VARIABLE, k, 'channel variable name')}={variable_value(v)}"
-        for k, v in values.items()
-    ]
+    parts = [f"{grammar.check_variable_name(k)}={variable_value(v)}" for k, v in values.items()]
     return "{" + ",".join(parts) + "}"
+
+
+def _caller_id(raw: str) -> str:
+    """The caller ID as sent: never empty (FreeSWITCH would send its default)."""
+    if not raw.strip():
+        raise ValueError("no caller ID for a customer call")
+    return grammar.check_caller_id(raw)
 
 
 def _ring_seconds(seconds: float) -> str:
@@ -114,7 +110,6 @@ ENGINE_PROMPT_VARIABLE = "DIALER_CAMPAIGN_PROMPT"
 CALLBACK_DIGITS_VARIABLE = "dialer_callback_digits"
 PROMPT_FILE_VARIABLE = "dialer_campaign_prompt"
 _DIGITS = re.compile(r"^\+?([0-9]{2,20})$")
-_SOUND = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}(/[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}){0,7}$")
 
 
 def message_variables(variables: Mapping[str, str]) -> dict[str, str]:
@@ -132,20 +127,20 @@ def message_variables(variables: Mapping[str, str]) -> dict[str, str]:
         out[CALLBACK_DIGITS_VARIABLE] = digits[1]
     prompt = variables.get(ENGINE_PROMPT_VARIABLE, "")
     if prompt:
-        out[PROMPT_FILE_VARIABLE] = _check(_SOUND, prompt, "campaign prompt") + ".wav"
+        out[PROMPT_FILE_VARIABLE] = grammar.check_sound_name(prompt, "campaign prompt") + ".wav"
     return out
 
 
 def originate_customer(call: CustomerCall, dialplan: Dialplan, leg_variable: str) -> str:
     """`originate {vars}sofia/gateway/<trunk>/<number> dialer-customer XML dialer`."""
     values = {
-        **call.variables,
+        **grammar.check_variables(call.variables),
         **hold_ms(call.variables),
         **message_variables(call.variables),
-        "origination_uuid": _check(_ID, call.channel_id, "channel id"),
+        "origination_uuid": grammar.check_channel_id(call.channel_id),
         leg_variable: "customer",
         "originate_timeout": _ring_seconds(call.ring_timeout_s),
-        "origination_caller_id_number": _check(_NUMBER, call.caller_id, "caller id"),
+        "origination_caller_id_number": _caller_id(call.caller_id),
         # In force from the answer on (the dialplan sets it too): a customer bridged before its
         # dialplan ran that step must still be hung up, not sent on to the abandon message,
         # when its agent leaves (on Asterisk such early bridges were seen, 1 in 16 bridges made
@@ -153,24 +148,26 @@ def originate_customer(call: CustomerCall, dialplan: Dialplan, leg_variable: str
         "hangup_after_bridge": "true",
     }
     dial = (
-        f"sofia/gateway/{_check(_NAME, call.trunk, 'trunk')}/"
-        f"{_check(_NUMBER, call.number, 'number')}"
+        f"sofia/gateway/{grammar.check_name(call.trunk, 'trunk')}/"
+        f"{grammar.check_dialled_number(call.number)}"
     )
     return f"originate {channel_variables(values)}{dial} {dialplan.customer} XML {dialplan.context}"
 
 
 def agent_dial_string(endpoint: str) -> str:
-    """An agent endpoint as a dial string: `agent1` -> `user/agent1` (the directory user);
-    anything with a slash is a dial string already (`sofia/dialer/agent1@192.0.2.10`)."""
-    _check(_ENDPOINT, endpoint, "agent endpoint")
-    return endpoint if "/" in endpoint else f"user/{endpoint}"
+    """An agent endpoint as a dial string: `agent1` -> `user/agent1` (the directory user).
+
+    Only a name: a dial string given as the endpoint (`sofia/...`, `...@host`) could call
+    anything through anything. An agent at a fixed address is a directory user whose
+    `dial-string` says where (deploy/freeswitch/directory/agent_reach/fixed.xml)."""
+    return f"user/{grammar.check_name(endpoint, 'agent endpoint')}"
 
 
 def originate_agent(leg: AgentLeg, dialplan: Dialplan, leg_variable: str) -> str:
     """`originate {vars}user/<agent> dialer-agent XML dialer`; the leg parks between calls."""
     values = {
-        **leg.variables,
-        "origination_uuid": _check(_ID, leg.channel_id, "channel id"),
+        **grammar.check_variables(leg.variables),
+        "origination_uuid": grammar.check_channel_id(leg.channel_id),
         leg_variable: "agent",
         "originate_timeout": _ring_seconds(leg.ring_timeout_s),
         # Back to park when the customer hangs up (the dialplan sets it too).
@@ -185,17 +182,17 @@ def originate_agent(leg: AgentLeg, dialplan: Dialplan, leg_variable: str) -> str
 def bridge(channel_id: str, agent_channel_id: str) -> str:
     """The customer first: it is the bridge's A leg, whose hangup_after_bridge ends the call
     when the agent's side leaves, while the agent's leg parks again when the customer leaves."""
-    customer = _check(_ID, channel_id, "channel id")
-    agent = _check(_ID, agent_channel_id, "channel id")
+    customer = grammar.check_channel_id(channel_id)
+    agent = grammar.check_channel_id(agent_channel_id)
     return f"uuid_bridge {customer} {agent}"
 
 
 def transfer_abandon(channel_id: str, dialplan: Dialplan) -> str:
     return (
-        f"uuid_transfer {_check(_ID, channel_id, 'channel id')} "
+        f"uuid_transfer {grammar.check_channel_id(channel_id)} "
         f"{dialplan.abandon} XML {dialplan.context}"
     )
 
 
 def kill(channel_id: str, cause: str = "NORMAL_CLEARING") -> str:
-    return f"uuid_kill {_check(_ID, channel_id, 'channel id')} {_check(_NAME, cause, 'cause')}"
+    return f"uuid_kill {grammar.check_channel_id(channel_id)} {grammar.check_name(cause, 'cause')}"

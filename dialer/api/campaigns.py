@@ -27,6 +27,7 @@ from dialer.api.models import (
     StatsOut,
 )
 from dialer.domain.abandon import caller_id_or_none, no_caller_id_reason
+from dialer.engine.refusals import campaign_refusal
 from dialer.store import agents as agent_repo
 from dialer.store import campaigns as campaign_repo
 from dialer.store.abandonment import campaign_abandonment
@@ -169,6 +170,10 @@ async def _act(ctx: Ctx, ref: str, action: Action, who_name: str) -> CampaignOut
             t = await campaign_repo.get_trunk(s, c.trunk_id)
             if caller_id_or_none(c.caller_id, t.caller_id) is None:
                 raise Conflict(no_caller_id_reason(c.name, t.name))
+            # A row stored before the PBX value grammar (or by hand) is not dialed.
+            refused = campaign_refusal(c, t)
+            if refused is not None:
+                raise Conflict(refused)
         c = await campaign_repo.set_campaign_status(s, c.id, target)
         trunk = await campaign_repo.get_trunk(s, c.trunk_id)
         agents = await agent_repo.list_agents(s, c.id)

@@ -11,7 +11,13 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 
-from dialer.domain.abandon import check_callback_number, check_caller_id, check_sound_name
+from dialer.domain.pbx_values import (
+    check_callback_number,
+    check_caller_id,
+    check_dial_prefix,
+    check_name,
+    check_sound_name,
+)
 from dialer.rules.policy import MIN_RING_TIMEOUT_S
 from dialer.store.records import CampaignStatus, PacingMode
 
@@ -55,6 +61,22 @@ MachineMessage = Annotated[
         "beep (under its sounds directory, no extension); '' : machines are hung up on",
     ),
     AfterValidator(lambda v: check_sound_name(v, "machine_message")),
+]
+Endpoint = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=64,
+        examples=["agent1"],
+        description="the PBX's name for it (a PJSIP endpoint, a FreeSWITCH directory user or "
+        "gateway): letters, digits, _ . -; never a dial string (no @ / , or spaces)",
+    ),
+    AfterValidator(check_name),
+]
+DialPrefix = Annotated[
+    str,
+    Field(max_length=20, description="digits, * and # dialled before each number"),
+    AfterValidator(check_dial_prefix),
 ]
 AmdEnabled = Annotated[
     bool,
@@ -130,18 +152,18 @@ class DispositionCodes(Request):
 
 class TrunkCreate(Request):
     name: Name
-    endpoint: Annotated[str, Field(min_length=1, max_length=200)]
+    endpoint: Endpoint
     max_channels: Annotated[int, Field(ge=1, le=100_000)]
     max_cps: Annotated[float, Field(gt=0, le=10_000)]
-    dial_prefix: Annotated[str, Field(max_length=20, pattern=r"^[0-9*#+]*$")] = ""
+    dial_prefix: DialPrefix = ""
     caller_id: CallerId = ""
 
 
 class TrunkUpdate(Request):
-    endpoint: Annotated[str, Field(min_length=1, max_length=200)] | None = None
+    endpoint: Endpoint | None = None
     max_channels: Annotated[int, Field(ge=1, le=100_000)] | None = None
     max_cps: Annotated[float, Field(gt=0, le=10_000)] | None = None
-    dial_prefix: Annotated[str, Field(max_length=20, pattern=r"^[0-9*#+]*$")] | None = None
+    dial_prefix: DialPrefix | None = None
     caller_id: CallerId | None = None
 
 
@@ -165,7 +187,7 @@ class PbxOut(BaseModel):
 
 class AgentCreate(Request):
     name: Name
-    sip_endpoint: Annotated[str, Field(min_length=1, max_length=200)]
+    sip_endpoint: Endpoint
     campaign: Ref | None = None
 
 

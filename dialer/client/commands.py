@@ -21,12 +21,34 @@ from typing import Any
 
 from dialer.client.http import DEFAULT_URL, TOKEN_ENV, URL_ENV, ApiClient, ClientError
 from dialer.client.render import ProgressBar, cell, pairs, percent, table
+from dialer.domain import pbx_values
 
 _DELIMITERS = {"comma": ",", "semicolon": ";", "tab": "tab", "pipe": "|"}
 EXIT_REFUSED = 1
 EXIT_UNREACHABLE = 3
 
 Handler = Callable[[ApiClient, argparse.Namespace], Any]
+
+
+def _pbx_value(check: Callable[[str], str]) -> Callable[[str], str]:
+    """An argparse type checking a value bound for the PBX with the daemon's own grammar, so a
+    bad one is refused here with the same reason the API would give."""
+
+    def parse(raw: str) -> str:
+        try:
+            return check(raw)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+
+    return parse
+
+
+_ENDPOINT = _pbx_value(pbx_values.check_name)
+_DIAL_PREFIX = _pbx_value(pbx_values.check_dial_prefix)
+_CALLER_ID = _pbx_value(pbx_values.check_caller_id)
+_CALLBACK_NUMBER = _pbx_value(pbx_values.check_callback_number)
+_NAME_PROMPT = _pbx_value(pbx_values.check_sound_name)
+_MACHINE_MESSAGE = _pbx_value(lambda raw: pbx_values.check_sound_name(raw, "machine_message"))
 
 
 def _common() -> argparse.ArgumentParser:
@@ -74,6 +96,7 @@ def add_commands(sub: Any) -> None:
     p.add_argument("--trunk", required=True, help="trunk name or id")
     p.add_argument(
         "--caller-id",
+        type=_CALLER_ID,
         help="number shown to the called party (default: the trunk's; one of the two is needed "
         "to start the campaign)",
     )
@@ -89,7 +112,7 @@ def add_commands(sub: Any) -> None:
     p.add_argument("name", metavar="NAME")
     p.add_argument("--rename", help="new name")
     p.add_argument("--trunk", help="trunk name or id")
-    p.add_argument("--caller-id", help="'' to use the trunk's")
+    p.add_argument("--caller-id", type=_CALLER_ID, help="'' to use the trunk's")
     _campaign_options(p)
     for action, text in (
         ("start", "start dialing (the campaign's agents are called to log in)"),
@@ -171,7 +194,7 @@ def add_commands(sub: Any) -> None:
     asub = agent.add_subparsers(dest="action", required=True, metavar="ACTION")
     p = cmd(asub, "create", _agent_create, "create an agent")
     p.add_argument("name", metavar="NAME")
-    p.add_argument("--endpoint", required=True, help="the headset's SIP endpoint")
+    p.add_argument("--endpoint", required=True, type=_ENDPOINT, help="the headset's SIP endpoint")
     p.add_argument("--campaign", help="campaign name or id")
     p = cmd(asub, "show", _agent_action("show"), "show an agent")
     p.add_argument("agent", metavar="AGENT")
@@ -206,20 +229,27 @@ def add_commands(sub: Any) -> None:
     tsub = trunk.add_subparsers(dest="action", required=True, metavar="ACTION")
     p = cmd(tsub, "create", _trunk_create, "add a trunk")
     p.add_argument("name", metavar="NAME")
-    p.add_argument("--endpoint", required=True, help="the PBX's name for it (PJSIP endpoint)")
+    p.add_argument(
+        "--endpoint", required=True, type=_ENDPOINT, help="the PBX's name for it (PJSIP endpoint)"
+    )
     p.add_argument("--max-channels", type=int, required=True)
     p.add_argument("--max-cps", type=float, required=True, help="calls started per second")
-    p.add_argument("--prefix", default="", help="digits dialled before each number")
     p.add_argument(
-        "--caller-id", default="", help="number shown by campaigns that have no caller ID"
+        "--prefix", default="", type=_DIAL_PREFIX, help="digits dialled before each number"
+    )
+    p.add_argument(
+        "--caller-id",
+        default="",
+        type=_CALLER_ID,
+        help="number shown by campaigns that have no caller ID",
     )
     p = cmd(tsub, "edit", _trunk_edit, "change a trunk's limits")
     p.add_argument("name", metavar="NAME")
-    p.add_argument("--endpoint")
+    p.add_argument("--endpoint", type=_ENDPOINT)
     p.add_argument("--max-channels", type=int)
     p.add_argument("--max-cps", type=float)
-    p.add_argument("--prefix")
-    p.add_argument("--caller-id", help="'' for none")
+    p.add_argument("--prefix", type=_DIAL_PREFIX)
+    p.add_argument("--caller-id", type=_CALLER_ID, help="'' for none")
     cmd(sub, "status", _status, "the daemon: PBX link, campaigns, agents")
 
 
@@ -233,11 +263,13 @@ def _campaign_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--hold", type=float, help="seconds an answered call may wait (<= 2)")
     p.add_argument(
         "--callback-number",
+        type=_CALLBACK_NUMBER,
         help="number an abandoned callee is asked to call back, E.164 (e.g. +442079460123); "
         "'' for none: the caller ID is said",
     )
     p.add_argument(
         "--name-prompt",
+        type=_NAME_PROMPT,
         help="the campaign's name as a PBX sound said in the abandon message (e.g. "
         "dialer/campaign-7; see deploy/asterisk/README.md); '' for none",
     )
@@ -249,6 +281,7 @@ def _campaign_options(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--machine-message",
+        type=_MACHINE_MESSAGE,
         help="with --amd: the PBX sound left on a machine after its beep (e.g. "
         "dialer/machine-message); '' : hang up on machines",
     )

@@ -12,29 +12,18 @@ Rules (issue 5):
   deploy/freeswitch/dialplan/dialer.xml dialer-abandon), so the fail-safe path, when the daemon
   is gone, says the same.
 
-Values checked here end up inside dialplan applications (`Playback(${...})`, an originate's
-`{...}` block): a sound name is letters, digits and `_ . -` in `/`-separated parts, never `..`,
-`&` (Playback's file separator), `,` or spaces.
+These values end up inside dialplan applications (`Playback(${...})`, an originate's `{...}`
+block): their grammar (caller ID, call-back number, sound name) is in `dialer.domain.pbx_values`.
 """
 
 from __future__ import annotations
 
-import re
 from typing import Final
-
-import phonenumbers
 
 CALLBACK_VARIABLE: Final = "DIALER_CALLBACK"
 """Channel variable: the call-back number (E.164, with its +); the dialplan says its digits."""
 PROMPT_VARIABLE: Final = "DIALER_CAMPAIGN_PROMPT"
 """Channel variable: the campaign's name prompt (a sound name); absent when it has none."""
-
-SOUND_NAME_PATTERN: Final = (
-    r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}(/[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}){0,7}$"
-)
-_SOUND_NAME: Final = re.compile(SOUND_NAME_PATTERN)
-CALLER_ID_PATTERN: Final = r"^\+?[0-9]{2,20}$"
-_CALLER_ID: Final = re.compile(CALLER_ID_PATTERN)
 
 
 def campaign_prompt_name(campaign_id: int) -> str:
@@ -42,62 +31,6 @@ def campaign_prompt_name(campaign_id: int) -> str:
     if campaign_id < 1:
         raise ValueError(f"campaign id must be positive, got {campaign_id}")
     return f"dialer/campaign-{campaign_id}"
-
-
-def check_callback_number(raw: str) -> str:
-    """The call-back number in E.164 (``+`` and digits), or ValueError saying why not.
-
-    It must be written in international form (a leading ``+``; spaces, dots, dashes and
-    brackets are allowed and dropped) and be a number `phonenumbers` knows to be assignable
-    (right length and range for its country): people are asked to dial it. The empty string
-    means "none" (the caller ID is said instead) and is returned as it is.
-    """
-    text = raw.strip()
-    if not text:
-        return ""
-    if not text.startswith("+"):
-        raise ValueError(
-            f"callback_number must be in international form with a leading + "
-            f"(E.164, e.g. +442079460123), got {raw!r}"
-        )
-    try:
-        number = phonenumbers.parse(text, None)
-    except phonenumbers.NumberParseException as exc:
-        raise ValueError(f"callback_number {raw!r} is not a phone number: {exc}") from None
-    e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
-    if not phonenumbers.is_valid_number(number):
-        code = number.country_code
-        region = phonenumbers.region_code_for_country_code(code or 0)
-        where = f"+{code} ({region})" if region != phonenumbers.UNKNOWN_REGION else f"+{code}"
-        raise ValueError(
-            f"callback_number {raw!r} is not a valid number for country code {where} "
-            "(wrong length or an unassigned range)"
-        )
-    return e164
-
-
-def check_sound_name(raw: str, field_name: str = "name_prompt") -> str:
-    """A PBX sound name such as ``dialer/campaign-7`` (under the PBX's sounds directory, no
-    extension), or ValueError. The empty string means "none"."""
-    text = raw.strip()
-    if not text:
-        return ""
-    if not _SOUND_NAME.fullmatch(text):
-        raise ValueError(
-            f"{field_name} must be a sound name under the PBX's sounds directory, without "
-            f"extension: letters, digits, _ . - in parts separated by / (e.g. dialer/campaign-7), "
-            f"got {raw!r}"
-        )
-    return text
-
-
-def check_caller_id(raw: str, field_name: str = "caller_id") -> str:
-    """A caller ID number (an optional ``+`` and 2 to 20 digits), or ValueError. The empty
-    string means "none" (for a campaign: use its trunk's)."""
-    text = raw.strip()
-    if text and not _CALLER_ID.fullmatch(text):
-        raise ValueError(f"{field_name} must be + and 2 to 20 digits, got {raw!r}")
-    return text
 
 
 def caller_id_or_none(campaign_caller_id: str, trunk_caller_id: str) -> str | None:

@@ -47,6 +47,7 @@ from dialer.engine.observe import (
     PacingDecided,
 )
 from dialer.engine.ports import AgentLeaseStore, EngineStore
+from dialer.engine.refusals import agent_refusal, campaign_refusal
 from dialer.pacing.base import MIN_RING_S, AgentWork, CallOutcome, Pacer, ProgressivePacer
 from dialer.pacing.history import others_tally, restore_ledger, restore_pacer
 from dialer.pacing.ledger import AbandonLedger, is_abandoned
@@ -139,6 +140,8 @@ class Engine:
         self._observers: list[Observer] = []
         self._observed: set[str] = set()  # calls whose outcome the pacer has been told
         self._moves: dict[str, int | None] = {}  # busy agent -> campaign it moves to after
+        self._refused_endpoints: dict[str, str] = {}  # agent -> stored endpoint logged as bad
+        self._refused_campaigns: dict[int, str] = {}  # campaign -> why, as logged
         self.control_seq = 0  # bumped by every control call (see dialer.engine.follow)
         self._unresolved: Takeover | None = None  # taken over, not yet checked with the PBX
         # Agents claimed while their leg, left by a daemon that died, is still bridged to a
@@ -156,6 +159,8 @@ class Engine:
         theirs = await self._store.take_over_expired()
         live_theirs = await self._resolve(theirs, "daemons whose leases expired")
         for campaign, trunk, agents in await self._store.running_campaigns():
+            if self._refuse_campaign(campaign, trunk):
+                continue
             run = self._new_run(campaign, trunk)
             for a in agents:
                 run.agents[str(a.id)] = ag.Agent(str(a.id), a.sip_endpoint)
@@ -547,6 +552,13 @@ class Engine:
             or not self._owns(agent.agent_id)
         ):
             return
+        refused = agent_refusal(agent.agent_id, agent.endpoint)
+        if refused is not None:
+            # Stays logged out, with no retry: the same endpoint would be refused again.
+            if self._refused_endpoints.get(agent.agent_id) != agent.endpoint:
+                self._refused_endpoints[agent.agent_id] = agent.endpoint
+                logger.error("%s", refused, extra={"agent": agent.agent_id})
+            return
         leg_id = str(uuid.uuid4())
         self._agent_do(run, agent, ag.Login(leg_id, self._loop.time()))
         self._legs[leg_id] = (run, agent)
@@ -759,6 +771,8 @@ class Engine:
         endpoint) pairs, logged in as at start-up. A loaded campaign is updated and resumed;
         a new one dials once its stored history is restored."""
         self.control_seq += 1
+        if self._refuse_campaign(campaign, trunk):
+            return
         if campaign.id in self.campaigns:
             self.update_campaign(campaign, trunk)
         else:
@@ -767,6 +781,18 @@ class Engine:
         for agent_id, endpoint in agents:
             self.add_agent(campaign.id, agent_id, endpoint)
         self.resume_campaign(campaign.id)
+
+    def _refuse_campaign(self, campaign: Campaign, trunk: Trunk) -> bool:
+        """Whether stored values keep the campaign from dialing (logged once per reason: the
+        campaign follower offers a running campaign again at every poll)."""
+        refused = campaign_refusal(campaign, trunk)
+        if refused is None:
+            self._refused_campaigns.pop(campaign.id, None)
+            return False
+        if self._refused_campaigns.get(campaign.id) != refused:
+            self._refused_campaigns[campaign.id] = refused
+            logger.error("%s", refused, extra={"campaign": campaign.name})
+        return True
 
     def add_agent(self, campaign_id: int, agent_id: int, endpoint: str) -> None:
         """Put an agent in a loaded campaign (logged in at once when autologin is on). An
@@ -792,6 +818,8 @@ class Engine:
         if new_mode:
             run.pacer = self._pacer_factory(campaign)
             self._spawn_restore(run, ledgers=False)
+        if self._refuse_campaign(campaign, trunk):
+            run.paused = True  # no new calls with values the grammar refuses
         self.update_trunk(trunk)
 
     def update_trunk(self, trunk: Trunk) -> None:
@@ -801,6 +829,8 @@ class Engine:
             if run.trunk.id == trunk.id and run.trunk != trunk:
                 run.trunk = trunk
                 run.bucket = self._trunk_rates.of(trunk, self._loop.time())
+                if self._refuse_campaign(run.campaign, trunk):
+                    run.paused = True  # no new calls with a trunk the grammar refuses
 
     def move_agent(self, agent_id: int, campaign_id: int | None, endpoint: str) -> bool:
         """The agent now belongs to `campaign_id` (None: to none). At once when it is idle

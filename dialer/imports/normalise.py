@@ -30,8 +30,8 @@ import phonenumbers
 from phonenumbers import NumberParseException, PhoneNumberType
 from phonenumbers import timezone as pn_timezone
 
+from dialer.domain.pbx_values import is_e164
 from dialer.imports.reader import BadRow, RawRow
-from dialer.store.records import is_e164
 
 _UNKNOWN_ZONE = "Etc/Unknown"  # what phonenumbers answers when it cannot tell
 _GEOGRAPHIC = (

@@ -14,6 +14,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dialer.domain.ownership import claim_quota
+from dialer.domain.pbx_values import check_name
 from dialer.store._sql import rowcount
 from dialer.store.errors import NotFound
 from dialer.store.records import Agent, AgentLeases, AgentState, require_aware
@@ -41,6 +42,7 @@ async def create_agent(
     campaign_id: int | None = None,
     state: AgentState = AgentState.OFFLINE,
 ) -> Agent:
+    check_name(sip_endpoint, "sip_endpoint")
     row = (
         await session.execute(
             insert(agents)

@@ -13,7 +13,13 @@ from sqlalchemy import func, insert, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from dialer.domain.abandon import check_callback_number, check_caller_id, check_sound_name
+from dialer.domain.pbx_values import (
+    check_callback_number,
+    check_caller_id,
+    check_dial_prefix,
+    check_name,
+    check_sound_name,
+)
 from dialer.rules.policy import validate_ring_timeout
 from dialer.store.errors import NotFound
 from dialer.store.records import Campaign, CampaignStatus, LeadList, PacingMode, Trunk
@@ -65,6 +71,8 @@ async def create_trunk(
 ) -> Trunk:
     """A trunk: `endpoint` is the PBX's name for it (e.g. the PJSIP endpoint); `caller_id` is
     shown by calls of campaigns that have none of their own."""
+    check_name(endpoint)
+    check_dial_prefix(dial_prefix)
     caller_id = check_caller_id(caller_id)
     row = (
         await session.execute(

@@ -33,11 +33,12 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from dialer.domain.pbx_values import is_e164
 from dialer.rules.dnc import DncHit, DncSource, normalize
 from dialer.rules.retry import ABANDON_LOCK
 from dialer.store._sql import rowcount
 from dialer.store.errors import NotFound
-from dialer.store.records import LeadStatus, is_e164, mask_phone, require_aware
+from dialer.store.records import LeadStatus, mask_phone, require_aware
 from dialer.store.tables import call_attempts, dnc_lists, dnc_numbers, leads
 
 OPT_OUT_LIST = "opt-out"  # the global list a callee's opt-out goes to

@@ -8,23 +8,15 @@ the server's UTC offset. Attempt ids are the UUID strings the daemon chose for t
 from __future__ import annotations
 
 import enum
-import re
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from dialer.domain.pbx_values import is_e164
 from dialer.domain.recovery import PROGRESS_OUTCOMES
 from dialer.domain.results import CallResult
-
-# ITU-T E.164: a leading +, a non-zero country code digit, at most 15 digits in all.
-E164_PATTERN = r"^\+[1-9][0-9]{1,14}$"
-_E164 = re.compile(E164_PATTERN)
-
-
-def is_e164(phone: str) -> bool:
-    return _E164.fullmatch(phone) is not None
 
 
 def mask_phone(phone: str) -> str:

@@ -35,17 +35,17 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 
+from dialer.domain.pbx_values import E164_PATTERN
 from dialer.domain.recovery import PROGRESS_OUTCOMES
 from dialer.domain.results import CallResult
 from dialer.store.records import (
-    E164_PATTERN,
     AgentState,
     CampaignStatus,
     LeadStatus,
     PacingMode,
 )
 
-# A PBX sound name or '' (dialer.domain.abandon.SOUND_NAME_PATTERN, as a POSIX regex).
+# A PBX sound name or '' (dialer.domain.pbx_values.SOUND_NAME_PATTERN, as a POSIX regex).
 NAME_PROMPT_CHECK = r"^([A-Za-z0-9_][A-Za-z0-9_.-]*(/[A-Za-z0-9_][A-Za-z0-9_.-]*)*)?$"
 
 metadata = MetaData(

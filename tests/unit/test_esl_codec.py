@@ -212,7 +212,7 @@ def test_commands() -> None:
     )
 
 
-@pytest.mark.parametrize("bad", ["a\nb", "a\rb", "x\n\napi fsctl shutdown"])
+@pytest.mark.parametrize("bad", ["a\nb", "a\rb", "a\x00b", "x\n\napi fsctl shutdown"])
 def test_line_breaks_cannot_inject_commands(bad: str) -> None:
     with pytest.raises(ValueError, match="line break"):
         codec.api_command(bad)

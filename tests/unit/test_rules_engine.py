@@ -30,7 +30,18 @@ from dialer.store.records import (
 T0 = datetime(2030, 1, 8, 15, 0, tzinfo=UTC)
 TRUNK = Trunk(1, "t", 10, 100.0, "", "trunk")
 CAMPAIGN = Campaign(
-    7, "c", CampaignStatus.RUNNING, PacingMode.PROGRESSIVE, "+1", 1, 20.0, 3, 0.0, 1.0, T0, T0
+    7,
+    "c",
+    CampaignStatus.RUNNING,
+    PacingMode.PROGRESSIVE,
+    "+15550000000",
+    1,
+    20.0,
+    3,
+    0.0,
+    1.0,
+    T0,
+    T0,
 )
 
 

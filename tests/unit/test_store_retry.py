@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from dialer.domain.pbx_values import is_e164
 from dialer.domain.results import CallResult
 from dialer.store.records import (
     AttemptEnd,
@@ -14,7 +15,6 @@ from dialer.store.records import (
     AttemptStart,
     LeadStatus,
     NewLead,
-    is_e164,
     mask_phone,
 )
 from dialer.store.retry import DEFAULT_RULES, RetryPolicy, RetryRule, next_lead_state

@@ -202,7 +202,8 @@ class App:
             force.cancel()
             if not drain.done():
                 drain.cancel()
-                await engine.cdr.flush()
+                if not await engine.cdr.flush():
+                    engine.cdr.spill()  # the database is away: the next start replays them
             runner.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await runner

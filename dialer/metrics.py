@@ -96,6 +96,12 @@ class CdrView(Protocol):
     @property
     def pending(self) -> int: ...
 
+    @property
+    def spooled(self) -> int: ...
+
+    @property
+    def dead_letters(self) -> int: ...
+
 
 class EngineView(Protocol):
     """What the sampler reads from the engine (`dialer.engine.engine.Engine` has it)."""
@@ -269,6 +275,17 @@ class Metrics:
         self.cdr_pending = Gauge(
             "dialer_cdr_pending_records", "CDR records waiting to be written.", registry=r
         )
+        self.cdr_spooled = Gauge(
+            "dialer_cdr_spooled_records",
+            "CDR records in the local spool file, waiting for the database to come back.",
+            registry=r,
+        )
+        self.cdr_dead_letters = Counter(
+            "dialer_cdr_dead_letters",
+            "CDR records the database refused, kept in cdr_dead_letters.",
+            registry=r,
+        )
+        self._dead_letters_seen = 0
         # -- MQTT publisher
         self.mqtt_connected = Gauge(
             "dialer_mqtt_connected", "1 when the MQTT publisher is connected.", registry=r
@@ -427,6 +444,11 @@ class Metrics:
         stats = engine.stats()
         self.pbx_up.set(1 if stats.get("pbx_up") else 0)
         self.cdr_pending.set(engine.cdr.pending)
+        self.cdr_spooled.set(engine.cdr.spooled)
+        dead = engine.cdr.dead_letters
+        if dead > self._dead_letters_seen:
+            self.cdr_dead_letters.inc(dead - self._dead_letters_seen)
+            self._dead_letters_seen = dead
         self.cdr_last_write.set(engine.cdr.last_write_ms / 1000.0)
         trunk_use: dict[str, int] = {}
         for run in list(engine.campaigns.values()):
@@ -516,6 +538,9 @@ class TimedStore:
 
     async def write_progress(self, updates: Sequence[AttemptProgress]) -> None:
         await self._timed("write_progress", self._inner.write_progress(updates))
+
+    async def write_dead_letters(self, letters: Sequence[tuple[str, str, str]]) -> None:
+        await self._timed("write_dead_letters", self._inner.write_dead_letters(letters))
 
     async def write_ends(self, ends: Sequence[AttemptEnd]) -> object:
         return await self._timed("write_ends", self._inner.write_ends(ends))

@@ -98,6 +98,10 @@ class DialerSettings:
     lease_batch: int = 50
     lease_s: float = 300.0  # a lease not finished by then may be taken by another daemon
     cdr_flush_s: float = 0.2
+    # While the database is away, call records wait in memory up to this many, then go to a
+    # spool file under state_dir (also at a stop), replayed when it is back or at the next start.
+    cdr_backlog: int = 100_000
+    state_dir: str = "/var/lib/dialer"
     drain_timeout_s: float = 30.0  # on stop: how long live calls may run before they are hung up
     autologin_agents: bool = True  # log in the campaign's agents at start
     agent_ring_timeout_s: float = 30.0
@@ -133,8 +137,16 @@ class DialerSettings:
             raise ConfigError(f"dialer.lease_batch: expected 1..10000, got {self.lease_batch}")
         _positive("dialer.lease_s", self.lease_s)
         _positive("dialer.cdr_flush_s", self.cdr_flush_s)
+        if not 1 <= self.cdr_backlog <= 10_000_000:
+            raise ConfigError(f"dialer.cdr_backlog: expected 1..10000000, got {self.cdr_backlog}")
+        if not self.state_dir:
+            raise ConfigError("dialer.state_dir: must name a directory (the CDR spool goes there)")
         _non_negative("dialer.drain_timeout_s", self.drain_timeout_s)
         _positive("dialer.agent_ring_timeout_s", self.agent_ring_timeout_s)
+
+    def spool_path(self) -> Path:
+        """This daemon's CDR spool (per name: a restarted daemon replays its predecessor's)."""
+        return Path(self.state_dir) / f"cdr-spool-{self.owner_name()}.jsonl"
 
     def owner_name(self) -> str:
         """The configured daemon name, not a process identity (see `ProcessIdentity`)."""

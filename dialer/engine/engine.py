@@ -56,6 +56,7 @@ from dialer.rules.ports import DialGuard
 from dialer.settings import DialerSettings
 from dialer.store.cleanup import Takeover
 from dialer.store.records import AttemptEnd, AttemptStart, Campaign, LeasedLead, Trunk
+from dialer.store.spool import Spool
 from dialer.tasks import OwnedTasks
 
 logger = logging.getLogger(__name__)
@@ -105,6 +106,9 @@ class Engine:
         self._agent_rounds_due: list[float] = []  # extra lease rounds (claims) due at these
         self._agent_leases_closed = False
         self._agent_leases_failing = False
+        # When the last round of agent leases succeeded (a round renews them for
+        # agent_lease_s): past that, another daemon may own our agents (`_agents_sure`).
+        self._agent_leases_ok_at = asyncio.get_event_loop().time()
         # A campaign just started here: other daemons following the table start it within a
         # poll; its agents are claimed after that, so the daemons split them.
         # Meanwhile they are claimed only if no other daemon is on the database.
@@ -125,7 +129,12 @@ class Engine:
         self._pacer_factory = pacer_factory or (lambda _c: ProgressivePacer())
         self._loop = asyncio.get_event_loop()
         self._clock = WallClock(self._loop.time())
-        self.cdr = CdrWriter(store, settings.cdr_flush_s)
+        self.cdr = CdrWriter(
+            store,
+            settings.cdr_flush_s,
+            max_pending=settings.cdr_backlog,
+            spool=Spool(settings.spool_path()),
+        )
         self.campaigns: dict[int, CampaignRun] = {}
         self._call_index: dict[str, CampaignRun] = {}
         self._legs: dict[str, tuple[CampaignRun, ag.Agent]] = {}
@@ -154,6 +163,10 @@ class Engine:
         # What dead processes left: this daemon's predecessors at once, others' once their
         # leases expired. Calls that ended meanwhile are closed now (before the campaigns'
         # histories are read, so those count); calls still up are adopted below.
+        # Records a predecessor spooled while the database was away go first: they close
+        # calls with their real ends, which the takeover below would otherwise guess.
+        if not await self.cdr.replay():
+            logger.warning("spooled call records not written yet (the database is away)")
         mine = await self._store.take_over(self._settings.agent_lease_s)
         live_mine = await self._resolve(mine, "an earlier process of this daemon")
         theirs = await self._store.take_over_expired()
@@ -330,7 +343,8 @@ class Engine:
         unused = [lead.id for run in self.campaigns.values() for lead in run.leads]
         for run in self.campaigns.values():
             run.leads.clear()
-        await self.cdr.flush()
+        if not await self.cdr.flush():
+            self.cdr.spill()  # the database is away: the next start replays them
         if self._history is not None:
             await self._save_calibrations(self._history)
         with contextlib.suppress(Exception):
@@ -588,8 +602,13 @@ class Engine:
 
     def _agent_free(self, run: CampaignRun, agent: ag.Agent) -> None:
         """An agent became ready: serve the oldest waiting answered call, else pace."""
-        # An agent kept for a callback waits for that call (issue 5).
-        while run.waiting and agent.is_ready and agent.agent_id not in run.reserved:
+        # An agent kept for a callback waits for that call.
+        while (
+            run.waiting
+            and agent.is_ready
+            and agent.agent_id not in run.reserved
+            and self._agents_sure()
+        ):
             cid = run.waiting.popleft()
             call = run.calls.get(cid)
             if call is not None and call.state is cl.CallState.ANSWERED:
@@ -606,6 +625,17 @@ class Engine:
                 del run.reserved[agent_id]
                 kept = run.agents.get(agent_id)
                 agent = kept if kept is not None and kept.is_ready else None
+        if not self._agents_sure():
+            # The agents' leases ran out in a database outage: another daemon may have given
+            # them calls. The person hears the message now, not after a hold for nobody.
+            logger.warning(
+                "call %s abandoned: agent leases not renewed for %.0f s",
+                call.channel_id,
+                self._loop.time() - self._agent_leases_ok_at,
+                extra={"call": call.channel_id},
+            )
+            self._abandon(run, call)
+            return
         agent = agent or run.ready_agent()
         if agent is not None:
             self._assign(run, call, agent)
@@ -921,6 +951,14 @@ class Engine:
 
     # -- agent leases (several daemons on one database) -------------------------------------
 
+    def _agents_sure(self) -> bool:
+        """Our agents' leases have not run out since the last renewal that succeeded: no other
+        daemon can have taken them (a database outage stops renewals). Past that, no call is
+        handed to them, and none dialed for them."""
+        if self._agent_leases is None:
+            return True
+        return self._loop.time() - self._agent_leases_ok_at < self._settings.agent_lease_s
+
     def _owns(self, agent_id: str) -> bool:
         return self._agent_leases is None or agent_id in self._owned
 
@@ -972,7 +1010,8 @@ class Engine:
             if self._agent_leases_closed:
                 return
             held = {int(k) for k in self._owned}
-            want, settling = self._wanted_agents(self._loop.time())
+            asked_at = self._loop.time()
+            want, settling = self._wanted_agents(asked_at)
             try:
                 got = await leases.lease_agents(
                     want, held, self._settings.agent_lease_s, list(self.campaigns), settling
@@ -985,6 +1024,7 @@ class Engine:
             if self._agent_leases_failing:
                 logger.info("agent leases renewed again")
             self._agent_leases_failing = False
+            self._agent_leases_ok_at = asked_at
             self._owned = {str(a) for a in got.owned}
             for agent_id, holder in got.lost.items():
                 self._drop_agent(str(agent_id), holder)
@@ -1271,6 +1311,8 @@ class Engine:
     def _pace(self, run: CampaignRun) -> None:
         if not self._accepting or not self._pbx_up or run.paused or run.restoring:
             return
+        if self.cdr.failing or not self._agents_sure():
+            return  # the database is away: no new call until its records can be kept
         now = self._loop.time()
         if run.holding or any(lead.callback_agent_id is not None for lead in run.leads):
             self._dial_named_callbacks(run, now)

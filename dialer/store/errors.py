@@ -20,6 +20,12 @@ class StoreUnavailable(StoreError):
         self.reason = reason
 
 
+class StoreRefused(StoreError):
+    """Postgres refused the statement for its data (a key that vanished, a value out of
+    range): writing it again will not help. The message is the database's, never the bound
+    values (they may hold personal data)."""
+
+
 class NotFound(StoreError):
     """A row the caller named (campaign, list, attempt, agent ...) does not exist."""
 

@@ -8,9 +8,12 @@ be replaced for tests.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Collection, Mapping, Sequence
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 
+from sqlalchemy import insert
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dialer.domain.abandon import caller_id_or_none, no_caller_id_reason
@@ -28,6 +31,7 @@ from dialer.store.cleanup import (
     take_over_predecessors,
 )
 from dialer.store.engine import Database
+from dialer.store.errors import StoreRefused
 from dialer.store.history import campaign_history, others_minutes, save_calibration
 from dialer.store.leads import lease_leads, release_leads, renew_leases
 from dialer.store.records import (
@@ -43,12 +47,25 @@ from dialer.store.records import (
     Trunk,
 )
 from dialer.store.retry import DEFAULT_POLICY, RetryPolicy
+from dialer.store.tables import cdr_dead_letters
 
 logger = logging.getLogger(__name__)
 
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
+
+
+@asynccontextmanager
+async def refused_as_store_error() -> AsyncIterator[None]:
+    """A statement Postgres refused for its data becomes `StoreRefused`, with the database's
+    message only (SQLAlchemy's own text lists the bound values)."""
+    try:
+        yield
+    except DBAPIError as exc:
+        if exc.connection_invalidated:
+            raise
+        raise StoreRefused(f"{type(exc.orig).__name__}: {exc.orig}") from None
 
 
 class PgEngineStore:
@@ -102,16 +119,16 @@ class PgEngineStore:
             await release_leads(s, self.owner, lead_ids)
 
     async def write_starts(self, starts: Sequence[AttemptStart]) -> None:
-        async with self.db.transaction() as s:
+        async with refused_as_store_error(), self.db.transaction() as s:
             await start_attempts(s, starts)
 
     async def write_progress(self, updates: Sequence[AttemptProgress]) -> None:
-        async with self.db.transaction() as s:
+        async with refused_as_store_error(), self.db.transaction() as s:
             await update_attempts(s, updates)
 
     async def write_ends(self, ends: Sequence[AttemptEnd]) -> None:
         """Close attempts and move their leads on (see `cdrs.end_attempts`)."""
-        async with self.db.transaction() as s:
+        async with refused_as_store_error(), self.db.transaction() as s:
             await end_attempts(s, ends, self._policy)
 
     async def write_batch(
@@ -149,6 +166,14 @@ class PgEngineStore:
 
     async def _after_ends(self, s: AsyncSession, ended: Sequence[EndedAttempt]) -> None:
         """What else an attempt's end changes (none here; the rules' store keeps callbacks)."""
+
+    async def write_dead_letters(self, letters: Sequence[tuple[str, str, str]]) -> None:
+        """Keep refused call records: (kind, the record as a spool line, the error)."""
+        async with self.db.transaction() as s:
+            await s.execute(
+                insert(cdr_dead_letters),
+                [{"kind": k, "record": r, "error": e} for k, r, e in letters],
+            )
 
     async def renew(self) -> int:
         """Heartbeat: push this owner's leases to now + lease_s. Returns how many."""

@@ -36,7 +36,7 @@ from dialer.store import dnc, rules_config
 from dialer.store.cdrs import end_attempts, start_attempts, update_attempts
 from dialer.store.cleanup import Takeover
 from dialer.store.engine import Database
-from dialer.store.gateway import PgEngineStore, utc_now
+from dialer.store.gateway import PgEngineStore, refused_as_store_error, utc_now
 from dialer.store.leads import lease_leads, release_leads
 from dialer.store.records import (
     AttemptEnd,
@@ -362,7 +362,7 @@ class RulesStore(PgEngineStore):
         await callback_repo.finish_taken(s, undialed, dialed=False)
 
     async def write_ends(self, ends: Sequence[AttemptEnd]) -> None:
-        async with self.db.transaction() as s:
+        async with refused_as_store_error(), self.db.transaction() as s:
             ended = await end_attempts(s, ends, self._policy)
             await self._after_ends(s, ended)
 

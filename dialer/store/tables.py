@@ -454,6 +454,18 @@ pbx_cdr = Table(
     Index(None, "recorded_at"),
 )
 
+# Call records the database refused, kept whole (the spool's JSON line, as text: jsonb would
+# refuse a NUL) with the error, so one bad record never blocks the others (dialer.engine.cdr).
+cdr_dead_letters = Table(
+    "cdr_dead_letters",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=True),
+    Column("kind", Text, nullable=False),
+    Column("record", Text, nullable=False),
+    Column("error", Text, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
 ALL_TABLES = (
     trunks,
     campaigns,
@@ -469,6 +481,7 @@ ALL_TABLES = (
     callbacks,
     daemons,
     pbx_cdr,
+    cdr_dead_letters,
 )
 
 __all__ = [
@@ -478,6 +491,7 @@ __all__ = [
     "callbacks",
     "campaign_rules",
     "campaigns",
+    "cdr_dead_letters",
     "daemons",
     "disposition_codes",
     "dispositions",

@@ -167,6 +167,8 @@ class FakeCdr:
     def __init__(self) -> None:
         self.last_write_ms = 0.0
         self.pending = 0
+        self.spooled = 0
+        self.dead_letters = 0
 
 
 class FakeEngine:
@@ -271,6 +273,9 @@ class SlowStore:
         self.written.extend(starts)
 
     async def write_progress(self, updates: Sequence[Any]) -> None:
+        return None
+
+    async def write_dead_letters(self, letters: Sequence[Any]) -> None:
         return None
 
     async def write_ends(self, ends: Sequence[Any]) -> object:

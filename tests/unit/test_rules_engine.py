@@ -121,6 +121,8 @@ class FakeStore:
 
     async def write_progress(self, updates: Sequence[AttemptProgress]) -> None: ...
 
+    async def write_dead_letters(self, letters: Sequence[tuple[str, str, str]]) -> None: ...
+
     async def write_ends(self, ends: Sequence[AttemptEnd]) -> object:
         self.ends.extend(ends)
         return None

@@ -262,3 +262,29 @@ async def test_a_dead_daemons_headset_legs_are_adopted_not_called_again() -> Non
         await wait_until(lambda: run.agents["1"].state is ag.AgentState.LOGGED_OUT)
     finally:
         await _stop(engine, runner)
+
+
+async def test_no_call_goes_to_agents_whose_leases_could_not_be_renewed() -> None:
+    """The database goes away: the agent leases cannot be renewed. Once they would have run
+    out (another daemon may own the agents now), no call is dialed and an answered call
+    hears the abandon message at once instead of being bridged."""
+    table = LeaseTable()
+    engine, fake = await _engine(table, "A", leads=3)
+    runner = asyncio.create_task(engine.run())
+    try:
+        run = engine.campaigns[7]
+        await wait_until(lambda: len(fake.dialed) == 2)  # one call per ready agent
+        first = fake.dialed["+12025550001"]
+
+        async def database_away(*_args: object, **_kw: object) -> AgentLeases:
+            raise ConnectionError("database unreachable")
+
+        engine._agent_leases.lease_agents = database_away  # type: ignore[union-attr,method-assign]
+        await asyncio.sleep(SETTINGS.agent_lease_s * 1.5)
+        fake.queue.put_nowait(pbx.Answered(first, fake.now()))
+        await wait_until(lambda: run.calls[first].state.value == "abandoning")
+        assert first not in fake.bridges
+        assert any(x.is_ready for x in run.agents.values())  # ready, yet not ours for sure
+        assert len(fake.dialed) == 2  # the third lead waits
+    finally:
+        await _stop(engine, runner)

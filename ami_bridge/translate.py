@@ -65,7 +65,7 @@ def _get(headers: Headers, key: str) -> str:
     if value is None:
         return ""
     if isinstance(value, list):  # a repeated header; take the last
-        return str(value[-1])
+        return str(value[-1]) if value else ""
     return str(value)
 
 

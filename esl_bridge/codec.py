@@ -308,15 +308,23 @@ def parse_frame(frame: Frame) -> Message:
 
 
 class Decoder:
-    """Bytes in, typed messages out."""
+    """Bytes in, typed messages out. A frame that does not parse breaks it as a framing error
+    breaks the reader: nothing after it can be trusted (the client reconnects)."""
 
-    __slots__ = ("_reader",)
+    __slots__ = ("_broken", "_reader")
 
     def __init__(self) -> None:
         self._reader = FrameReader()
+        self._broken = False
 
     def feed(self, data: bytes) -> list[Message]:
-        return [parse_frame(frame) for frame in self._reader.feed(data)]
+        if self._broken:
+            raise EslProtocolError("decoder is broken by an earlier protocol error")
+        try:
+            return [parse_frame(frame) for frame in self._reader.feed(data)]
+        except EslProtocolError:
+            self._broken = True
+            raise
 
     @property
     def buffered(self) -> int:

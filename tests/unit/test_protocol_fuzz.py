@@ -1,12 +1,14 @@
 """The protocol edges fuzzed: AMI messages and ESL bytes as a broken or hostile PBX might send
 them, random and mutated from the transcripts recorded on the real PBXs. The AMI translation
 must never raise (nonsense becomes no event), the ESL codec only its declared protocol error,
-and the ESL translation nothing at all. A small seeded slice runs in the suite; raise
-HYPOTHESIS_PROFILE / max_examples for a long run."""
+and the ESL translation nothing at all. A small seeded slice runs in the suite; a long run:
+`DIALER_FUZZ_EXAMPLES=20000 .venv/bin/pytest tests/unit/test_protocol_fuzz.py` (random, not
+seeded, when the variable is set)."""
 
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +27,8 @@ AMI = [
 ]
 AMI_IN = [[h for h in t if "Event" in h] for t in AMI]
 ESL = [p.read_bytes() for p in sorted((DATA / "esl").glob("*.rx"))]
+_LONG = os.environ.get("DIALER_FUZZ_EXAMPLES")
+FUZZ = settings(max_examples=int(_LONG) if _LONG else 150, deadline=None, derandomize=_LONG is None)
 EVENT_TYPES = tuple(
     t for t in vars(pbx).values() if isinstance(t, type) and t.__module__ == pbx.__name__
 )
@@ -51,7 +55,7 @@ def _check_events(events: list[pbx.PbxEvent]) -> None:
     assert all(isinstance(e, EVENT_TYPES) for e in events)
 
 
-@settings(max_examples=150, deadline=None, derandomize=True)
+@FUZZ
 @given(transcript=st.sampled_from(AMI_IN), data=st.data())
 def test_ami_translation_never_raises_on_mutated_events(
     transcript: list[dict[str, Any]], data: st.DataObject
@@ -65,7 +69,7 @@ def test_ami_translation_never_raises_on_mutated_events(
         assert live is None or isinstance(live, pbx.LiveChannel)
 
 
-@settings(max_examples=150, deadline=None, derandomize=True)
+@FUZZ
 @given(headers=st.dictionaries(_text | st.sampled_from(["Event", "Uniqueid", "Cause"]), _value))
 def test_ami_translation_never_raises_on_random_headers(headers: dict[str, Any]) -> None:
     tr = AmiTranslator()
@@ -92,13 +96,13 @@ def _feed(raw: bytes, cuts: list[int]) -> list[codec.Message]:
     return got
 
 
-@settings(max_examples=150, deadline=None, derandomize=True)
+@FUZZ
 @given(raw=st.binary(max_size=2000), cuts=st.lists(st.integers(0, 2000), max_size=5))
 def test_esl_codec_on_random_bytes(raw: bytes, cuts: list[int]) -> None:
     _feed(raw, [c for c in cuts if c <= len(raw)])
 
 
-@settings(max_examples=150, deadline=None, derandomize=True)
+@FUZZ
 @given(raw=st.sampled_from(ESL), data=st.data())
 def test_esl_codec_and_translation_on_mutated_transcripts(raw: bytes, data: st.DataObject) -> None:
     blob = bytearray(raw)

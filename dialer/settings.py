@@ -217,10 +217,17 @@ class HttpSettings:
     admin_token: str = field(default="", repr=False)
     access_log: bool = False
     shutdown_timeout_s: float = 5.0
+    # Request bodies: every /api route, and lead imports (a CSV or JSON file).
+    max_body_bytes: int = 1_048_576
+    max_upload_bytes: int = 104_857_600
 
     def check(self) -> None:
         if not self.host:
             raise ConfigError("http.host: must not be empty")
+        if not 1024 <= self.max_body_bytes <= self.max_upload_bytes:
+            raise ConfigError(
+                "http.max_body_bytes: expected at least 1024 and at most http.max_upload_bytes"
+            )
         if self.port != 0:
             _port("http.port", self.port)
         _positive("http.shutdown_timeout_s", self.shutdown_timeout_s)

@@ -23,6 +23,7 @@ from dialer.api import agents, campaigns, leads, system
 from dialer.api.auth import TokenTable
 from dialer.api.context import ApiContext, MetricsHandler
 from dialer.api.deps import ApiError, FieldError
+from dialer.api.guard import RequestGuard
 from dialer.api.lifecycle import IllegalCampaignAction
 from dialer.api.server import HttpServer
 from dialer.domain.agent import IllegalAgentTransition
@@ -68,6 +69,13 @@ def build_app(ctx: ApiContext, metrics_handler: MetricsHandler | None = None) ->
     app.include_router(agents.router)
     app.include_router(system.router)
     _add_error_handlers(app)
+    # The token and the body's size are checked before any route reads the body.
+    app.add_middleware(
+        RequestGuard,
+        tokens=ctx.tokens,
+        max_body=ctx.settings.http.max_body_bytes,
+        max_upload=ctx.settings.http.max_upload_bytes,
+    )
     if metrics_handler is not None:
         handler = metrics_handler
 

@@ -2,7 +2,11 @@
 
 Masking is done by a filter on the handler, so it also covers messages from libraries
 (panoramisk logs whole AMI messages at debug level, numbers included). A number keeps its
-country prefix and last two digits: +44******23.
+country prefix and last two digits: +44******23. Tracebacks are masked the same way (an
+exception's message may quote a number or a secret).
+
+One record is one line: CR and LF in a message or an extra (a name someone typed, an AMI
+value) are written as \\r and \\n, so nobody can forge log lines through a field.
 """
 
 from __future__ import annotations
@@ -33,9 +37,19 @@ def mask_phone(number: str) -> str:
     )
 
 
+# SQLAlchemy's error text lists the statement's bound values (names, notes, numbers): never
+# logged. Up to the "(Background on this error ...)" line it adds, or the end.
+_SQL_PARAMETERS = re.compile(r"\[parameters: .*?\](?=\s*(?:\(Background|$))", re.S)
+
+
 def mask_text(text: str) -> str:
+    text = _SQL_PARAMETERS.sub("[parameters hidden]", text)
     text = _PHONE.sub(lambda m: mask_phone(m.group(0)), text)
     return _SECRET.sub(lambda m: f"{m.group(1)}{m.group(2)}***", text)
+
+
+def one_line(text: str) -> str:
+    return text.replace("\r", "\\r").replace("\n", "\\n")
 
 
 class MaskingFilter(logging.Filter):
@@ -43,7 +57,7 @@ class MaskingFilter(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
-        masked = mask_text(message)
+        masked = one_line(mask_text(message))
         if masked != message or record.args:
             record.msg = masked
             record.args = None
@@ -66,6 +80,9 @@ class JsonFormatter(logging.Formatter):
             out["exc"] = self.formatException(record.exc_info)
         return json.dumps(out, default=str)
 
+    def formatException(self, ei: Any) -> str:
+        return mask_text(super().formatException(ei))
+
 
 class TextFormatter(logging.Formatter):
     def __init__(self) -> None:
@@ -73,8 +90,15 @@ class TextFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         line = super().format(record)
-        extras = [f"{k}={getattr(record, k)}" for k in _EXTRA_KEYS if hasattr(record, k)]
+        extras = [
+            f"{k}={one_line(mask_text(str(getattr(record, k))))}"
+            for k in _EXTRA_KEYS
+            if hasattr(record, k)
+        ]
         return f"{line} [{' '.join(extras)}]" if extras else line
+
+    def formatException(self, ei: Any) -> str:
+        return mask_text(super().formatException(ei))
 
 
 def setup(level: str = "INFO", fmt: str = "text") -> None:

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import json
 import logging
+import sys
 
 import pytest
 
-from dialer.logs import JsonFormatter, MaskingFilter, mask_phone, mask_text
+from dialer.logs import JsonFormatter, MaskingFilter, TextFormatter, mask_phone, mask_text
 
 
 def test_mask_phone_keeps_country_and_last_two() -> None:
@@ -36,3 +37,45 @@ def test_filter_masks_args_and_json_carries_extra(caplog: pytest.LogCaptureFixtu
     out = json.loads(JsonFormatter().format(record))
     assert out["msg"] == "dialing +33*******78"
     assert out["campaign"] == "spring"
+
+
+def test_one_record_is_one_line_whatever_a_field_holds() -> None:
+    record = logging.LogRecord(
+        "x",
+        logging.WARNING,
+        __file__,
+        1,
+        "agent %s: bad endpoint",
+        ("eve\r\nINFO dialer: all good",),
+        None,
+    )
+    record.agent = "eve\nforged"
+    MaskingFilter().filter(record)
+    line = TextFormatter().format(record)
+    assert "\n" not in line and "\r" not in line
+    assert "eve\\r\\nINFO dialer" in line and "agent=eve\\nforged" in line
+
+
+def test_tracebacks_are_masked_like_messages() -> None:
+    try:
+        raise ValueError("cannot dial +33612345678 with secret=hunter2")
+    except ValueError:
+        record = logging.LogRecord("x", logging.ERROR, __file__, 1, "failed", (), sys.exc_info())
+    for formatter in (TextFormatter(), JsonFormatter()):
+        out = formatter.format(record)
+        assert "612345678" not in out and "hunter2" not in out, out
+        assert "+33*******78" in out
+
+
+def test_sql_errors_do_not_echo_bound_values() -> None:
+    from sqlalchemy.exc import IntegrityError
+
+    exc = IntegrityError(
+        "INSERT INTO leads (phone, name) VALUES ($1, $2)",
+        ("+33612345678", "Marie Curie"),
+        Exception("duplicate key"),
+    )
+    text = mask_text(f"writing failed: {exc}")
+    assert "Marie Curie" not in text and "33612345678" not in text
+    assert "duplicate key" in text and "[parameters hidden]" in text
+    assert "INSERT INTO leads" in text  # the statement itself stays: it helps and holds no data

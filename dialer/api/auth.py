@@ -57,8 +57,11 @@ class Principal:
     agent: str | None = None  # for role agent: the agent's name or id
 
     def acts_as_agent(self, agent_id: int, agent_name: str) -> bool:
-        """True when this principal is that agent."""
-        return self.agent is not None and self.agent in (str(agent_id), agent_name)
+        """True when this principal is that agent: digits name its id, anything else its name
+        (so an agent named "7", from before names of digits were refused, is not agent 7)."""
+        if self.agent is None:
+            return False
+        return self.agent == str(agent_id) if self.agent.isdigit() else self.agent == agent_name
 
 
 def digest(token: str) -> str:

@@ -22,7 +22,18 @@ from dialer.rules.policy import MIN_RING_TIMEOUT_S
 from dialer.store.records import CampaignStatus, PacingMode
 
 Ref = Annotated[int | str, Field(description="a numeric id or a name")]
-Name = Annotated[str, Field(min_length=1, max_length=100, pattern=r"^\S(.*\S)?$")]
+def _not_all_digits(value: str) -> str:
+    # Paths and agent tokens read digits as an id: a name of digits would be another's id.
+    if value.isdigit():
+        raise ValueError("a name must not be all digits (digits name an id)")
+    return value
+
+
+Name = Annotated[
+    str,
+    Field(min_length=1, max_length=100, pattern=r"^\S(.*\S)?$"),
+    AfterValidator(_not_all_digits),
+]
 CallerId = Annotated[
     str,
     Field(

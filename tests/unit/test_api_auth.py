@@ -6,9 +6,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from pydantic import TypeAdapter, ValidationError
 
 from dialer.api.auth import Principal, Role, TokenTable, digest, parse_tokens_file
 from dialer.api.lifecycle import Action, IllegalCampaignAction, next_status
+from dialer.api.models import Name
 from dialer.api.stats import figures
 from dialer.domain.results import CallResult
 from dialer.settings import ConfigError, HttpSettings
@@ -52,6 +54,11 @@ def test_tokens_file_plain_and_hashed(tmp_path: Path) -> None:
     assert alice == Principal("alice", Role.AGENT, "alice")
     assert alice.acts_as_agent(7, "alice")
     assert not alice.acts_as_agent(8, "bob")
+    # Digits name an id, never a name: the token of agent 7 is not the agent named "8", and
+    # a stored agent named "7" is not agent 7.
+    seven = Principal("seven", Role.AGENT, "7")
+    assert seven.acts_as_agent(7, "someone")
+    assert not seven.acts_as_agent(8, "7")
     assert table.lookup("env-admin-token-0001") == Principal("admin", Role.ADMIN)
     assert table.lookup("0123456789abcdef-admi") is None
     assert "0123456789abcdef" not in repr(table)
@@ -154,3 +161,10 @@ def test_figures_rates() -> None:
     assert out["contact_rate"] == 8 / 20  # cancelled attempts left out
     assert (out["latency_p50_ms"], out["latency_p99_ms"]) == (40, 90)
     assert out["by_result"]["cancelled"] == 5
+
+
+def test_names_of_digits_are_refused() -> None:
+    names = TypeAdapter(Name)
+    assert names.validate_python("team 7") == "team 7"
+    with pytest.raises(ValidationError, match="must not be all digits"):
+        names.validate_python("42")

@@ -7,6 +7,7 @@ import logging
 import sys
 
 import pytest
+from sqlalchemy.exc import IntegrityError
 
 from dialer.logs import JsonFormatter, MaskingFilter, TextFormatter, mask_phone, mask_text
 
@@ -68,8 +69,6 @@ def test_tracebacks_are_masked_like_messages() -> None:
 
 
 def test_sql_errors_do_not_echo_bound_values() -> None:
-    from sqlalchemy.exc import IntegrityError
-
     exc = IntegrityError(
         "INSERT INTO leads (phone, name) VALUES ($1, $2)",
         ("+33612345678", "Marie Curie"),

@@ -51,9 +51,8 @@ def run(sc: Scenario) -> dict[str, Any]:
 def scenario_for(
     base: Scenario, pacer: str, agents: int, days: int, fixed_ratio: float
 ) -> Scenario:
-    mode = "power" if pacer == "fixed_ratio" else pacer
     return dataclasses.replace(
-        base, agents=agents, days=days, mode=mode, lines_per_agent=fixed_ratio
+        base, agents=agents, days=days, mode=pacer, lines_per_agent=fixed_ratio
     )
 
 

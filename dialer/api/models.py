@@ -22,6 +22,8 @@ from dialer.rules.policy import MIN_RING_TIMEOUT_S
 from dialer.store.records import CampaignStatus, PacingMode
 
 Ref = Annotated[int | str, Field(description="a numeric id or a name")]
+
+
 def _not_all_digits(value: str) -> str:
     # Paths and agent tokens read digits as an id: a name of digits would be another's id.
     if value.isdigit():

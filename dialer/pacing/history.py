@@ -23,6 +23,7 @@ from dialer.pacing.base import AgentWork, CallOutcome, Pacer
 from dialer.pacing.ledger import AbandonLedger
 from dialer.pacing.others import OthersTally
 from dialer.pacing.predictive import PredictivePacer
+from dialer.pacing.ratio import PowerPacer
 
 MINUTE_S = 60.0
 
@@ -109,6 +110,7 @@ def restore_pacer(pacer: Pacer, history: CampaignHistory, now: float) -> None:
         if history.calibration is not None:
             pacer.restore_calibration(*history.calibration)
         pacer.settle(now)  # the replayed calls have all ended by now
+    if isinstance(pacer, PredictivePacer | PowerPacer):
         ledger = AbandonLedger(pacer.ledger.windows_s)
         restore_ledger(ledger, history, now)
         pacer.ledger = ledger

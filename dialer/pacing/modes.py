@@ -43,5 +43,13 @@ def make_pacer(settings: PacingSettings) -> Pacer:
     if settings.mode is PacingMode.PROGRESSIVE:
         return ProgressivePacer()
     if settings.mode is PacingMode.POWER:
-        return PowerPacer(settings.lines_per_agent, settings.predictive.max_lines_per_agent)
+        p = settings.predictive
+        return PowerPacer(
+            settings.lines_per_agent,
+            p.max_lines_per_agent,
+            cap=p.cap,
+            target=p.target,
+            windows_s=p.windows_s,
+            min_answered=p.brake_min_answered,
+        )
     return PredictivePacer(settings.predictive)

@@ -65,6 +65,7 @@ from dialer.pacing.base import (
     PacingEstimates,
     PacingSnapshot,
 )
+from dialer.pacing.cap import CAP_AHEAD_S, breaks_cap
 from dialer.pacing.estimators import ContactRate, Durations, DurationView
 from dialer.pacing.ledger import GRACE_S, WINDOWS_S, AbandonLedger
 from dialer.pacing.limits import MAX_LINES_PER_AGENT, agent_counts, room
@@ -103,7 +104,6 @@ _PAD = 8  # table slots for ages just below zero
 _CALL_ROWS = 4096  # ring ages (s) the call table may cover; older calls count as no-answers
 _P_STEPS = 200.0  # call tables are cached per contact rate rounded to 1/_P_STEPS
 _ROW_BUDGET = 8  # agent rows a decision may recompute after a rebuild (the rest wait)
-_CAP_AHEAD_S = 300.0  # "capped" also when the cap would be reached this soon with no new answer
 _AIM_EVERY_S = 5.0  # the aim is worked out again this often (and after each abandonment)
 _RATE_TAU_S = 1800.0  # memory of the answer-rate estimate, in dialing time
 _RESOLVE_S = 30.0  # a ring timeout: calls dialed this long ago have ended (if no ring was longer)
@@ -648,14 +648,19 @@ class PredictivePacer:
             totals = self._totals
             # At the cap: one more abandonment would break it, now or in a few minutes even if
             # no answer came meanwhile (the window's oldest answers leave: its rate creeps up).
-            soon = ledger.ahead_totals(now, (_CAP_AHEAD_S,))
-            self._at_cap = any(
-                (ab + s.cap_margin) / max(ans + s.cap_margin, s.brake_min_answered) > s.cap
-                for (now_ans, now_ab), ((ans_soon, ab_soon),), span in zip(
-                    totals, soon, ledger.windows_s, strict=True
-                )
-                if not self._is_burst(span)  # the burst window is braked for, never capped
-                for ans, ab in ((now_ans, now_ab), (ans_soon, ab_soon))
+            soon = ledger.ahead_totals(now, (CAP_AHEAD_S,))
+            # the burst window is braked for, never capped
+            kept = [
+                (now_t, soon_t)
+                for now_t, (soon_t,), span in zip(totals, soon, ledger.windows_s, strict=True)
+                if not self._is_burst(span)
+            ]
+            self._at_cap = breaks_cap(
+                [n for n, _ in kept],
+                [x for _, x in kept],
+                s.cap,
+                s.cap_margin,
+                s.brake_min_answered,
             )
         if self.contact.count == 0 or self.answer_time.count < s.warmup_answers:
             return "warm-up"

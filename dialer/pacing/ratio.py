@@ -5,7 +5,9 @@ Rules:
 - Preview: one lead per ready agent without one; the agent starts the call, so the engine presents
   leads instead of dialing them. Never abandons.
 - Power: keep `lines_per_agent` calls in flight per *ready* agent (rounded). Nothing is dialed for
-  agents who are talking or in wrap-up, however soon they will be free.
+  agents who are talking or in wrap-up, however soon they will be free. It keeps the same
+  abandonment cap as predictive (dialer.pacing.cap): near the target its lines beyond one per
+  agent are halved, at the cap it dials one call per ready agent until back under it.
 - Adaptive ratio: power dialing whose ratio moves after every live answer: down after an
   abandonment, up a little after a connection, so that on average the share abandoned is the
   target. It is the classic knob; it is here as a baseline for the simulator and the benchmark (a
@@ -17,6 +19,8 @@ from __future__ import annotations
 import math
 
 from dialer.pacing.base import AgentWork, CallOutcome, PacingDecision, PacingSnapshot
+from dialer.pacing.cap import cap_phase
+from dialer.pacing.ledger import WINDOWS_S, AbandonLedger
 from dialer.pacing.limits import MAX_LINES_PER_AGENT, agent_counts, room
 
 
@@ -39,21 +43,53 @@ class PreviewPacer:
 
 
 class PowerPacer:
-    """A fixed number of lines per ready agent."""
+    """A fixed number of lines per ready agent, under the abandonment cap (`cap` None: a bare
+    fixed ratio, which the simulator compares against; the daemon never runs one)."""
 
     def __init__(
-        self, lines_per_agent: float, max_lines_per_agent: float = MAX_LINES_PER_AGENT
+        self,
+        lines_per_agent: float,
+        max_lines_per_agent: float = MAX_LINES_PER_AGENT,
+        *,
+        cap: float | None = 0.03,
+        target: float = 0.025,
+        windows_s: tuple[float, ...] = WINDOWS_S,
+        min_answered: int = 300,
     ) -> None:
         if not 1.0 <= lines_per_agent <= max_lines_per_agent:
             raise ValueError("lines_per_agent must be between 1 and max_lines_per_agent")
+        if cap is not None and not 0.0 < target <= cap < 1.0:
+            raise ValueError("need 0 < target <= cap < 1")
         self.lines_per_agent = lines_per_agent
         self._max_lines = max_lines_per_agent
+        self._cap = cap
+        self._target = target
+        self._min_answered = min_answered
+        # The campaign's live answers (restored from its history at start, as predictive's).
+        self.ledger = AbandonLedger(windows_s)
 
     def decide(self, snap: PacingSnapshot) -> PacingDecision:
+        phase = (
+            None
+            if self._cap is None  # a bare fixed ratio: the simulator's baseline only
+            else cap_phase(
+                self.ledger,
+                snap.now,
+                cap=self._cap,
+                target=self._target,
+                min_answered=self._min_answered,
+            )
+        )
+        if phase == "capped":
+            return _ratio_decision(snap, 1.0, self._max_lines, "capped: progressive, power")
+        if phase == "braking":
+            half = 1.0 + (self.lines_per_agent - 1.0) / 2.0
+            return _ratio_decision(snap, half, self._max_lines, "braking near the target: power")
         return _ratio_decision(snap, self.lines_per_agent, self._max_lines, "power")
 
     def observe_call(self, outcome: CallOutcome) -> None:
-        return None
+        if outcome.answered_at is not None:
+            self.ledger.record(outcome.ended_at, outcome.abandoned)
 
     def observe_work(self, work: AgentWork) -> None:
         return None

@@ -30,7 +30,9 @@ def make_sim_pacer(sc: Scenario) -> Pacer:
     if sc.mode == "progressive":
         return ProgressivePacer()
     if sc.mode == "power":
-        return PowerPacer(sc.lines_per_agent)
+        return PowerPacer(sc.lines_per_agent, cap=sc.cap, target=sc.target)
+    if sc.mode == "fixed_ratio":
+        return PowerPacer(sc.lines_per_agent, cap=None)
     if sc.mode == "adaptive_ratio":
         return AdaptiveRatioPacer(sc.ratio_target)
     return PredictivePacer(

@@ -25,7 +25,9 @@ from typing import Any
 
 from dialer.pacing.base import TAKE_BACK_OVER
 
-MODES = ("preview", "progressive", "power", "adaptive_ratio", "predictive")
+# "fixed_ratio" and "adaptive_ratio" are baselines to compare with (the daemon offers neither):
+# a bare fixed ratio, and one tuned by feedback; "power" is the daemon's, under the cap.
+MODES = ("preview", "progressive", "power", "fixed_ratio", "adaptive_ratio", "predictive")
 SCENARIO_DIR = Path(__file__).resolve().parents[2] / "scenarios"
 
 

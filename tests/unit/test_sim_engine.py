@@ -96,7 +96,7 @@ def test_progressive_reaches_about_65_percent_without_abandoning() -> None:
 
 
 def test_figures_add_up() -> None:
-    raw = simulate(dataclasses.replace(SHORT, mode="power", lines_per_agent=3.0, days=2))
+    raw = simulate(dataclasses.replace(SHORT, mode="fixed_ratio", lines_per_agent=3.0, days=2))
     s = summarize(raw)
     assert s["answered"] == s["connected"] + s["abandoned"]
     assert s["answered"] == sum(raw.day_answered) == sum(raw.trace.minute_answered)

@@ -57,7 +57,7 @@ def test_predictive_beats_progressive_and_the_ratios() -> None:
     assert pred_ab <= adaptive["abandonment"]["overall"]
     assert pred["utilisation"] > adaptive["utilisation"] + 0.015
     # the best fixed ratio that abandons no more than predictive does
-    fixed = [day(ref, mode="power", lines_per_agent=r) for r in (2.8, 3.1, 3.4)]
+    fixed = [day(ref, mode="fixed_ratio", lines_per_agent=r) for r in (2.8, 3.1, 3.4)]
     fair = [f for f in fixed if f["abandonment"]["overall"] <= pred_ab]
     assert fair, [f["abandonment"]["overall"] for f in fixed]
     assert pred["utilisation"] > max(f["utilisation"] for f in fair) + 0.015
@@ -70,12 +70,17 @@ def test_predictive_beats_progressive_and_the_ratios() -> None:
 
 def test_a_fixed_ratio_right_for_a_large_team_abandons_far_too_much_at_5() -> None:
     ref = load_scenario("reference")
-    big = day(ref, agents=50, day_hours=4.0, mode="power", lines_per_agent=4.7)
-    small = day(ref, agents=5, day_hours=4.0, mode="power", lines_per_agent=4.7)
+    big = day(ref, agents=50, day_hours=4.0, mode="fixed_ratio", lines_per_agent=4.7)
+    small = day(ref, agents=5, day_hours=4.0, mode="fixed_ratio", lines_per_agent=4.7)
     pred_small = day(ref, agents=5, day_hours=4.0, mode="predictive")
     assert big["abandonment"]["overall"] < 0.05
     assert small["abandonment"]["overall"] > 0.20
     assert pred_small["abandonment"]["overall"] < 0.03
+    # The daemon's power mode is that ratio under the cap: a supervisor who sets 4.7 lines
+    # for a team of 5 cannot break the 3% rule with it.
+    power = day(ref, agents=5, day_hours=4.0, days=2, mode="power", lines_per_agent=4.7)
+    assert power["abandonment"]["worst_24h"] <= 0.03, power["abandonment"]
+    assert power["utilisation"] > 0.5
 
 
 def test_taking_calls_back_raises_utilisation_without_abandoning_more() -> None:

@@ -13,10 +13,11 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Path
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from dialer.api import queries
 from dialer.api.auth import Principal, Role
@@ -43,10 +44,12 @@ from dialer.api.models import (
     PauseBody,
 )
 from dialer.domain import agent as ag
+from dialer.rules.verdict import Reason
 from dialer.store import agents as agent_repo
 from dialer.store import callbacks
 from dialer.store.dispositions import record_disposition
 from dialer.store.errors import NotFound
+from dialer.store.explain import explain_lead
 from dialer.store.records import Agent
 
 logger = logging.getLogger(__name__)
@@ -262,7 +265,8 @@ async def disposition(
     agent: AgentPath, body: DispositionBody, ctx: Ctx, who: Anyone
 ) -> DispositionOut:
     a = await _agent(ctx, agent, who)
-    attempt_id = body.attempt_id or _engine_call_of(ctx, a.id)
+    engine_call = _engine_call_of(ctx, a.id)
+    attempt_id = body.attempt_id or engine_call
     # The call's record may still be queued in the CDR writer.
     await ctx.engine.cdr.flush()
     loop = asyncio.get_running_loop()
@@ -275,8 +279,10 @@ async def disposition(
                     raise Conflict(f"agent {a.name} has had no call")
             owner = await queries.attempt_campaign_and_agent(s, attempt_id)
             if owner is not None:
-                if who.role is Role.AGENT and owner[1] not in (None, a.id):
-                    raise Forbidden("that call was another agent's")
+                # An agent writes results only on its own calls: one connected to it, or the
+                # one this daemon gave it (its agent may not be stored yet).
+                if who.role is Role.AGENT and owner[1] != a.id and attempt_id != engine_call:
+                    raise Forbidden("that call was not this agent's")
                 d = await record_disposition(
                     s, attempt_id, body.code, at=datetime.now(UTC), agent_id=a.id, note=body.note
                 )
@@ -317,6 +323,42 @@ def callback_out(cb: callbacks.Callback) -> CallbackOut:
     )
 
 
+# What no callback may go around: it would be dialed anyway, as any call to the lead.
+_NEVER_CALLED = frozenset(
+    {
+        Reason.DNC,
+        Reason.BLOCKED,
+        Reason.DONE,
+        Reason.ATTEMPT_CAP,
+        Reason.CAP_PER_DAY,
+        Reason.CAP_ROLLING_24H,
+        Reason.CAP_PER_WEEK,
+        Reason.CAP_PER_MONTH,
+    }
+)
+_PAST_SLACK = timedelta(seconds=60)
+
+
+async def _check_callback_rules(
+    s: AsyncSession, lead_id: int, at: datetime, *, named_agent: bool
+) -> None:
+    """A callback is never in the past, nor for a lead the rules would not call at that time:
+    done, capped, on a do-not-call list; nor inside the 72 hours after an abandoned call unless
+    it reserves a named agent (a repeat call within 72 hours only with an agent there for it,
+    as the UK rule allows). 422 naming the field and every reason."""
+    if at < datetime.now(UTC) - _PAST_SLACK:
+        raise FieldError(("body", "at"), f"{at.isoformat()} is in the past")
+    verdict = (await explain_lead(s, lead_id, at.astimezone(UTC))).verdict
+    refused = [
+        b
+        for b in verdict.blockers
+        if b.reason in _NEVER_CALLED or (b.reason is Reason.ABANDON_LOCK and not named_agent)
+    ]
+    if refused:
+        why = "; ".join(f"{b.reason.value}: {b.detail}" for b in refused)
+        raise FieldError(("body", "lead_id"), f"lead {lead_id} may not be called then ({why})")
+
+
 @router.post("/callbacks", status_code=201, summary="Schedule a callback for a lead")
 async def create_callback(body: CallbackCreate, ctx: Ctx, who: Anyone) -> CallbackOut:
     """To a named agent or to anyone; it replaces the lead's pending callback. An agent
@@ -333,6 +375,7 @@ async def create_callback(body: CallbackCreate, ctx: Ctx, who: Anyone) -> Callba
                 assignee = (await queries.agent_by_ref(s, body.agent)).id
             except NotFound as exc:
                 raise FieldError(("body", "agent"), str(exc)) from None
+        await _check_callback_rules(s, lead.id, body.at, named_agent=assignee is not None)
         try:
             cb = await callbacks.schedule(
                 s, lead.id, body.at, agent_id=assignee, note=body.note, created_by=who.name

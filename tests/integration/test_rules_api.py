@@ -252,3 +252,57 @@ def test_openapi_lists_the_new_routes(daemon: Daemon) -> None:
         "/api/v1/campaigns/{campaign}/reasons",
     ):
         assert "get" in paths[path], path
+
+
+def test_a_callback_never_goes_around_the_rules(daemon: Daemon, store_db_url: str) -> None:
+    numbers = [f"+1415555030{i}" for i in range(5)]
+    name, (listed, done, abandoned, plain, other) = new_campaign(daemon, numbers)
+    now = datetime.now(UTC)
+
+    async def facts(s: Any) -> tuple[int, int]:
+        await dnc.opt_out(s, numbers[0], note="asked on the call")
+        await s.execute(text("UPDATE leads SET status = 'done' WHERE id = :i"), {"i": done})
+        row = (
+            await s.execute(
+                text(
+                    "SELECT campaign_id, (SELECT id FROM trunks LIMIT 1) FROM leads WHERE id = :i"
+                ),
+                {"i": abandoned},
+            )
+        ).one()
+        aid = str(uuid.uuid4())
+        await start_attempts(s, [AttemptStart(aid, abandoned, row[0], row[1], "t", now)])
+        await end_attempts(s, [AttemptEnd(aid, now + timedelta(seconds=30), CallResult.ABANDONED)])
+        return int(row[0]), int(row[1])
+
+    run_db(store_db_url, facts)
+    with daemon.client("admin") as admin:
+        body = {"name": unique("keeper"), "sip_endpoint": unique("sip"), "campaign": name}
+        assert admin.post("/api/v1/agents", json=body).status_code == 201
+        keeper = body["name"]
+    soon = (now + timedelta(hours=1)).isoformat()
+    with daemon.client("supervisor") as http:
+
+        def refused(lead: int, at: str, field: str, agent: str | None = None) -> str:
+            body = {"lead_id": lead, "at": at, **({"agent": agent} if agent else {})}
+            r = http.post("/api/v1/callbacks", json=body)
+            assert r.status_code == 422, r.text
+            ((err,),) = [r.json()["detail"]]
+            assert err["loc"] == ["body", field], err
+            return str(err["msg"])
+
+        assert "is in the past" in refused(plain, (now - timedelta(hours=1)).isoformat(), "at")
+        assert "dnc" in refused(listed, soon, "lead_id")
+        assert "done" in refused(done, soon, "lead_id")
+        assert "abandon_lock" in refused(abandoned, soon, "lead_id")
+        # Inside the 72 hours only with an agent kept for the call (a live operator there).
+        body = {"lead_id": abandoned, "at": soon, "agent": keeper}
+        assert http.post("/api/v1/callbacks", json=body).status_code == 201
+        # After the 72 hours, or for a lead the rules allow, anyone.
+        later = (now + timedelta(hours=73)).isoformat()
+        assert (
+            http.post("/api/v1/callbacks", json={"lead_id": other, "at": later}).status_code == 201
+        )
+        assert (
+            http.post("/api/v1/callbacks", json={"lead_id": plain, "at": soon}).status_code == 201
+        )

@@ -146,6 +146,16 @@ def _port_in_use(port: int, kind: int) -> bool:
     return False
 
 
+def _in_root(root: Path, rel: str) -> Path:
+    """`root`/`rel` with an absolute symlink at `rel` followed inside `root`, not on the host."""
+    path = root / rel
+    if path.is_symlink():
+        target = Path(os.readlink(path))
+        if target.is_absolute():
+            return root / target.relative_to("/")
+    return path
+
+
 def _pid_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -183,7 +193,10 @@ class Asterisk:
 
     @property
     def pidfile(self) -> Path:
-        return self.root / "var/run/asterisk/asterisk.pid"
+        """Asterisk's pidfile as the host sees it. In the chroot var/run is a symlink to /run,
+        absolute: followed from outside it names the host's /run, where there is no pidfile,
+        and `status` and `stop` would not see an Asterisk another process started."""
+        return _in_root(self.root, "var/run") / "asterisk/asterisk.pid"
 
     @property
     def log_dir(self) -> Path:
@@ -232,7 +245,7 @@ class Asterisk:
                 shutil.copy2(sound, target)
 
     def _prepare_root(self) -> None:
-        (self.root / "var/run/asterisk").mkdir(parents=True, exist_ok=True)
+        self.pidfile.parent.mkdir(parents=True, exist_ok=True)
         for rel in _OWNED_BY_ROOT:
             path = self.root / rel
             path.mkdir(parents=True, exist_ok=True)

@@ -236,6 +236,22 @@ _SECTIONS: dict[str, type[Any]] = {
 
 def load(path: Path | None, env: Mapping[str, str] | None = None) -> Settings:
     """Read the file (if given), apply `DIALER_*` overrides, check every value."""
+    settings = _assemble(path, env)
+    settings.check()
+    return settings
+
+
+def load_database(path: Path | None, env: Mapping[str, str] | None = None) -> DatabaseSettings:
+    """The database settings only, for the commands that work on the database alone (`dialer
+    migrate`, `dialer leads why`, `dialer dnc` ...). The file and the environment are read as
+    `load` reads them, but only the database section is checked: a PBX secret or a tokens file
+    these commands do not use must not stop them. `dialer run` uses `load`."""
+    database = _assemble(path, env).database
+    database.check()
+    return database
+
+
+def _assemble(path: Path | None, env: Mapping[str, str] | None) -> Settings:
     env = os.environ if env is None else env
     raw: dict[str, Any] = {}
     if path is not None:
@@ -257,9 +273,7 @@ def load(path: Path | None, env: Mapping[str, str] | None = None) -> Settings:
     if sections["pbx"].port == 0:
         default = DEFAULT_PORTS.get(sections["pbx"].kind, 0)
         sections["pbx"] = dataclasses.replace(sections["pbx"], port=default)
-    settings = Settings(**sections)
-    settings.check()
-    return settings
+    return Settings(**sections)
 
 
 def _build(section: str, cls: type[Any], values: dict[str, Any], env: Mapping[str, str]) -> Any:

@@ -201,7 +201,11 @@ class HttpSettings:
             _port("http.port", self.port)
         _positive("http.shutdown_timeout_s", self.shutdown_timeout_s)
         if self.tokens_file and not Path(self.tokens_file).is_file():
-            raise ConfigError(f"http.tokens_file: {self.tokens_file} is not a readable file")
+            raise ConfigError(
+                f"http.tokens_file: {self.tokens_file} is not a readable file (write one like "
+                'config/tokens.example.toml, or set tokens_file = "" and give a token as '
+                "DIALER_HTTP_ADMIN_TOKEN)"
+            )
 
 
 @dataclass(frozen=True, slots=True)

@@ -417,8 +417,10 @@ def stop_left_over(root: Path | None = None) -> int | None:
     if _pid_alive(pid):
         os.kill(pid, signal.SIGKILL)
     with contextlib.suppress(OSError):
-        if (rig.root / "proc/self").exists():
-            subprocess.run(["umount", str(rig.root / "proc")], check=False)
+        if (rig.root / "proc/self").exists():  # the `start` process may unmount it first
+            subprocess.run(
+                ["umount", str(rig.root / "proc")], check=False, stderr=subprocess.DEVNULL
+            )
     return pid
 
 

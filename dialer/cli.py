@@ -91,7 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_commands(sub)
 
-    from dialer import rules_cli  # issue 5: leads why/history, campaign reasons/rules, dnc
+    from dialer import rules_cli  # on the database: leads why/history, campaign reasons/rules, dnc
 
     rules_cli.add_commands(sub)
     return parser

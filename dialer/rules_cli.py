@@ -1,4 +1,4 @@
-"""`dialer` subcommands for the rules of issue 5, talking to the database (not the daemon):
+"""`dialer` subcommands for the calling rules, talking to the database (not the daemon):
 
     dialer leads why LEAD            dialable now? if not, every reason and until when
     dialer leads history LEAD        every attempt: result, agent, disposition, note

@@ -96,7 +96,7 @@ class DialerSettings:
     # (dialer/domain/ownership.py). A stopped daemon's agents go to another after this long.
     agent_lease_s: float = 15.0
     # Several daemons on one campaign: each adds the others' answers (from their CDRs) to its
-    # abandonment windows this often, so the cap holds for the campaign (issue 4); 0: never.
+    # abandonment windows this often, so the cap holds for the campaign; 0: never.
     abandonment_sync_s: float = 10.0
     # Predictive campaigns hang up the call that has rung longest (at least 15 s) when even one
     # more call would be this many times over the pacer's threshold (dialer/pacing/predictive.py,

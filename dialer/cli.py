@@ -23,17 +23,28 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _migrate(args: argparse.Namespace) -> int:
-    from dialer.store.migrate import upgrade
+    from dialer.store.errors import DatabaseMissing, StoreUnavailable
+    from dialer.store.migrate import create_command, create_database, upgrade
 
     try:
-        cfg = settings.load(args.config)
+        url = args.url or settings.load_database(args.config).url
     except settings.ConfigError as exc:
         print(f"dialer: invalid configuration: {exc}", file=sys.stderr)
         return 2
-    from dialer.store.errors import StoreUnavailable
-
     try:
-        upgrade(args.url or cfg.database.url, args.revision)
+        try:
+            upgrade(url, args.revision)
+        except DatabaseMissing as exc:
+            if not args.create:
+                print(
+                    f"dialer: {exc}; create it with `dialer migrate --create` (the role needs "
+                    f"CREATEDB) or `{create_command(url)}`, then run `dialer migrate` again",
+                    file=sys.stderr,
+                )
+                return 3
+            create_database(url)
+            print(f'created database "{exc.database}" on the server at {exc.server}')
+            upgrade(url, args.revision)
     except StoreUnavailable as exc:
         print(f"dialer: {exc}", file=sys.stderr)
         return 3
@@ -63,9 +74,14 @@ def build_parser() -> argparse.ArgumentParser:
     run.set_defaults(func=_run)
 
     db = sub.add_parser("migrate", help="apply the database migrations (Alembic)")
-    db.add_argument("--config", type=Path, default=None)
+    db.add_argument("--config", type=Path, default=None, help="TOML file; only [database] is read")
     db.add_argument("--url", default=None, help="database URL (default: from the config)")
     db.add_argument("--revision", default="head")
+    db.add_argument(
+        "--create",
+        action="store_true",
+        help="create the database first if it does not exist (the role needs CREATEDB)",
+    )
     db.set_defaults(func=_migrate)
 
     simulate = sub.add_parser("simulate", help="run the pacing simulator on a scenario")
@@ -75,7 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_commands(sub)
 
-    from dialer import rules_cli  # issue 5: leads why/history, campaign reasons/rules, dnc
+    from dialer import rules_cli  # on the database: leads why/history, campaign reasons/rules, dnc
 
     rules_cli.add_commands(sub)
     return parser

@@ -1,4 +1,4 @@
-"""`dialer` subcommands for the rules of issue 5, talking to the database (not the daemon):
+"""`dialer` subcommands for the calling rules, talking to the database (not the daemon):
 
     dialer leads why LEAD            dialable now? if not, every reason and until when
     dialer leads history LEAD        every attempt: result, agent, disposition, note
@@ -7,7 +7,8 @@
                                      the AMD false-positive rate (UK abandonment estimate)
     dialer dnc list|add|import|remove|opt-out
 
-The database comes from ``--db-url`` or the configuration (``--config``, ``DIALER_*``).
+The database comes from ``--db-url`` or the configuration (``--config``, ``DIALER_DATABASE_URL``);
+only the database settings are read and checked.
 Exit codes: 0 done, 1 not found or refused, 2 bad usage or configuration, 3 database
 unreachable.
 """
@@ -64,7 +65,7 @@ def _run(job: Job, args: argparse.Namespace) -> int:
     from dialer.store.errors import NotFound, StoreUnavailable
 
     try:
-        url = args.db_url or settings.load(args.config).database.url
+        url = args.db_url or settings.load_database(args.config).url
     except settings.ConfigError as exc:
         print(f"dialer: invalid configuration: {exc}", file=sys.stderr)
         return 2

@@ -112,7 +112,7 @@ class DialerSettings:
     # (dialer/domain/ownership.py). A stopped daemon's agents go to another after this long.
     agent_lease_s: float = 15.0
     # Several daemons on one campaign: each adds the others' answers (from their CDRs) to its
-    # abandonment windows this often, so the cap holds for the campaign (issue 4); 0: never.
+    # abandonment windows this often, so the cap holds for the campaign; 0: never.
     abandonment_sync_s: float = 10.0
     # Predictive campaigns hang up the call that has rung longest (at least 15 s) when even one
     # more call would be this many times over the pacer's threshold (dialer/pacing/predictive.py,
@@ -232,7 +232,11 @@ class HttpSettings:
             _port("http.port", self.port)
         _positive("http.shutdown_timeout_s", self.shutdown_timeout_s)
         if self.tokens_file and not Path(self.tokens_file).is_file():
-            raise ConfigError(f"http.tokens_file: {self.tokens_file} is not a readable file")
+            raise ConfigError(
+                f"http.tokens_file: {self.tokens_file} is not a readable file (write one like "
+                'config/tokens.example.toml, or set tokens_file = "" and give a token as '
+                "DIALER_HTTP_ADMIN_TOKEN)"
+            )
 
 
 @dataclass(frozen=True, slots=True)
@@ -267,6 +271,22 @@ _SECTIONS: dict[str, type[Any]] = {
 
 def load(path: Path | None, env: Mapping[str, str] | None = None) -> Settings:
     """Read the file (if given), apply `DIALER_*` overrides, check every value."""
+    settings = _assemble(path, env)
+    settings.check()
+    return settings
+
+
+def load_database(path: Path | None, env: Mapping[str, str] | None = None) -> DatabaseSettings:
+    """The database settings only, for the commands that work on the database alone (`dialer
+    migrate`, `dialer leads why`, `dialer dnc` ...). The file and the environment are read as
+    `load` reads them, but only the database section is checked: a PBX secret or a tokens file
+    these commands do not use must not stop them. `dialer run` uses `load`."""
+    database = _assemble(path, env).database
+    database.check()
+    return database
+
+
+def _assemble(path: Path | None, env: Mapping[str, str] | None) -> Settings:
     env = os.environ if env is None else env
     raw: dict[str, Any] = {}
     if path is not None:
@@ -288,9 +308,7 @@ def load(path: Path | None, env: Mapping[str, str] | None = None) -> Settings:
     if sections["pbx"].port == 0:
         default = DEFAULT_PORTS.get(sections["pbx"].kind, 0)
         sections["pbx"] = dataclasses.replace(sections["pbx"], port=default)
-    settings = Settings(**sections)
-    settings.check()
-    return settings
+    return Settings(**sections)
 
 
 def _build(section: str, cls: type[Any], values: dict[str, Any], env: Mapping[str, str]) -> Any:

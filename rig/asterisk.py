@@ -62,7 +62,8 @@ class RigOverlay:
     def pjsip_local(self) -> str:
         lines = [
             "; Written by the test rig (rig/asterisk.py): SIPp on loopback plays the carrier",
-            "; and the agents' headsets. Not for production.",
+            "; and the agents' headsets. Not for production. The SIPp headsets send no",
+            "; media between calls, so the agents' RTP timeout (a dead phone) is off here.",
             "",
             "[trunk]",
             "type = aor",
@@ -73,6 +74,7 @@ class RigOverlay:
             lines += [
                 f"[{name}](dialer-agent-endpoint)",
                 f"aors = {name}",
+                "rtp_timeout = 0",
                 "",
                 f"[{name}]",
                 "type = aor",
@@ -146,6 +148,16 @@ def _port_in_use(port: int, kind: int) -> bool:
     return False
 
 
+def _in_root(root: Path, rel: str) -> Path:
+    """`root`/`rel` with an absolute symlink at `rel` followed inside `root`, not on the host."""
+    path = root / rel
+    if path.is_symlink():
+        target = Path(os.readlink(path))
+        if target.is_absolute():
+            return root / target.relative_to("/")
+    return path
+
+
 def _pid_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -183,7 +195,10 @@ class Asterisk:
 
     @property
     def pidfile(self) -> Path:
-        return self.root / "var/run/asterisk/asterisk.pid"
+        """Asterisk's pidfile as the host sees it. In the chroot var/run is a symlink to /run,
+        absolute: followed from outside it names the host's /run, where there is no pidfile,
+        and `status` and `stop` would not see an Asterisk another process started."""
+        return _in_root(self.root, "var/run") / "asterisk/asterisk.pid"
 
     @property
     def log_dir(self) -> Path:
@@ -232,7 +247,7 @@ class Asterisk:
                 shutil.copy2(sound, target)
 
     def _prepare_root(self) -> None:
-        (self.root / "var/run/asterisk").mkdir(parents=True, exist_ok=True)
+        self.pidfile.parent.mkdir(parents=True, exist_ok=True)
         for rel in _OWNED_BY_ROOT:
             path = self.root / rel
             path.mkdir(parents=True, exist_ok=True)
@@ -404,8 +419,10 @@ def stop_left_over(root: Path | None = None) -> int | None:
     if _pid_alive(pid):
         os.kill(pid, signal.SIGKILL)
     with contextlib.suppress(OSError):
-        if (rig.root / "proc/self").exists():
-            subprocess.run(["umount", str(rig.root / "proc")], check=False)
+        if (rig.root / "proc/self").exists():  # the `start` process may unmount it first
+            subprocess.run(
+                ["umount", str(rig.root / "proc")], check=False, stderr=subprocess.DEVNULL
+            )
     return pid
 
 

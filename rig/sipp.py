@@ -9,6 +9,9 @@ made on first use and passed to SIPp as `-key` values, which SIPp needs at start
 
 Stopping sends SIGUSR1 (SIPp's soft quit: it stops taking calls, lets live ones end, writes the
 final screen and statistics), then SIGTERM, then SIGKILL.
+
+By hand: `python -m rig.sipp [trunk] [headsets]` (both by default) starts them on the ports the
+rig's Asterisk sends calls to and stays in the foreground until Ctrl-C or SIGTERM.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import re
 import shutil
 import signal
 import subprocess
+import sys
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -235,3 +239,46 @@ def trunk(port: int = 5070, media_port: int = 6000) -> Sipp:
 def headsets(port: int = 5080, media_port: int = 6100) -> Sipp:
     """Every agent's headset: answers at once, stays up until Asterisk hangs up."""
     return Sipp("headsets", HEADSET_SCENARIO, port, media_port)
+
+
+def main(argv: list[str]) -> int:
+    """Run the trunk and/or the headsets in the foreground until SIGINT or SIGTERM."""
+    makers = {"trunk": trunk, "headsets": headsets}
+    names = argv or list(makers)
+    if any(name not in makers for name in names):
+        print("usage: python -m rig.sipp [trunk] [headsets]", file=sys.stderr)
+        return 2
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupt)
+    running: list[Sipp] = []
+    try:
+        for name in names:
+            sipp = makers[name]()
+            sipp.start()
+            running.append(sipp)
+            print(f"sipp {name} pid {sipp.pid} on 127.0.0.1:{sipp.port}", flush=True)
+        print("Ctrl-C or SIGTERM stops them", flush=True)
+        while all(s.process is not None and s.process.poll() is None for s in running):
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        for sipp in running:
+            sipp.stop()
+            try:
+                st = sipp.stats()
+            except RigError:
+                continue
+            print(
+                f"sipp {sipp.name}: {st.incoming_calls} calls, {st.successful_calls} "
+                f"successful, {st.failed_calls} failed",
+                flush=True,
+            )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))

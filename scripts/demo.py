@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import secrets
 import sys
 import time
 from pathlib import Path
@@ -88,7 +89,7 @@ async def run_demo(args: argparse.Namespace, url: str, ast: Asterisk) -> int:
         ),
         dialer=DialerSettings(owner="demo", tick_s=0.1, cdr_flush_s=0.2, drain_timeout_s=10),
         log=LogSettings(),
-        http=HttpSettings(port=0),
+        http=HttpSettings(port=0, admin_token=secrets.token_urlsafe(24)),  # for this run only
     )
     app = App(settings)
     serve = asyncio.create_task(app.serve())
@@ -99,6 +100,11 @@ async def run_demo(args: argparse.Namespace, url: str, ast: Asterisk) -> int:
     if serve.done():
         return serve.result()
     print(f"campaign 'demo': {len(numbers)} leads, {args.agents} agents, {args.pacing} pacing")
+    if app.http is not None:
+        print(
+            f"API for this run: DIALER_API_URL={app.http.url} "
+            f"DIALER_API_TOKEN={settings.http.admin_token} .venv/bin/dialer status"
+        )
     print("agents: R ready  T talking  W wrap-up  l logging in  - logged out")
     engine = app.engine
     assert engine is not None
@@ -149,7 +155,7 @@ def main() -> int:
         trunk(overlay.trunk_port),
         headsets(overlay.headset_port),
     ):
-        print(f"Asterisk {ast.version()} up (pid {ast.pid}); SIPp trunk and headsets on 127.0.0.1")
+        print(f"{ast.version()} up (pid {ast.pid}); SIPp trunk and headsets on 127.0.0.1")
         return asyncio.run(run_demo(args, url, ast))
 
 

@@ -26,6 +26,18 @@ class StoreRefused(StoreError):
     values (they may hold personal data)."""
 
 
+class DatabaseMissing(StoreError):
+    """The server answered, but the database the URL names does not exist (`target` is
+    ``host:port/database``)."""
+
+    def __init__(self, target: str, database: str) -> None:
+        server = target.rsplit("/", 1)[0]
+        super().__init__(f'database "{database}" does not exist on the server at {server}')
+        self.target = target
+        self.server = server
+        self.database = database
+
+
 class NotFound(StoreError):
     """A row the caller named (campaign, list, attempt, agent ...) does not exist."""
 

@@ -4,6 +4,9 @@ deploy credentials (and refuses others)."""
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -77,3 +80,18 @@ async def test_ami_login_with_wrong_secret_is_refused(asterisk: Asterisk) -> Non
         assert await client.wait_closed(5)
     finally:
         await client.close()
+
+
+def test_status_in_another_process_sees_this_asterisk(asterisk: Asterisk) -> None:
+    """`python -m rig.asterisk status` (and so `stop`) in another terminal finds the Asterisk
+    that `start` or a test runs: its pidfile is read inside the chroot."""
+    out = subprocess.run(
+        [sys.executable, "-m", "rig.asterisk", "status"],
+        cwd=Path(__file__).resolve().parents[2],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert out.stdout.strip() == f"asterisk running, pid {asterisk.pid}"

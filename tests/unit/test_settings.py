@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from dialer.settings import ConfigError, load, mask_url
+from dialer.settings import ConfigError, load, load_database, mask_url
 
 GOOD = """
 [database]
@@ -96,3 +96,38 @@ def test_pbx_port_defaults_to_the_kind(tmp_path: Path) -> None:
         write(tmp_path, '[pbx]\nsecret = "x"\nkind = "freeswitch"\nport = 9000\n'), env={}
     )
     assert (ast.pbx.port, fs.pbx.port, explicit.pbx.port) == (5038, 8021, 9000)
+
+
+def test_database_commands_read_only_the_database_section(tmp_path: Path) -> None:
+    """`dialer migrate`, `dialer leads why`, `dialer dnc`: no PBX secret, no tokens file needed,
+    while `dialer run` (`load`) still insists on them."""
+    text = '[database]\nurl = "postgresql+asyncpg://u@db:5432/d"\n[http]\ntokens_file = "nope"\n'
+    path = write(tmp_path, text)
+    assert load_database(path, env={}).url == "postgresql+asyncpg://u@db:5432/d"
+    assert load_database(None, env={}).url.endswith("127.0.0.1:5432/dialer")
+    env = {"DIALER_DATABASE_URL": "postgresql+asyncpg://x@h/e"}
+    assert load_database(None, env=env).url == "postgresql+asyncpg://x@h/e"
+    with pytest.raises(ConfigError, match=r"pbx\.secret"):
+        load(path, env={})
+    with pytest.raises(ConfigError, match=r"database\.url"):
+        load_database(None, env={"DIALER_DATABASE_URL": "mysql://x"})
+    with pytest.raises(ConfigError, match=r"pbx\.port"):  # a malformed file is still reported
+        load_database(write(tmp_path, '[pbx]\nport = "abc"\n'), env={})
+
+
+def test_a_missing_tokens_file_says_how_to_make_one(tmp_path: Path) -> None:
+    text = GOOD + '[http]\ntokens_file = "config/none.toml"\n'
+    with pytest.raises(ConfigError) as caught:
+        load(write(tmp_path, text), env={})
+    message = str(caught.value)
+    assert message.startswith("http.tokens_file: config/none.toml is not a readable file")
+    assert "config/tokens.example.toml" in message and "DIALER_HTTP_ADMIN_TOKEN" in message
+
+
+def test_the_shipped_config_needs_only_its_tokens_file(tmp_path: Path) -> None:
+    shipped = Path(__file__).resolve().parents[2] / "config" / "dialer.toml"
+    assert 'tokens_file = "config/tokens.toml"' in shipped.read_text()  # made by hand, no secret
+    tokens = tmp_path / "tokens.toml"
+    tokens.write_text('[[tokens]]\nname = "me"\nrole = "admin"\ntoken = "' + "x" * 32 + '"\n')
+    s = load(shipped, env={"DIALER_HTTP_TOKENS_FILE": str(tokens)})
+    assert s.pbx.secret and s.http.tokens_file == str(tokens)

@@ -62,8 +62,7 @@ class RigOverlay:
     def pjsip_local(self) -> str:
         lines = [
             "; Written by the test rig (rig/asterisk.py): SIPp on loopback plays the carrier",
-            "; and the agents' headsets. Not for production. The SIPp headsets send no",
-            "; media between calls, so the agents' RTP timeout (a dead phone) is off here.",
+            "; and the agents' headsets. Not for production.",
             "",
             "[trunk]",
             "type = aor",
@@ -74,7 +73,6 @@ class RigOverlay:
             lines += [
                 f"[{name}](dialer-agent-endpoint)",
                 f"aors = {name}",
-                "rtp_timeout = 0",
                 "",
                 f"[{name}]",
                 "type = aor",

@@ -261,7 +261,12 @@ class Engine:
                 cl.Adopt(
                     originated_at=clk.loop_time(left.originated_at),
                     ringing_at=clk.loop_time(left.ring_at) if left.ring_at else None,
-                    answered_at=clk.loop_time(left.answer_at) if left.answer_at else None,
+                    # Up at the PBX with no answer stored: answered within the last flush.
+                    answered_at=(
+                        clk.loop_time(left.answer_at)
+                        if left.answer_at
+                        else (now if ch.state is pbx.ChannelState.UP else None)
+                    ),
                     connected_at=(
                         clk.loop_time(left.agent_connect_at) if left.agent_connect_at else None
                     ),

@@ -31,18 +31,12 @@ from sqlalchemy import text
 from dialer import logs
 from dialer.app import App
 from dialer.pacing.base import ProgressivePacer
-from dialer.settings import (
-    DatabaseSettings,
-    DialerSettings,
-    HttpSettings,
-    LogSettings,
-    PbxSettings,
-    Settings,
-)
+from dialer.settings import DialerSettings, LogSettings
 from dialer.store.engine import Database
 from dialer.store.migrate import upgrade
 from rig.asterisk import Asterisk, RigOverlay
 from rig.campaign import seed
+from rig.daemon import rig_settings, start
 from rig.db import recreate_database
 from rig.numbers import Behaviour, make_number
 from rig.proc import cpu_seconds
@@ -79,20 +73,12 @@ async def bench(args: argparse.Namespace, url: str, ast: Asterisk, sipps: list[S
         max_channels=1000,
         max_cps=args.cps,
     )
-    c = ast.credentials
-    settings = Settings(
-        database=DatabaseSettings(url=url),
-        pbx=PbxSettings(host=c.host, port=c.port, username=c.username, secret=c.secret),
-        dialer=DialerSettings(
-            owner="bench", tick_s=0.1, cdr_flush_s=0.2, lease_batch=200, drain_timeout_s=10
-        ),
-        log=LogSettings(level="WARNING"),
-        http=HttpSettings(port=0),
+    dialer = DialerSettings(
+        owner="bench", tick_s=0.1, cdr_flush_s=0.2, lease_batch=200, drain_timeout_s=10
     )
+    settings = rig_settings(url, ast.credentials, dialer, LogSettings(level="WARNING"))
     app = App(settings, lambda _c: ProgressivePacer())
-    serve = asyncio.create_task(app.serve(install_signals=False))
-    up = asyncio.create_task(app.started.wait())
-    await asyncio.wait({serve, up}, return_when=asyncio.FIRST_COMPLETED)
+    serve = await start(app, install_signals=False)
     if serve.done():
         serve.result()
         return

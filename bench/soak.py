@@ -16,7 +16,7 @@ stops the daemon (live calls may finish: the drain waits for the longest talk) a
 Not a test. `--minutes 5` for a short run; the default is 30. `--media off` runs the SIPp
 trunk and headsets without RTP (rig/sipp.py), to see the soak catch what the RTP timeouts do.
 
-    flock /tmp/dialer-rig.lock .venv/bin/python bench/soak.py --minutes 5
+    .venv/bin/python bench/soak.py --minutes 5
 """
 
 from __future__ import annotations

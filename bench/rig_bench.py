@@ -4,14 +4,20 @@ Prints sustained call attempts per second, answer-to-agent latency p50/p99 (from
 and CPU time per attempt of the daemon, Asterisk and SIPp, so it is clear which is the limit.
 Not a test: it prints figures.
 
-    .venv/bin/python bench/rig_bench.py --leads 3000 --agents 100
+`--media off` (the default here) runs SIPp without RTP on answered calls and agent legs, so the
+figures are the signalling's alone; `--media on` streams it as the tests and the demo do. The
+RTP itself costs Asterisk about 0.1% of a core per leg and the headset SIPp about half that
+(bench/rtp_cost.py, bench/results/rtp_cost.md), which on two cores would be charged to the
+calls. Without media a leg older than its endpoint's rtp_timeout (120 s agents, 60 s trunk) is
+hung up by Asterisk: keep runs without media shorter than that, as the default sizes are.
+
+    .venv/bin/python bench/rig_bench.py --leads 3000 --agents 100 [--media on]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import resource
 import statistics
 import sys
@@ -25,30 +31,16 @@ from sqlalchemy import text
 from dialer import logs
 from dialer.app import App
 from dialer.pacing.base import ProgressivePacer
-from dialer.settings import (
-    DatabaseSettings,
-    DialerSettings,
-    HttpSettings,
-    LogSettings,
-    PbxSettings,
-    Settings,
-)
+from dialer.settings import DialerSettings, LogSettings
 from dialer.store.engine import Database
 from dialer.store.migrate import upgrade
 from rig.asterisk import Asterisk, RigOverlay
 from rig.campaign import seed
+from rig.daemon import rig_settings, start
 from rig.db import recreate_database
 from rig.numbers import Behaviour, make_number
+from rig.proc import cpu_seconds
 from rig.sipp import Sipp, headsets, trunk
-
-CLK_TCK = os.sysconf("SC_CLK_TCK")
-
-
-def cpu_seconds(pid: int) -> float:
-    """utime + stime of a process (and its reaped children), from /proc."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    utime, stime, cutime, cstime = (int(x) for x in fields[11:15])
-    return (utime + stime + cutime + cstime) / CLK_TCK
 
 
 def own_cpu() -> float:
@@ -81,20 +73,12 @@ async def bench(args: argparse.Namespace, url: str, ast: Asterisk, sipps: list[S
         max_channels=1000,
         max_cps=args.cps,
     )
-    c = ast.credentials
-    settings = Settings(
-        database=DatabaseSettings(url=url),
-        pbx=PbxSettings(host=c.host, port=c.port, username=c.username, secret=c.secret),
-        dialer=DialerSettings(
-            owner="bench", tick_s=0.1, cdr_flush_s=0.2, lease_batch=200, drain_timeout_s=10
-        ),
-        log=LogSettings(level="WARNING"),
-        http=HttpSettings(port=0),
+    dialer = DialerSettings(
+        owner="bench", tick_s=0.1, cdr_flush_s=0.2, lease_batch=200, drain_timeout_s=10
     )
+    settings = rig_settings(url, ast.credentials, dialer, LogSettings(level="WARNING"))
     app = App(settings, lambda _c: ProgressivePacer())
-    serve = asyncio.create_task(app.serve(install_signals=False))
-    up = asyncio.create_task(app.started.wait())
-    await asyncio.wait({serve, up}, return_when=asyncio.FIRST_COMPLETED)
+    serve = await start(app, install_signals=False)
     if serve.done():
         serve.result()
         return
@@ -145,6 +129,8 @@ async def bench(args: argparse.Namespace, url: str, ast: Asterisk, sipps: list[S
     await db.dispose()
     n = len(leads)
     p99 = lat[min(len(lat) - 1, int(len(lat) * 0.99))] if lat else None
+    media = "on (SIPp streams RTP)" if args.media == "on" else "off (no RTP on answered calls)"
+    print(f"media               {media}")
     print(f"attempts            {n} ({results})")
     print(f"agents              {args.agents}, peak calls in flight {peak}")
     print(f"wall time           {wall:.1f} s")
@@ -176,6 +162,12 @@ def main() -> int:
     parser.add_argument("--answer-share", type=float, default=0.5)
     parser.add_argument("--talk", type=float, default=1.0, help="talk seconds of answered calls")
     parser.add_argument("--cps", type=float, default=200.0, help="trunk calls-per-second limit")
+    parser.add_argument(
+        "--media",
+        choices=["on", "off"],
+        default="off",
+        help="whether SIPp sends RTP on answered calls and agent legs (default off)",
+    )
     parser.add_argument("--database", default="dialer_bench")
     args = parser.parse_args()
     logs.setup("WARNING")
@@ -184,8 +176,8 @@ def main() -> int:
     overlay = RigOverlay(agents=max(args.agents, 50))
     with (
         Asterisk(overlay=overlay) as ast,
-        trunk(overlay.trunk_port) as t,
-        headsets(overlay.headset_port) as h,
+        trunk(overlay.trunk_port, media=args.media == "on") as t,
+        headsets(overlay.headset_port, media=args.media == "on") as h,
     ):
         asyncio.run(bench(args, url, ast, [t, h]))
     return 0

@@ -34,6 +34,9 @@ COMPLETE_MARKER = ".rig-complete"
 
 _OWNED_BY_ROOT = ("var/lib/asterisk", "var/log/asterisk", "var/spool/asterisk", "etc/asterisk")
 _SIP_PORT = 5060
+SHORT_RTP_TRUNK = "trunk-short-rtp"
+SHORT_RTP_AGENT = "agent-short-rtp"
+SHORT_RTP_SILENT_AGENT = "silent-agent-short-rtp"
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +45,13 @@ class RigOverlay:
 
     Every agent endpoint (agent1 ... agentN) points at the one headset SIPp, which answers any
     number of calls at once.
+
+    Three more endpoints keep the deploy's settings but hang up after only
+    `short_rtp_timeout_s` without RTP, so a test can show in seconds what the deploy's 60 s
+    (trunk) and 120 s (agents) do: `SHORT_RTP_TRUNK` (the carrier, as `trunk`),
+    `SHORT_RTP_AGENT` (a headset) and `SHORT_RTP_SILENT_AGENT` (a headset that sends no RTP:
+    rig/sipp/headset_uas.xml stays quiet for a Request-URI user starting with "silent").
+    Nothing else dials them.
     """
 
     trunk_port: int = 5070
@@ -55,6 +65,7 @@ class RigOverlay:
     cdr_database: str | None = None
     """The database (migrated, on the rig's Postgres) Asterisk writes its call records into
     (cdr_pgsql_local.conf); None: cdr_pgsql stays unloaded."""
+    short_rtp_timeout_s: int = 4
 
     def agent_names(self) -> list[str]:
         return [f"agent{i}" for i in range(1, self.agents + 1)]
@@ -73,6 +84,25 @@ class RigOverlay:
             lines += [
                 f"[{name}](dialer-agent-endpoint)",
                 f"aors = {name}",
+                "",
+                f"[{name}]",
+                "type = aor",
+                f"contact = sip:{name}@127.0.0.1:{self.headset_port}",
+                "",
+            ]
+        timeout = f"rtp_timeout = {self.short_rtp_timeout_s}"
+        lines += [
+            "; Short RTP timeouts, for the rig's media tests only.",
+            f"[{SHORT_RTP_TRUNK}](dialer-trunk-endpoint)",
+            "aors = trunk",
+            timeout,
+            "",
+        ]
+        for name in (SHORT_RTP_AGENT, SHORT_RTP_SILENT_AGENT):
+            lines += [
+                f"[{name}](dialer-agent-endpoint)",
+                f"aors = {name}",
+                timeout,
                 "",
                 f"[{name}]",
                 "type = aor",

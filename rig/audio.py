@@ -1,21 +1,29 @@
-"""Speech the rig's SIPp trunk plays to Asterisk, for answering-machine detection (AMD).
+"""Speech the rig's SIPp user agents play to Asterisk: the carrier's callees, for
+answering-machine detection (AMD) and to keep answered calls' media flowing, and the agents'
+headsets.
 
-Made on the machine with espeak-ng and sox into `.rig/audio/` the first time the trunk starts
-(nothing binary is committed), and reused afterwards. Two clips:
+Made on the machine with espeak-ng and sox into `.rig/audio/` the first time SIPp starts (nothing
+binary is committed), and reused afterwards. Three clips:
 
     hello     "Hello?", sounding from 0.31 s to 0.74 s, then 20 s of silence: a person picking
-              up (rig Behaviour.AMD_HUMAN)
+              up (rig Behaviour.AMD_HUMAN, and every other answered trunk call)
     greeting  a voicemail greeting sounding from 0.31 s to 8.55 s, a 0.5 s 1 kHz beep ending
               at 9.87 s, then 20 s of silence: an answering machine (Behaviour.AMD_MACHINE)
+    agent     an agent's few words, then 5 s of silence: what every headset says
 
 (times from the first RTP packet, which SIPp sends right after Asterisk's ACK of the answer;
 `Rendered` gives them for the files actually made.)
 
+The clips loop for the whole call (`FOREVER`): Asterisk hangs up a channel that has received no
+RTP for its endpoint's rtp_timeout (deploy/asterisk/pjsip.conf: 60 s on the trunk, 120 s on
+agents), so a UA that falls silent on the wire loses its call. A clip's trailing silence is what
+AMD() hears after the speech; the next loop starts long after AMD has decided.
+
 The files are raw 8 kHz mu-law (G.711 payload type 0), not WAV: SIPp's `rtp_stream` sends a
 file's bytes as they are, so a WAV header would go out as 7 ms of noise. Their length is a whole
 number of 20 ms packets, because SIPp fills a short last packet from the start of the file (the
-speech) again. The trailing silence is real audio (0xFF bytes): once the file ends SIPp sends no
-RTP at all, and AMD() counts only silence it hears (no frames is neither voice nor silence to it).
+speech) again. The trailing silence is real audio (0xFF bytes): AMD() counts only silence it
+hears (no frames is neither voice nor silence to it).
 
 Each file's name carries a hash of what it is made from, so changing a clip makes a new file.
 Several processes may call `ensure()` at once: each writes a temporary file and renames it.
@@ -82,11 +90,6 @@ class Clip:
         spec = json.dumps({"format": _FORMAT, **asdict(self)}, sort_keys=True).encode()
         return hashlib.sha256(spec).hexdigest()[:10]
 
-    @property
-    def sipp_key(self) -> str:
-        """The SIPp `-key` naming this clip's `rtp_stream` argument in rig/sipp/trunk_uas.xml."""
-        return f"amd_{self.name}"
-
 
 @dataclass(frozen=True, slots=True)
 class Rendered:
@@ -99,9 +102,10 @@ class Rendered:
     beep_end_s: float | None
     total_s: float
 
-    def rtp_stream(self) -> str:
-        """SIPp's `rtp_stream` value: the file, played once, as payload type 0 (PCMU)."""
-        return f"{self.path},1,0"
+    def rtp_stream(self, loops: int = 1) -> str:
+        """SIPp's `rtp_stream` value: the file, played `loops` times (`FOREVER`: until the call
+        ends; 0: not at all), as payload type 0 (PCMU)."""
+        return f"{self.path},{loops},0"
 
 
 HELLO: Final = Clip(name="hello", text="Hello?", lead_s=0.3, tail_s=20.0)
@@ -116,7 +120,16 @@ GREETING: Final = Clip(
     beep_gap_s=0.5,
     beep_s=0.5,
 )
-CLIPS: Final = (HELLO, GREETING)
+AGENT: Final = Clip(
+    name="agent",
+    text="Hello, this is the test agent. How can I help you today?",
+    lead_s=0.3,
+    tail_s=5.0,
+)
+CLIPS: Final = (HELLO, GREETING, AGENT)
+
+FOREVER: Final = -1
+"""SIPp's loop count for a stream that plays until the call ends."""
 
 
 def audio_dir() -> Path:
@@ -252,12 +265,33 @@ def ensure_all() -> dict[str, Rendered]:
     return {clip.name: ensure(clip) for clip in CLIPS}
 
 
-def sipp_keys() -> list[str]:
-    """SIPp arguments (`-key amd_hello FILE,1,0 ...`) that give the trunk scenario its audio."""
-    args: list[str] = []
-    for clip in CLIPS:
-        args += ["-key", clip.sipp_key, ensure(clip).rtp_stream()]
-    return args
+def _key_args(keys: dict[str, str]) -> list[str]:
+    return [arg for key, value in keys.items() for arg in ("-key", key, value)]
+
+
+def trunk_keys(media: bool = True) -> list[str]:
+    """SIPp arguments (`-key NAME FILE,LOOPS,0 ...`) that give rig/sipp/trunk_uas.xml its audio.
+
+    `amd_hello` and `amd_greeting` are what AMD() hears (Behaviour.AMD_HUMAN, AMD_MACHINE);
+    `customer_media` is what every other answered call sends: the same "Hello?" and silence.
+    With `media` False answered calls send no RTP (only the AMD clips play, once, which AMD()
+    needs): for benchmarks that measure signalling alone.
+    """
+    loops = FOREVER if media else 1
+    hello = ensure(HELLO)
+    return _key_args(
+        {
+            "amd_hello": hello.rtp_stream(loops),
+            "amd_greeting": ensure(GREETING).rtp_stream(loops),
+            "customer_media": hello.rtp_stream(FOREVER if media else 0),
+        }
+    )
+
+
+def headset_keys(media: bool = True) -> list[str]:
+    """SIPp arguments that give rig/sipp/headset_uas.xml its audio (`agent_media`); with `media`
+    False the stream is played zero times: the headsets send no RTP."""
+    return _key_args({"agent_media": ensure(AGENT).rtp_stream(FOREVER if media else 0)})
 
 
 def main() -> int:

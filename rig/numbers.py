@@ -48,6 +48,10 @@ class Behaviour(enum.IntEnum):
     AMD_MACHINE = 7
     """As AMD_HUMAN with an answering machine's 8.4 s greeting and a beep (ending 9.87 s after
     the answer) instead of the hello."""
+    ANSWER_SILENT = 8
+    """Ring, answer, and stay on the line until the PBX hangs up, sending no RTP at all (talk
+    time ignored): a far end whose media died without a BYE. Every other answered call sends
+    RTP until it ends."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,7 +64,8 @@ class Expected:
     answered call: when the far end hangs up while bridged, or the dialplan hangs up).
     `originate_reason` is OriginateResponse's Reason (4 answered, 3 ring-out, 0 otherwise).
     `amd_status` is what AMD() says (the Status of the DialerAmd UserEvent) when the call is
-    originated with DIALER_AMD=1; None for the behaviours that play no audio.
+    originated with DIALER_AMD=1; None for the behaviours not made for AMD (ANSWER and
+    ANSWER_HOLD send AMD_HUMAN's audio, ANSWER_SILENT none).
     """
 
     dial_status: DialStatus
@@ -78,6 +83,7 @@ EXPECTED: Final[dict[Behaviour, Expected]] = {
     Behaviour.FAIL: Expected(DialStatus.CONGESTION, "CONGESTION", 34, 0),
     Behaviour.AMD_HUMAN: Expected(DialStatus.ANSWER, "ANSWER", 16, 4, amd_status="HUMAN"),
     Behaviour.AMD_MACHINE: Expected(DialStatus.ANSWER, "ANSWER", 16, 4, amd_status="MACHINE"),
+    Behaviour.ANSWER_SILENT: Expected(DialStatus.ANSWER, "ANSWER", 16, 4),
 }
 """Outcome per behaviour. `cause` 16 is for an answered call that ends in a bridge or by the
 dialplan's Hangup(); see CAUSE_HANGUP_IN_DIALPLAN_APP for the other case. Without DIALER_AMD=1

@@ -4,8 +4,12 @@ Each `Sipp` is one SIPp process in server (UAS) mode, started and stopped by its
 in the foreground without a terminal (`-nostdin`); its screen goes to a file and its statistics
 to a CSV file in .rig/run/, read back by `stats()`.
 
-The trunk scenario plays speech for answering-machine detection (rig/audio.py); its files are
-made on first use and passed to SIPp as `-key` values, which SIPp needs at start-up.
+Both scenarios send RTP for the whole life of every answered call (rig/audio.py: speech, then
+silence, looped), as real phones and carriers do: Asterisk hangs up a channel that receives no
+RTP for its endpoint's rtp_timeout. The trunk's clips also serve answering-machine detection.
+The files are made on first use and passed to SIPp as `-key` values, which SIPp needs at
+start-up. `media=False` keeps the signalling and sends no RTP on answered calls (the AMD clips
+still play, once): for benchmarks that want to measure calls without media.
 
 Stopping sends SIGUSR1 (SIPp's soft quit: it stops taking calls, lets live ones end, writes the
 final screen and statistics), then SIGTERM, then SIGKILL.
@@ -78,14 +82,18 @@ class Sipp:
         port: int,
         media_port: int,
         keys: Mapping[str, str] | None = None,
+        *,
+        media: bool = True,
     ) -> None:
-        """`keys` are SIPp `-key NAME VALUE` pairs; None gives the trunk scenario its audio
-        files (rig/audio.py) and other scenarios none."""
+        """`keys` are SIPp `-key NAME VALUE` pairs; None gives the trunk and headset scenarios
+        their audio files (rig/audio.py), streamed for the whole call unless `media` is False,
+        and other scenarios none."""
         self.name = name
         self.scenario = scenario
         self.port = port
         self.media_port = media_port
         self.keys = dict(keys) if keys is not None else None
+        self.media = media
         self.process: subprocess.Popen[bytes] | None = None
         base = run_dir() / f"sipp-{name}"
         self.stat_file = base.with_suffix(".csv")
@@ -101,8 +109,11 @@ class Sipp:
     def key_args(self) -> list[str]:
         if self.keys is not None:
             return [arg for key, value in self.keys.items() for arg in ("-key", key, value)]
-        if self.scenario.resolve() == TRUNK_SCENARIO.resolve():
-            return audio.sipp_keys()
+        scenario = self.scenario.resolve()
+        if scenario == TRUNK_SCENARIO.resolve():
+            return audio.trunk_keys(self.media)
+        if scenario == HEADSET_SCENARIO.resolve():
+            return audio.headset_keys(self.media)
         return []
 
     def command(self) -> list[str]:
@@ -231,14 +242,16 @@ class Sipp:
         self.stop()
 
 
-def trunk(port: int = 5070, media_port: int = 6000) -> Sipp:
-    """The carrier: behaviour per call from the dialed number (rig/numbers.py)."""
-    return Sipp("trunk", TRUNK_SCENARIO, port, media_port)
+def trunk(port: int = 5070, media_port: int = 6000, *, media: bool = True) -> Sipp:
+    """The carrier: behaviour per call from the dialed number (rig/numbers.py); answered calls
+    send RTP until they end (unless `media` is False)."""
+    return Sipp("trunk", TRUNK_SCENARIO, port, media_port, media=media)
 
 
-def headsets(port: int = 5080, media_port: int = 6100) -> Sipp:
-    """Every agent's headset: answers at once, stays up until Asterisk hangs up."""
-    return Sipp("headsets", HEADSET_SCENARIO, port, media_port)
+def headsets(port: int = 5080, media_port: int = 6100, *, media: bool = True) -> Sipp:
+    """Every agent's headset: answers at once, sends RTP (unless `media` is False) and stays up
+    until Asterisk hangs up."""
+    return Sipp("headsets", HEADSET_SCENARIO, port, media_port, media=media)
 
 
 def main(argv: list[str]) -> int:

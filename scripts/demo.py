@@ -22,20 +22,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from dialer import logs
 from dialer.app import App
-from dialer.settings import (
-    DatabaseSettings,
-    DialerSettings,
-    HttpSettings,
-    LogSettings,
-    PbxSettings,
-    Settings,
-)
+from dialer.settings import DialerSettings
 from dialer.store.engine import Database
 from dialer.store.migrate import upgrade
 from dialer.store.records import PacingMode
 from dialer.store.summary import campaign_summary
 from rig.asterisk import Asterisk, RigOverlay
 from rig.campaign import Mix, mixed_numbers, seed
+from rig.daemon import rig_settings, start
 from rig.db import recreate_database
 from rig.sipp import headsets, trunk
 
@@ -81,22 +75,12 @@ async def run_demo(args: argparse.Namespace, url: str, ast: Asterisk) -> int:
         hold_s=1.0,
         pacing=PacingMode(args.pacing),
     )
-    creds = ast.credentials
-    settings = Settings(
-        database=DatabaseSettings(url=url),
-        pbx=PbxSettings(
-            host=creds.host, port=creds.port, username=creds.username, secret=creds.secret
-        ),
-        dialer=DialerSettings(owner="demo", tick_s=0.1, cdr_flush_s=0.2, drain_timeout_s=10),
-        log=LogSettings(),
-        http=HttpSettings(port=0, admin_token=secrets.token_urlsafe(24)),  # for this run only
-    )
+    dialer = DialerSettings(owner="demo", tick_s=0.1, cdr_flush_s=0.2, drain_timeout_s=10)
+    token = secrets.token_urlsafe(24)  # the API's admin token, for this run only
+    settings = rig_settings(url, ast.credentials, dialer, admin_token=token)
     app = App(settings)
-    serve = asyncio.create_task(app.serve())
     started = time.monotonic()
-    await asyncio.wait(
-        {serve, asyncio.create_task(app.started.wait())}, return_when=asyncio.FIRST_COMPLETED
-    )
+    serve = await start(app)
     if serve.done():
         return serve.result()
     print(f"campaign 'demo': {len(numbers)} leads, {args.agents} agents, {args.pacing} pacing")

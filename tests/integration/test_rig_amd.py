@@ -270,9 +270,9 @@ async def test_callee_hanging_up_during_amd_gets_no_verdict(
 
 
 async def test_line_without_audio_is_notsure_and_held(sipp_trunk: Sipp, ami: AmiClient) -> None:
-    """No RTP at all (ANSWER_HOLD plays nothing): AMD cannot count silence it does not hear,
+    """No RTP at all (ANSWER_SILENT sends nothing): AMD cannot count silence it does not hear,
     so total_analysis_time (3.5 s) ends it as NOTSURE, and NOTSURE waits for an agent."""
-    number = make_number(Behaviour.ANSWER_HOLD, ring_s=0.2, serial=106)
+    number = make_number(Behaviour.ANSWER_SILENT, ring_s=0.2, serial=106)
     customer = await originate(ami, number, hold_s=0.5, message=MESSAGE)
     answered_at = await answered(ami, customer)
     decided_at, amd = await verdict(ami, customer)

@@ -125,6 +125,18 @@ async def _history(session: Any, args: argparse.Namespace) -> int:
     return 0
 
 
+async def _erase(session: Any, args: argparse.Namespace) -> int:
+    from dialer.store import erasure
+
+    done = await erasure.erase_lead(session, args.lead, datetime.now(UTC), dnc=args.dnc)
+    print(
+        f"lead {done.lead_id} erased: number and fields removed, {done.notes_cleared} notes "
+        f"cleared, {done.callbacks_cancelled} callbacks cancelled"
+        + ("; the number is on the opt-out list" if done.on_dnc else "")
+    )
+    return 0
+
+
 # -- campaigns -----------------------------------------------------------------------------
 
 
@@ -310,6 +322,14 @@ def add_commands(sub: Any) -> None:
     p.add_argument("--at", help="evaluate at this ISO time instead of now (UTC if no offset)")
     p = _cmd(leads, "history", _history, "every attempt: result, agent, disposition, note")
     p.add_argument("lead", type=int, metavar="LEAD")
+    p = _cmd(
+        leads,
+        "erase",
+        _erase,
+        "erase a person's data (number, fields, notes); call records stay, anonymised",
+    )
+    p.add_argument("lead", type=int, metavar="LEAD")
+    p.add_argument("--dnc", action="store_true", help="put the number on the opt-out list first")
 
     camp = _subparsers(sub, "campaign", "campaigns")
     p = _cmd(camp, "reasons", _reasons, "the campaign's leads counted by reason (why not dialed)")

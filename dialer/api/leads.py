@@ -30,12 +30,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from dialer.api import queries
 from dialer.api.auth import Principal, Role
-from dialer.api.deps import Anyone, ApiError, Ctx, FieldError, Forbidden, Staff
+from dialer.api.deps import Admin, Anyone, ApiError, Conflict, Ctx, FieldError, Forbidden, Staff
 from dialer.api.models import (
     AttemptHistoryOut,
     BlockerOut,
     CallbackOut,
     CampaignReasonsOut,
+    EraseBody,
+    ErasureOut,
     ImportReportOut,
     LeadCallbackOut,
     LeadHistoryOut,
@@ -53,7 +55,7 @@ from dialer.imports.service import (
 )
 from dialer.rules.verdict import CallbackFact
 from dialer.store import callbacks as callback_repo
-from dialer.store import explain
+from dialer.store import erasure, explain
 from dialer.store.errors import StoreError
 from dialer.store.records import mask_phone
 
@@ -270,6 +272,33 @@ async def lead_why(lead_id: int, ctx: Ctx, who: Anyone, at: At = None) -> LeadWh
         dialable_at=e.dialable_at,
         notes=list(v.notes),
         text=explain.render_explanation(e),
+    )
+
+
+@router.post(
+    "/leads/{lead_id}/erase",
+    summary="Erase a person's data on request (admin): number, fields and notes go",
+    response_model=ErasureOut,
+    responses={409: {"description": "the lead is being dialed now"}},
+)
+async def erase_lead(
+    lead_id: Annotated[int, Path(ge=1, le=2**63 - 1)], body: EraseBody, ctx: Ctx, who: Admin
+) -> ErasureOut:
+    """The call records stay, anonymised (the statistics count them); with `dnc` the number
+    goes on the global opt-out list first, so the person is never called again."""
+    try:
+        async with ctx.db.transaction() as s:
+            done = await erasure.erase_lead(s, lead_id, datetime.now(UTC), dnc=body.dnc)
+    except erasure.LeadBusy as exc:
+        raise Conflict(str(exc)) from None
+    logger.info(
+        "lead %d erased by %s (dnc: %s)", lead_id, who.name, body.dnc, extra={"lead": lead_id}
+    )
+    return ErasureOut(
+        lead_id=done.lead_id,
+        notes_cleared=done.notes_cleared,
+        callbacks_cancelled=done.callbacks_cancelled,
+        on_dnc=done.on_dnc,
     )
 
 

@@ -104,6 +104,17 @@ class Request(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+class EraseBody(Request):
+    dnc: bool = Field(default=False, description="put the number on the opt-out list first")
+
+
+class ErasureOut(BaseModel):
+    lead_id: int
+    notes_cleared: int
+    callbacks_cancelled: int
+    on_dnc: bool
+
+
 class DispositionCode(Request):
     code: Annotated[str, Field(min_length=1, max_length=64, pattern=r"^\S+$")]
     label: Annotated[str, Field(max_length=200)] = ""

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import getpass
 import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
@@ -31,6 +32,7 @@ from dialer.rules.caps import Caps
 from dialer.rules.dnc import DncSource, normalize
 from dialer.rules.policy import CampaignRules, Preset, customise, preset_rules
 from dialer.rules.retry import ResultRule
+from dialer.store.records import mask_phone
 
 Job = Callable[[Any, argparse.Namespace], Awaitable[int]]
 
@@ -106,6 +108,38 @@ async def _campaign_id(session: Any, ref: str) -> int:
 # -- leads ---------------------------------------------------------------------------------
 
 
+async def _audit(
+    session: Any,
+    action: str,
+    target: str,
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
+) -> None:
+    """Record a change made from the database-side CLI, by the operating-system user."""
+    from dialer.store import audit
+
+    await audit.record(
+        session,
+        who=f"cli:{getpass.getuser()}",
+        role="cli",
+        action=action,
+        target=target,
+        before=before,
+        after=after,
+    )
+
+
+async def _audit_list(session: Any, args: argparse.Namespace) -> int:
+    from dialer.store import audit
+
+    found = await audit.entries(
+        session, since=_at(args.since) if args.since else None, target=args.target, limit=args.limit
+    )
+    for entry in reversed(found):
+        print(audit.render(entry))
+    return 0
+
+
 async def _why(session: Any, args: argparse.Namespace) -> int:
     from dialer.store import explain
 
@@ -129,6 +163,7 @@ async def _erase(session: Any, args: argparse.Namespace) -> int:
     from dialer.store import erasure
 
     done = await erasure.erase_lead(session, args.lead, datetime.now(UTC), dnc=args.dnc)
+    await _audit(session, "erase", f"lead {args.lead}", after={"dnc": args.dnc})
     print(
         f"lead {done.lead_id} erased: number and fields removed, {done.notes_cleared} notes "
         f"cleared, {done.callbacks_cancelled} callbacks cancelled"
@@ -243,7 +278,15 @@ async def _rules(session: Any, args: argparse.Namespace) -> int:
         rules = customise(rules, **edits)
         changed = True
     if changed:
+        before = await rules_config.get_rules(session, cid)
         await rules_config.set_rules(session, cid, rules)
+        await _audit(
+            session,
+            "rules",
+            f"campaign {args.name}",
+            before={"rules": _show_rules(before)},
+            after={"rules": _show_rules(rules)},
+        )
     print(_show_rules(rules))
     return 0
 
@@ -273,6 +316,7 @@ async def _dnc_add(session: Any, args: argparse.Namespace) -> int:
     list_id = await _target_list(session, args)
     phones = [normalize(p, args.region) for p in args.phone]
     added = await dnc.add_numbers(session, list_id, phones, DncSource(args.source), args.note)
+    await _audit(session, "dnc add", f"dnc list {args.list}", after={"added": added})
     print(f"{added} added to {args.list!r} ({len(phones) - added} were listed already)")
     return 0
 
@@ -285,6 +329,7 @@ async def _dnc_import(session: Any, args: argparse.Namespace) -> int:
     report = await dnc.import_numbers(
         session, list_id, lines, default_region=args.region, source=DncSource(args.source)
     )
+    await _audit(session, "dnc import", f"dnc list {args.list}", after={"added": report.added})
     print(
         f"{report.added} added to {args.list!r}, {report.already_listed} listed already, "
         f"{len(report.rejected)} rejected"
@@ -298,7 +343,12 @@ async def _dnc_remove(session: Any, args: argparse.Namespace) -> int:
     from dialer.store import dnc
 
     found = await dnc.get_list(session, args.list)
-    removed = await dnc.remove_number(session, found.id, normalize(args.phone, args.region))
+    phone = normalize(args.phone, args.region)
+    removed = await dnc.remove_number(session, found.id, phone)
+    if removed:
+        await _audit(
+            session, "dnc remove", f"dnc list {args.list}", before={"number": mask_phone(phone)}
+        )
     print("removed" if removed else "not on the list")
     return 0 if removed else 1
 
@@ -307,8 +357,10 @@ async def _dnc_opt_out(session: Any, args: argparse.Namespace) -> int:
     from dialer.store import dnc
 
     cid = await _campaign_id(session, args.campaign) if args.campaign else None
-    target = await dnc.opt_out(
-        session, normalize(args.phone, args.region), campaign_id=cid, note=args.note
+    phone = normalize(args.phone, args.region)
+    target = await dnc.opt_out(session, phone, campaign_id=cid, note=args.note)
+    await _audit(
+        session, "dnc opt-out", f"dnc list {target.name}", after={"number": mask_phone(phone)}
     )
     print(f"opted out: on list {target.name!r}")
     return 0
@@ -316,6 +368,10 @@ async def _dnc_opt_out(session: Any, args: argparse.Namespace) -> int:
 
 def add_commands(sub: Any) -> None:
     """Register the rules subcommands on the `dialer` parser's subparsers."""
+    p = _cmd(sub, "audit", _audit_list, "who changed what and when (supervisors, admins, CLI)")
+    p.add_argument("--since", help="from this ISO time (UTC if no offset)")
+    p.add_argument("--target", help='one thing only, e.g. "campaign spring" or "lead 42"')
+    p.add_argument("--limit", type=int, default=100, help="at most this many, newest (100)")
     leads = _subparsers(sub, "leads", "leads")
     p = _cmd(leads, "why", _why, "is the lead dialable now, and if not every reason")
     p.add_argument("lead", type=int, metavar="LEAD")

@@ -219,7 +219,7 @@ class HttpSettings:
     shutdown_timeout_s: float = 5.0
     # Request bodies: every /api route, and lead imports (a CSV or JSON file).
     max_body_bytes: int = 1_048_576
-    max_upload_bytes: int = 104_857_600
+    max_upload_bytes: int = 268_435_456
 
     def check(self) -> None:
         if not self.host:

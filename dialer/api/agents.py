@@ -20,6 +20,7 @@ from fastapi import APIRouter, Path
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dialer.api import queries
+from dialer.api.audit import audited
 from dialer.api.auth import Principal, Role
 from dialer.api.context import ApiContext
 from dialer.api.deps import (
@@ -127,6 +128,13 @@ async def create_agent(body: AgentCreate, ctx: Ctx, who: Staff) -> AgentOut:
         a = await agent_repo.create_agent(
             s, name=body.name, sip_endpoint=body.sip_endpoint, campaign_id=campaign_id
         )
+        await audited(
+            s,
+            who,
+            "create",
+            f"agent {a.name}",
+            after={"sip_endpoint": a.sip_endpoint, "campaign_id": a.campaign_id},
+        )
     if campaign_id is not None and campaign_id in ctx.engine.campaigns:
         ctx.engine.add_agent(campaign_id, a.id, a.sip_endpoint)
     logger.info("agent %s created by %s", a.name, who.name, extra={"agent": a.id})
@@ -167,6 +175,14 @@ async def move_agent(agent: AgentPath, body: AgentMove, ctx: Ctx, who: Staff) ->
                     "first"
                 )
         moved = await agent_repo.set_agent_campaign(s, a.id, target.id)
+        await audited(
+            s,
+            who,
+            "move",
+            f"agent {a.name}",
+            before={"campaign_id": a.campaign_id},
+            after={"campaign_id": target.id},
+        )
     now = ctx.engine.move_agent(a.id, target.id, a.sip_endpoint)
     logger.info(
         "agent %s moved to campaign %s by %s%s",
@@ -382,6 +398,14 @@ async def create_callback(body: CallbackCreate, ctx: Ctx, who: Anyone) -> Callba
             )
         except ValueError as exc:
             raise FieldError(("body", "agent"), str(exc)) from None
+        if who.role is not Role.AGENT:
+            await audited(
+                s,
+                who,
+                "callback",
+                f"lead {lead.id}",
+                after={"at": cb.due_at.isoformat(), "agent_id": assignee},
+            )
     logger.info(
         "callback %d for lead %d at %s by %s",
         cb.id,
@@ -404,7 +428,14 @@ async def list_callbacks(ctx: Ctx, who: Staff, campaign: str | None = None) -> l
 @router.delete("/callbacks/{callback_id}", status_code=204, summary="Cancel a pending callback")
 async def cancel_callback(callback_id: int, ctx: Ctx, who: Staff) -> None:
     async with ctx.db.transaction() as s:
-        await callbacks.get(s, callback_id)  # 404 when unknown
+        cb = await callbacks.get(s, callback_id)  # 404 when unknown
         if not await callbacks.cancel(s, callback_id):
             raise Conflict(f"callback {callback_id} is no longer pending")
+        await audited(
+            s,
+            who,
+            "cancel callback",
+            f"lead {cb.lead_id}",
+            before={"callback_id": callback_id, "at": cb.due_at.isoformat()},
+        )
     logger.info("callback %d cancelled by %s", callback_id, who.name)

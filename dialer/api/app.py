@@ -19,7 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from swagger_ui_bundle import swagger_ui_path
 
 from dialer import __version__
-from dialer.api import agents, campaigns, leads, system
+from dialer.api import agents, audit, campaigns, leads, system
 from dialer.api.auth import TokenTable
 from dialer.api.context import ApiContext, MetricsHandler
 from dialer.api.deps import ApiError, FieldError
@@ -68,6 +68,7 @@ def build_app(ctx: ApiContext, metrics_handler: MetricsHandler | None = None) ->
     app.include_router(leads.router)
     app.include_router(agents.router)
     app.include_router(system.router)
+    app.include_router(audit.router)
     _add_error_handlers(app)
     # The token and the body's size are checked before any route reads the body.
     app.add_middleware(

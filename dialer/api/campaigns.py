@@ -15,6 +15,8 @@ from fastapi import APIRouter, Path, Query
 
 from dialer.api import queries
 from dialer.api import stats as stats_mod
+from dialer.api.audit import audited
+from dialer.api.auth import Principal
 from dialer.api.deps import Anyone, Conflict, Ctx, FieldError, Staff, not_stopping
 from dialer.api.lifecycle import Action, next_status
 from dialer.api.models import (
@@ -99,6 +101,7 @@ async def create_campaign(body: CampaignCreate, ctx: Ctx, who: Staff) -> Campaig
             await campaign_repo.set_disposition_codes(
                 s, c.id, [(d.code, d.label) for d in body.dispositions]
             )
+        await audited(s, who, "create", f"campaign {c.name}", after=_dump(c))
     logger.info("campaign %s created by %s", c.name, who.name, extra={"campaign": c.name})
     return campaign_out(c)
 
@@ -144,6 +147,9 @@ async def edit_campaign(
             values["pacing_mode"] = values["pacing_mode"].value
         updated = await queries.update_campaign(s, current.id, values)
         trunk_now = await campaign_repo.get_trunk(s, updated.trunk_id)
+        await audited(
+            s, who, "edit", f"campaign {current.name}", before=_dump(current), after=_dump(updated)
+        )
     if updated.id in ctx.engine.campaigns:
         ctx.engine.update_campaign(updated, trunk_now)
     logger.info(
@@ -159,7 +165,11 @@ async def edit_campaign(
 _DIALING = (CampaignStatus.RUNNING, CampaignStatus.PAUSED)
 
 
-async def _act(ctx: Ctx, ref: str, action: Action, who_name: str) -> CampaignOut:
+def _dump(c: Campaign) -> dict[str, Any]:
+    return campaign_out(c).model_dump(mode="json")
+
+
+async def _act(ctx: Ctx, ref: str, action: Action, who: Principal) -> CampaignOut:
     if action in (Action.START, Action.RESUME):
         not_stopping(ctx)
     async with ctx.db.transaction() as s:
@@ -174,7 +184,16 @@ async def _act(ctx: Ctx, ref: str, action: Action, who_name: str) -> CampaignOut
             refused = campaign_refusal(c, t)
             if refused is not None:
                 raise Conflict(refused)
+        before = c.status.value
         c = await campaign_repo.set_campaign_status(s, c.id, target)
+        await audited(
+            s,
+            who,
+            action.value,
+            f"campaign {c.name}",
+            before={"status": before},
+            after={"status": c.status.value},
+        )
         trunk = await campaign_repo.get_trunk(s, c.trunk_id)
         agents = await agent_repo.list_agents(s, c.id)
     engine = ctx.engine
@@ -186,28 +205,28 @@ async def _act(ctx: Ctx, ref: str, action: Action, who_name: str) -> CampaignOut
         else:
             await engine.stop_campaign(c.id)
         engine.update_campaign(c, trunk)
-    logger.info("campaign %s: %s by %s", c.name, action.value, who_name, extra={"campaign": c.name})
+    logger.info("campaign %s: %s by %s", c.name, action.value, who.name, extra={"campaign": c.name})
     return campaign_out(c)
 
 
 @router.post("/campaigns/{campaign}/start", summary="Start dialing (its agents are called)")
 async def start_campaign(campaign: CampaignPath, ctx: Ctx, who: Staff) -> CampaignOut:
-    return await _act(ctx, campaign, Action.START, who.name)
+    return await _act(ctx, campaign, Action.START, who)
 
 
 @router.post("/campaigns/{campaign}/pause", summary="No new calls; calls in progress go on")
 async def pause_campaign(campaign: CampaignPath, ctx: Ctx, who: Staff) -> CampaignOut:
-    return await _act(ctx, campaign, Action.PAUSE, who.name)
+    return await _act(ctx, campaign, Action.PAUSE, who)
 
 
 @router.post("/campaigns/{campaign}/resume", summary="Dial again after a pause")
 async def resume_campaign(campaign: CampaignPath, ctx: Ctx, who: Staff) -> CampaignOut:
-    return await _act(ctx, campaign, Action.RESUME, who.name)
+    return await _act(ctx, campaign, Action.RESUME, who)
 
 
 @router.post("/campaigns/{campaign}/stop", summary="Stop: no new calls, leased leads returned")
 async def stop_campaign(campaign: CampaignPath, ctx: Ctx, who: Staff) -> CampaignOut:
-    return await _act(ctx, campaign, Action.STOP, who.name)
+    return await _act(ctx, campaign, Action.STOP, who)
 
 
 @router.get("/campaigns/{campaign}/stats", summary="Live statistics")
@@ -254,8 +273,17 @@ async def put_dispositions(
 ) -> list[DispositionCode]:
     async with ctx.db.transaction() as s:
         c = await queries.campaign_by_ref(s, campaign)
+        before = await campaign_repo.get_disposition_codes(s, c.id)
         await campaign_repo.set_disposition_codes(s, c.id, [(d.code, d.label) for d in body.codes])
         codes = await campaign_repo.get_disposition_codes(s, c.id)
+        await audited(
+            s,
+            who,
+            "dispositions",
+            f"campaign {c.name}",
+            before={"codes": dict(before)},
+            after={"codes": dict(codes)},
+        )
     return [DispositionCode(code=code, label=label) for code, label in codes]
 
 

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Path
 
 from dialer import __version__
 from dialer.api import queries
+from dialer.api.audit import audited
 from dialer.api.context import ApiContext
 from dialer.api.deps import Admin, Conflict, Ctx, Staff
 from dialer.api.models import PbxOut, StatusOut, TrunkCreate, TrunkOut, TrunkUpdate
@@ -54,6 +55,17 @@ async def list_trunks(ctx: Ctx, who: Staff) -> list[TrunkOut]:
     return [trunk_out(ctx, t) for t in trunks]
 
 
+def _trunk_dump(t: Trunk) -> dict[str, Any]:
+    return {
+        "name": t.name,
+        "endpoint": t.endpoint,
+        "max_channels": t.max_channels,
+        "max_cps": t.max_cps,
+        "dial_prefix": t.dial_prefix,
+        "caller_id": t.caller_id,
+    }
+
+
 @router.post("/trunks", status_code=201, summary="Add a trunk (admin)")
 async def create_trunk(body: TrunkCreate, ctx: Ctx, who: Admin) -> TrunkOut:
     async with ctx.db.transaction() as s:
@@ -68,6 +80,7 @@ async def create_trunk(body: TrunkCreate, ctx: Ctx, who: Admin) -> TrunkOut:
             dial_prefix=body.dial_prefix,
             caller_id=body.caller_id,
         )
+        await audited(s, who, "create", f"trunk {t.name}", after=_trunk_dump(t))
     logger.info("trunk %s created by %s", t.name, who.name, extra={"trunk": t.name})
     return trunk_out(ctx, t)
 
@@ -89,6 +102,14 @@ async def edit_trunk(
                 if c.trunk_id == current.id and dialing and not c.caller_id:
                     raise Conflict(no_caller_id_reason(c.name, current.name))
         t = await queries.update_trunk(s, current.id, values)
+        await audited(
+            s,
+            who,
+            "edit",
+            f"trunk {current.name}",
+            before=_trunk_dump(current),
+            after=_trunk_dump(t),
+        )
     ctx.engine.update_trunk(t)
     logger.info("trunk %s edited by %s", t.name, who.name, extra={"trunk": t.name})
     return trunk_out(ctx, t)

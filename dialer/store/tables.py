@@ -466,6 +466,21 @@ cdr_dead_letters = Table(
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
 )
 
+# Who changed what and when (dialer.store.audit): supervisor and admin actions.
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=True),
+    Column("at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("who", Text, nullable=False),
+    Column("role", Text, nullable=False),
+    Column("action", Text, nullable=False),
+    Column("target", Text, nullable=False),
+    Column("before", JSONB, nullable=True),
+    Column("after", JSONB, nullable=True),
+    Index(None, "at"),
+)
+
 ALL_TABLES = (
     trunks,
     campaigns,
@@ -482,11 +497,13 @@ ALL_TABLES = (
     daemons,
     pbx_cdr,
     cdr_dead_letters,
+    audit_log,
 )
 
 __all__ = [
     "ALL_TABLES",
     "agents",
+    "audit_log",
     "call_attempts",
     "callbacks",
     "campaign_rules",

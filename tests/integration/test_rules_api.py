@@ -306,3 +306,44 @@ def test_a_callback_never_goes_around_the_rules(daemon: Daemon, store_db_url: st
         assert (
             http.post("/api/v1/callbacks", json={"lead_id": plain, "at": soon}).status_code == 201
         )
+
+
+def test_supervisor_and_admin_actions_are_in_the_audit_log(
+    daemon: Daemon, store_db_url: str
+) -> None:
+    name, (lead,) = new_campaign(daemon, ["+14155550401"])
+    with daemon.client("supervisor") as sup:
+        r = sup.patch(f"/api/v1/campaigns/{name}", json={"wrapup_s": 7.5, "hold_s": 1.5})
+        assert r.status_code == 200, r.text
+        body = {"codes": [{"code": "sale", "label": "Sale"}]}
+        assert sup.put(f"/api/v1/campaigns/{name}/dispositions", json=body).status_code == 200
+        r = sup.get("/api/v1/audit", params={"target": f"campaign {name}"})
+        assert r.status_code == 200, r.text
+        entries = r.json()
+    actions = [(e["who"], e["role"], e["action"]) for e in reversed(entries)]
+    assert actions == [
+        ("admin-user", "admin", "create"),
+        ("supervisor-user", "supervisor", "edit"),
+        ("supervisor-user", "supervisor", "dispositions"),
+    ]
+    edit = entries[1]
+    assert edit["after"]["wrapup_s"] == 7.5 != edit["before"]["wrapup_s"]
+    assert edit["after"]["hold_s"] == 1.5
+    assert "wrapup_s" in edit["text"] and "-> 7.5" in edit["text"]
+    assert entries[0]["after"] == {"codes": {"sale": "Sale"}}
+    with daemon.client("agent") as agent:
+        assert agent.get("/api/v1/audit").status_code == 403
+    # The database-side CLI writes there too, as the operating-system user; numbers masked.
+    out = cli("dnc", "opt-out", "+14155550401", "--note", "asked", db_url=store_db_url)
+    assert out.returncode == 0, out.stderr
+    out = cli("audit", "--target", "dnc list opt-out", db_url=store_db_url)
+    assert out.returncode == 0, out.stderr
+    assert "(cli) dnc opt-out dnc list opt-out" in out.stdout
+    assert "4155550401" not in out.stdout
+    out = cli("audit", "--target", f"campaign {name}", db_url=store_db_url)
+    assert [line.split(" ", 4)[3] for line in out.stdout.splitlines()] == [
+        "create",
+        "edit",
+        "dispositions",
+    ]
+    assert lead > 0

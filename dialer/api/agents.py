@@ -45,6 +45,7 @@ from dialer.api.models import (
     PauseBody,
 )
 from dialer.domain import agent as ag
+from dialer.domain.results import CallResult
 from dialer.rules.verdict import Reason
 from dialer.store import agents as agent_repo
 from dialer.store import callbacks
@@ -339,19 +340,20 @@ def callback_out(cb: callbacks.Callback) -> CallbackOut:
     )
 
 
-# What no callback may go around: it would be dialed anyway, as any call to the lead.
+# What no callback may go around: the person's opt-out and the calls the rules allow them.
 _NEVER_CALLED = frozenset(
     {
         Reason.DNC,
         Reason.BLOCKED,
-        Reason.DONE,
-        Reason.ATTEMPT_CAP,
         Reason.CAP_PER_DAY,
         Reason.CAP_ROLLING_24H,
         Reason.CAP_PER_WEEK,
         Reason.CAP_PER_MONTH,
     }
 )
+# A lead finished by its attempts or a final result is not called back either, unless it was
+# finished by talking to an agent: asking to be called back is what a person does then.
+_FINISHED = frozenset({Reason.DONE, Reason.ATTEMPT_CAP})
 _PAST_SLACK = timedelta(seconds=60)
 
 
@@ -359,16 +361,21 @@ async def _check_callback_rules(
     s: AsyncSession, lead_id: int, at: datetime, *, named_agent: bool
 ) -> None:
     """A callback is never in the past, nor for a lead the rules would not call at that time:
-    done, capped, on a do-not-call list; nor inside the 72 hours after an abandoned call unless
-    it reserves a named agent (a repeat call within 72 hours only with an agent there for it,
-    as the UK rule allows). 422 naming the field and every reason."""
+    on a do-not-call list, over a per-day, 24-hour, week or month cap, done or at its attempt
+    cap (unless its last call reached an agent: the person asked to be called back); nor
+    inside the 72 hours after an abandoned call unless it reserves a named agent (a repeat call
+    within 72 hours only with an agent there for it, as the UK rule allows). 422 naming the
+    field and every reason."""
     if at < datetime.now(UTC) - _PAST_SLACK:
         raise FieldError(("body", "at"), f"{at.isoformat()} is in the past")
-    verdict = (await explain_lead(s, lead_id, at.astimezone(UTC))).verdict
+    e = await explain_lead(s, lead_id, at.astimezone(UTC))
+    talked = e.last_result == CallResult.CONNECTED.value
     refused = [
         b
-        for b in verdict.blockers
-        if b.reason in _NEVER_CALLED or (b.reason is Reason.ABANDON_LOCK and not named_agent)
+        for b in e.verdict.blockers
+        if b.reason in _NEVER_CALLED
+        or (b.reason in _FINISHED and not talked)
+        or (b.reason is Reason.ABANDON_LOCK and not named_agent)
     ]
     if refused:
         why = "; ".join(f"{b.reason.value}: {b.detail}" for b in refused)

@@ -134,7 +134,7 @@ def test_cli_sets_the_message_and_reports_a_bad_number(daemon: Daemon) -> None:
     out = dialer(
         daemon, "campaign", "create", name, "--trunk", trunk, "--callback-number", "020 7946 0123",
     )  # fmt: skip
-    assert out.returncode == 1
+    assert out.returncode == 2  # refused by the CLI itself, before anything is sent
     assert "callback_number" in out.stderr and "leading +" in out.stderr
     out = dialer(
         daemon, "campaign", "create", name, "--trunk", trunk,

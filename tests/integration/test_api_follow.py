@@ -43,10 +43,12 @@ def daemons(
 
 
 def originated(db_url: str, campaign: str, owner: str) -> list[datetime]:
+    """When the daemon named `owner` dialed the campaign's calls (an attempt's owner is the
+    process identity, the name and the start: name#...)."""
     rows = query(
         db_url,
         "SELECT a.originated_at FROM call_attempts a JOIN campaigns c ON c.id = a.campaign_id"
-        " WHERE c.name = :c AND a.owner = :o ORDER BY a.originated_at",
+        " WHERE c.name = :c AND split_part(a.owner, '#', 1) = :o ORDER BY a.originated_at",
         c=campaign,
         o=owner,
     )

@@ -341,7 +341,7 @@ def test_supervisor_and_admin_actions_are_in_the_audit_log(
     assert "(cli) dnc opt-out dnc list opt-out" in out.stdout
     assert "4155550401" not in out.stdout
     out = cli("audit", "--target", f"campaign {name}", db_url=store_db_url)
-    assert [line.split(" ", 4)[3] for line in out.stdout.splitlines()] == [
+    assert [line.split(" ", 5)[4] for line in out.stdout.splitlines()] == [
         "create",
         "edit",
         "dispositions",

@@ -241,3 +241,50 @@ def query(db_url: str, sql: str, **params: Any) -> list[Any]:
             await db.dispose()
 
     return asyncio.run(run())
+
+
+def set_up_campaign(
+    daemon: Daemon,
+    numbers: list[str],
+    agents: list[tuple[str, str]],
+    *,
+    trunk: Mapping[str, Any] | None = None,
+    **campaign: Any,
+) -> str:
+    """Over the API, as admin: a trunk (`trunk` values over 20 channels, 20 calls/s), a draft
+    campaign on it (`campaign` values over short rig defaults), its agents as (name, SIP
+    endpoint) pairs, and leads for the rig's `numbers`; returns the campaign's name."""
+    with daemon.client("admin") as admin:
+        trunk_name = unique("trunk")
+        body = {"name": trunk_name, "endpoint": "trunk", "max_channels": 20, "max_cps": 20}
+        r = admin.post("/api/v1/trunks", json={**body, **(trunk or {})})
+        assert r.status_code == 201, r.text
+        name = unique("camp")
+        body = {
+            "name": name,
+            "trunk": trunk_name,
+            "caller_id": "+15550000000",
+            "ring_timeout_s": 15,
+            "max_attempts": 1,
+            "wrapup_s": 0.5,
+            "hold_s": 1.0,
+        }
+        r = admin.post("/api/v1/campaigns", json={**body, **campaign})
+        assert r.status_code == 201, r.text
+        for agent_name, endpoint in agents:
+            body = {"name": agent_name, "sip_endpoint": endpoint, "campaign": name}
+            assert admin.post("/api/v1/agents", json=body).status_code == 201
+        import_numbers(admin, name, numbers)
+    return name
+
+
+def import_numbers(admin: httpx.Client, campaign: str, numbers: list[str]) -> None:
+    """Import the rig's `numbers` into `campaign` (they are test numbers: format check only)."""
+    r = admin.post(
+        f"/api/v1/campaigns/{campaign}/leads",
+        content="phone\n" + "\n".join(numbers) + "\n",
+        params={"check": "format"},
+        headers={"Content-Type": "text/csv"},
+    )
+    assert r.status_code == 200, r.text
+    assert r.json()["inserted"] == len(numbers), r.text

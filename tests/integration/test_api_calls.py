@@ -13,7 +13,15 @@ import pytest
 
 from rig.asterisk import Asterisk
 from rig.numbers import Behaviour, make_number
-from tests.integration.api_daemon import AGENT_NAME, Daemon, query, serve_one, unique, wait_for
+from tests.integration.api_daemon import (
+    AGENT_NAME,
+    Daemon,
+    query,
+    serve_one,
+    set_up_campaign,
+    unique,
+    wait_for,
+)
 
 pytestmark = [pytest.mark.rig, pytest.mark.slow]
 
@@ -34,38 +42,13 @@ def daemon(
 def set_up(
     daemon: Daemon, numbers: list[str], agents: list[tuple[str, str]], **campaign: Any
 ) -> str:
-    with daemon.client("admin") as admin:
-        trunk = unique("trunk")
-        body = {"name": trunk, "endpoint": "trunk", "max_channels": 20, "max_cps": 20}
-        assert admin.post("/api/v1/trunks", json=body).status_code == 201
-        name = unique("calls")
-        r = admin.post(
-            "/api/v1/campaigns",
-            json={
-                "name": name,
-                "trunk": trunk,
-                "caller_id": "+15550000000",
-                "ring_timeout_s": 15,
-                "max_attempts": 1,
-                "wrapup_s": 0.5,
-                "hold_s": 1.0,
-                "dispositions": [{"code": "sale"}, {"code": "no_sale"}],
-                **campaign,
-            },
-        )
-        assert r.status_code == 201, r.text
-        for agent_name, endpoint in agents:
-            body = {"name": agent_name, "sip_endpoint": endpoint, "campaign": name}
-            assert admin.post("/api/v1/agents", json=body).status_code == 201
-        r = admin.post(
-            f"/api/v1/campaigns/{name}/leads",
-            content="phone\n" + "\n".join(numbers) + "\n",
-            params={"check": "format"},  # the rig's numbers are test numbers
-            headers={"Content-Type": "text/csv"},
-        )
-        assert r.status_code == 200, r.text
-        assert r.json()["inserted"] == len(numbers)
-    return name
+    return set_up_campaign(
+        daemon,
+        numbers,
+        agents,
+        dispositions=[{"code": "sale"}, {"code": "no_sale"}],
+        **campaign,
+    )
 
 
 def test_a_campaign_run_entirely_over_the_api(daemon: Daemon, store_db_url: str) -> None:

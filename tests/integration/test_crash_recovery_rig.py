@@ -28,6 +28,7 @@ from tests.fixtures.rig import AgentHeadsets
 from tests.integration.api_daemon import (
     Daemon,
     query,
+    set_up_campaign,
     start_daemon,
     truncate_all,
     unique,
@@ -55,37 +56,8 @@ def home(
 
 
 def _set_up(daemon: Daemon, endpoints: list[str]) -> str:
-    with daemon.client("admin") as admin:
-        trunk = unique("trunk")
-        body = {"name": trunk, "endpoint": "trunk", "max_channels": 20, "max_cps": 20}
-        assert admin.post("/api/v1/trunks", json=body).status_code == 201
-        name = unique("crash")
-        r = admin.post(
-            "/api/v1/campaigns",
-            json={
-                "name": name,
-                "trunk": trunk,
-                "caller_id": "+15550000000",
-                "pacing_mode": "power",
-                "ring_timeout_s": 15,
-                "max_attempts": 3,
-                "wrapup_s": 0.5,
-                "hold_s": 1.0,
-            },
-        )
-        assert r.status_code == 201, r.text
-        for endpoint in endpoints:
-            body = {"name": unique("agent"), "sip_endpoint": endpoint, "campaign": name}
-            assert admin.post("/api/v1/agents", json=body).status_code == 201
-        numbers = [*DIALED, *EXTRA]
-        r = admin.post(
-            f"/api/v1/campaigns/{name}/leads",
-            content="phone\n" + "\n".join(numbers) + "\n",
-            params={"check": "format"},
-            headers={"Content-Type": "text/csv"},
-        )
-        assert r.status_code == 200, r.text
-    return name
+    agents = [(unique("agent"), endpoint) for endpoint in endpoints]
+    return set_up_campaign(daemon, [*DIALED, *EXTRA], agents, pacing_mode="power", max_attempts=3)
 
 
 def _attempts(db_url: str) -> dict[str, Any]:

@@ -22,7 +22,16 @@ from rig.numbers import Behaviour, make_number
 from rig.sipp import Sipp
 from tests.fixtures import private_pg
 from tests.fixtures.rig import AgentHeadsets
-from tests.integration.api_daemon import Daemon, query, start_daemon, unique, wait_for, write_config
+from tests.integration.api_daemon import (
+    Daemon,
+    import_numbers,
+    query,
+    set_up_campaign,
+    start_daemon,
+    unique,
+    wait_for,
+    write_config,
+)
 
 pytestmark = [pytest.mark.rig, pytest.mark.slow]
 
@@ -73,31 +82,11 @@ def test_a_database_outage_loses_nothing(
     daemon = start_daemon(tmp_path, config)
     second: Daemon | None = None
     try:
+        agents = [(unique("agent"), e) for e in agent_headsets.endpoints(3)]
+        name = set_up_campaign(
+            daemon, [*TALK, *LATER], agents, trunk={"max_channels": 10, "max_cps": 10}
+        )
         with daemon.client("admin") as admin:
-            trunk = unique("trunk")
-            body = {"name": trunk, "endpoint": "trunk", "max_channels": 10, "max_cps": 10}
-            assert admin.post("/api/v1/trunks", json=body).status_code == 201
-            name = unique("outage")
-            body = {
-                "name": name,
-                "trunk": trunk,
-                "caller_id": "+15550000000",
-                "ring_timeout_s": 15,
-                "wrapup_s": 0.5,
-                "hold_s": 1.0,
-                "max_attempts": 1,
-            }
-            assert admin.post("/api/v1/campaigns", json=body).status_code == 201
-            for endpoint in agent_headsets.endpoints(3):
-                body = {"name": unique("agent"), "sip_endpoint": endpoint, "campaign": name}
-                assert admin.post("/api/v1/agents", json=body).status_code == 201
-            r = admin.post(
-                f"/api/v1/campaigns/{name}/leads",
-                content="phone\n" + "\n".join([*TALK, *LATER]) + "\n",
-                params={"check": "format"},
-                headers={"Content-Type": "text/csv"},
-            )
-            assert r.status_code == 200, r.text
             assert admin.post(f"/api/v1/campaigns/{name}/start").status_code == 200
 
         def talking() -> bool:
@@ -127,13 +116,7 @@ def test_a_database_outage_loses_nothing(
         # A second outage, and the daemon is stopped during it: its records go to the spool,
         # and the next daemon writes them before anything else.
         with daemon.client("admin") as admin:
-            r = admin.post(
-                f"/api/v1/campaigns/{name}/leads",
-                content="phone\n" + "\n".join(SECOND) + "\n",
-                params={"check": "format"},
-                headers={"Content-Type": "text/csv"},
-            )
-            assert r.status_code == 200, r.text
+            import_numbers(admin, name, SECOND)
         wait_for(
             lambda: all(_rows(url)[p].answer_at is not None for p in SECOND),
             30,

@@ -9,6 +9,18 @@ from dialer.store.engine import Database
 from dialer.store.name_lock import NameLock, NameTaken
 
 
+async def _drop_lock_connections(db: Database) -> None:
+    """What a database restart does to the sessions holding advisory locks in it."""
+    async with db.transaction() as s:
+        await s.execute(
+            text(
+                "SELECT pg_terminate_backend(pid) FROM pg_locks"
+                " WHERE locktype = 'advisory' AND pid <> pg_backend_pid()"
+                " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+            )
+        )
+
+
 async def test_a_name_is_held_by_one_process_and_taken_again_after_a_drop(
     store_db_url: str,
 ) -> None:
@@ -24,29 +36,13 @@ async def test_a_name_is_held_by_one_process_and_taken_again_after_a_drop(
         await first.check()  # still ours: nothing to do
         # The database drops the lock's connection (a restart, an outage): the next check
         # takes the name again.
-        async with theirs.transaction() as s:
-            await s.execute(
-                text(
-                    "SELECT pg_terminate_backend(pid) FROM pg_locks"
-                    " WHERE locktype = 'advisory' AND pid <> pg_backend_pid()"
-                    " AND database = (SELECT oid FROM pg_database"
-                    " WHERE datname = current_database())"
-                )
-            )
+        await _drop_lock_connections(theirs)
         await first.check()
         assert first.held
         with pytest.raises(NameTaken):
             await NameLock(theirs, "d1").acquire()
         # ... unless another process took it meanwhile: then this one must stop.
-        async with theirs.transaction() as s:
-            await s.execute(
-                text(
-                    "SELECT pg_terminate_backend(pid) FROM pg_locks"
-                    " WHERE locktype = 'advisory' AND pid <> pg_backend_pid()"
-                    " AND database = (SELECT oid FROM pg_database"
-                    " WHERE datname = current_database())"
-                )
-            )
+        await _drop_lock_connections(theirs)
         usurper = NameLock(theirs, "d1")
         await usurper.acquire()
         with pytest.raises(NameTaken):

@@ -26,7 +26,9 @@ from rig.numbers import Behaviour, make_number
 from rig.sipp import Sipp
 from tests.fixtures.rig import AgentHeadsets
 from tests.integration.api_daemon import (
+    import_numbers,
     query,
+    set_up_campaign,
     start_daemon,
     truncate_all,
     unique,
@@ -40,16 +42,6 @@ TALK = [make_number(Behaviour.ANSWER, 1.0, 45.0, 500 + i) for i in range(2)]
 SHORT = [make_number(Behaviour.ANSWER, 0.5, 1.0, 510 + i) for i in range(2)]
 EXTRA = [make_number(Behaviour.ANSWER, 0.5, 1.0, 520 + i) for i in range(2)]
 LEASE_S = 20
-
-
-def _import(client: Any, campaign: str, numbers: list[str]) -> None:
-    r = client.post(
-        f"/api/v1/campaigns/{campaign}/leads",
-        content="phone\n" + "\n".join(numbers) + "\n",
-        params={"check": "format"},
-        headers={"Content-Type": "text/csv"},
-    )
-    assert r.status_code == 200, r.text
 
 
 def _by_phone(db_url: str) -> dict[str, Any]:
@@ -79,27 +71,11 @@ def test_another_daemon_takes_over_a_dead_daemons_agents_and_calls(
     b = None
     killed = False
     try:
+        agents = [(unique("agent"), e) for e in agent_headsets.endpoints(4)]
+        name = set_up_campaign(
+            a, [*TALK, *SHORT], agents, trunk={"max_channels": 10, "max_cps": 10}, max_attempts=3
+        )
         with a.client("admin") as admin:
-            trunk = unique("trunk")
-            body = {"name": trunk, "endpoint": "trunk", "max_channels": 10, "max_cps": 10}
-            assert admin.post("/api/v1/trunks", json=body).status_code == 201
-            name = unique("takeover")
-            r = admin.post(
-                "/api/v1/campaigns",
-                json={
-                    "name": name,
-                    "trunk": trunk,
-                    "caller_id": "+15550000000",
-                    "ring_timeout_s": 15,
-                    "wrapup_s": 0.5,
-                    "hold_s": 1.0,
-                },
-            )
-            assert r.status_code == 201, r.text
-            for endpoint in agent_headsets.endpoints(4):
-                body = {"name": unique("agent"), "sip_endpoint": endpoint, "campaign": name}
-                assert admin.post("/api/v1/agents", json=body).status_code == 201
-            _import(admin, name, [*TALK, *SHORT])
             assert admin.post(f"/api/v1/campaigns/{name}/start").status_code == 200
         owners = lambda: {  # noqa: E731
             r.owner
@@ -130,7 +106,7 @@ def test_another_daemon_takes_over_a_dead_daemons_agents_and_calls(
         # B claims the agents after their lease (15 s) and adopts the idle legs: new leads are
         # called through them, long before A's calls are taken over.
         with b.client("admin") as admin:
-            _import(admin, name, EXTRA)
+            import_numbers(admin, name, EXTRA)
         wait_for(
             lambda: all(
                 p in (rows := _by_phone(store_db_url)) and rows[p].result == "connected"

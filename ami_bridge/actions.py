@@ -52,7 +52,7 @@ def wire_checked(action: Mapping[str, object]) -> dict[str, object]:
 
 
 def originate_customer(call: CustomerCall, ctx: Contexts) -> dict[str, object]:
-    """ValueError without a caller ID: every customer call shows a number (issue 5). Without
+    """ValueError without a caller ID: every customer call shows a number. Without
     the header Asterisk would send the trunk endpoint's default (often none or "asterisk")."""
     if not call.caller_id.strip():
         raise ValueError("no caller ID for a customer call")

@@ -1,6 +1,6 @@
 """The Asterisk adapter: `dialer.pbx.Pbx` over AMI, with panoramisk doing the wire protocol.
 
-Why the panoramisk `Manager` is subclassed (see shared/STYLE.md, "Known traps"):
+Why the panoramisk `Manager` is subclassed:
 - It re-sends unanswered actions after a reconnect unless they are "forgetable"; a re-sent
   Originate dials a person twice. Here every action is forgetable; after a reconnect the
   engine reconciles its calls by their own ids with `CoreShowChannels` instead.

@@ -5,8 +5,8 @@
 the channel's `Uniqueid`, which for channels the dialer starts is our own id (`Originate
 ChannelId=`), so events of other channels are translated too and simply ignored by the tracker.
 
-Asterisk facts this relies on (seen on the Asterisk 22 rig, see shared/RIG.md and the
-transcripts in tests/data/ami/):
+Asterisk facts this relies on (seen on the Asterisk 22 rig; the transcripts in tests/data/ami/
+show them):
 - Newstate ChannelState 5 (Ringing) = the far end sent 180/183; 6 (Up) = answered.
 - DialEnd carries the outbound leg as DestUniqueid when the dial came from Originate.
 - Results come from DialEnd/Hangup, never from OriginateResponse (its Reason is 0 for a busy

@@ -6,7 +6,7 @@ bench/results/pacing.md) of agent utilisation and abandonment. Abandonment is gi
 for the worst 24-hour window; with several simulated days (8 hours of dialing each, days 24 hours
 apart) every 24-hour window holds one day's worth of calls.
 
-Goals (issue 3), for predictive with no 24-hour window above 3%: utilisation of at least 76%, 82%,
+Goals, for predictive with no 24-hour window above 3%: utilisation of at least 76%, 82%,
 89%, 93% and 95.5% for 5, 10, 25, 50 and 100 agents, at least 3 points above the adaptive ratio at
 equal or lower abandonment; after the 0.30 -> 0.45 contact-rate jump, no hour above 6%.
 

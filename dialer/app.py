@@ -134,7 +134,7 @@ class App:
             await name_lock.release()
             await db.dispose()
             return EXIT_UNREACHABLE
-        # Issue 5: the store applies the rules at the lease and is the engine's dial guard.
+        # The store applies the rules at the lease and is the engine's dial guard.
         # A new identity at every start: a restarted daemon takes over what its predecessor of
         # the same name left instead of renewing its leases as if nothing had happened.
         identity = ProcessIdentity.new(s.dialer.owner_name())
@@ -183,7 +183,7 @@ class App:
             runner = asyncio.create_task(engine.run(), name="engine")
             watching = asyncio.create_task(self._keep_name(name_lock), name="name-lock")
             if s.dialer.campaign_poll_s > 0:
-                # Campaigns started, paused or edited through another daemon (issue 4).
+                # Campaigns started, paused or edited through another daemon.
                 follower = CampaignFollower(engine, rules_store, s.dialer.campaign_poll_s)
                 following = asyncio.create_task(follower.run(), name="campaign-follower")
             self.started.set()

@@ -17,7 +17,7 @@ Rules:
   than the ledger's 2 s grace after the answer (the regulators' definition). The windows and the
   `life` count (the campaign's whole life) are restored from the CDRs when the engine starts
   the campaign (`HistoryRestored`), so a restart does not reset them.
-- UK abandonment (`dialer_abandonment_uk_ratio`, issue 5): the 24-hour window plus an estimate
+- UK abandonment (`dialer_abandonment_uk_ratio`): the 24-hour window plus an estimate
   of people that answering-machine detection took for machines (machine verdicts x the
   campaign's AMD false-positive rate, `dialer.rules.abandonment`). Machine verdicts, like the
   windows, are restored from the CDRs when a campaign starts, so the gauge and the HTTP API's
@@ -197,7 +197,7 @@ class Metrics:
             ["campaign", "window"],
             registry=r,
         )
-        # UK (Ofcom) rate, issue 5: abandoned calls plus an estimate of people answering-machine
+        # UK (Ofcom) rate: abandoned calls plus an estimate of people answering-machine
         # detection took for machines, over live calls plus that estimate, last 24 hours.
         self.uk_abandonment_ratio = Gauge(
             "dialer_abandonment_uk_ratio",

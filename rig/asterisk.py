@@ -2,10 +2,10 @@
 deploy/asterisk configuration copied in, plus a rig overlay that points the trunk and the agents'
 phones at SIPp on loopback.
 
-Facts this relies on (shared/RIG.md): Asterisk runs in the foreground as root inside the chroot
-(`asterisk -f -U root -G root </dev/null`; `-c` without a terminal spins), it needs /proc mounted
-in the chroot, and its directories must be owned by root (the package's asterisk uid means
-something else on the host).
+Facts this relies on (seen on this project's Debian 12 hosts): Asterisk runs in the
+foreground as root inside the chroot (`asterisk -f -U root -G root </dev/null`; `-c` without a
+terminal spins), it needs /proc mounted in the chroot, and its directories must be owned by root
+(the package's asterisk uid means something else on the host).
 
 Usage: `python -m rig.asterisk start|stop|status|cli CMD` (start stays in the foreground until
 Ctrl-C), or the `asterisk` pytest fixture.

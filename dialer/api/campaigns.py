@@ -176,7 +176,7 @@ async def _act(ctx: Ctx, ref: str, action: Action, who: Principal) -> CampaignOu
         c = await queries.campaign_by_ref(s, ref)
         target = next_status(action, c.status)
         if action in (Action.START, Action.RESUME):
-            # Every call must show a number (issue 5): refuse before anything is dialed.
+            # Every call must show a number: refuse before anything is dialed.
             t = await campaign_repo.get_trunk(s, c.trunk_id)
             if caller_id_or_none(c.caller_id, t.caller_id) is None:
                 raise Conflict(no_caller_id_reason(c.name, t.name))
@@ -241,7 +241,7 @@ async def campaign_stats(
         c = await queries.campaign_by_ref(s, campaign)
         window = await campaign_summary(s, c.id, since=now - timedelta(seconds=window_s))
         total = await campaign_summary(s, c.id)
-        rates = await campaign_abandonment(s, c.id, now)  # issue 5: US and UK rates
+        rates = await campaign_abandonment(s, c.id, now)  # US and UK rates
     run = ctx.engine.campaigns.get(c.id)
     return StatsOut.model_validate(
         {

@@ -7,7 +7,7 @@ import runs (``{"phase": "importing", "done": 5000, "total": 100000}`` ...) and 
 Otherwise the answer is the report alone. Problems found before anything is stored (unknown
 campaign, bad options, unreadable file) are ordinary 404/422 answers either way.
 
-Why a lead is (not) dialed (issue 5), with the content of the CLI's ``dialer leads why``,
+Why a lead is (not) dialed, with the content of the CLI's ``dialer leads why``,
 ``dialer leads history`` and ``dialer campaign reasons`` (each answer carries that text too):
 ``GET /leads/{id}/why``, ``GET /leads/{id}/history`` and ``GET /campaigns/{c}/reasons``.
 Staff read every lead; an agent reads the leads of its own campaign (as it schedules their
@@ -202,7 +202,7 @@ async def _stream(steps: AsyncIterator[Progress | ImportReport]) -> AsyncIterato
         yield (json.dumps({"error": f"nothing was stored: {exc}"}) + "\n").encode()
 
 
-# -- why a lead is (not) dialed (issue 5) ----------------------------------------------------
+# -- why a lead is (not) dialed ----------------------------------------------------
 
 At = Annotated[
     AwareDatetime | None,

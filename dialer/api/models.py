@@ -378,7 +378,7 @@ class StatusOut(BaseModel):
     campaigns: list[dict[str, Any]]
 
 
-# -- issue 5: abandonment as the regulators count it; why a lead is (not) dialed -------------
+# -- abandonment as the regulators count it; why a lead is (not) dialed -------------
 
 
 class AbandonWindowOut(BaseModel):

@@ -436,7 +436,7 @@ def _show_stats(d: dict[str, Any]) -> str:
 
 
 def _show_compliance(c: dict[str, Any]) -> str:
-    """Abandonment as the regulators count it (issue 5): US over life / 30 days, UK over 24 h."""
+    """Abandonment as the regulators count it: US over life / 30 days, UK over 24 h."""
     fp = c["amd_false_positive_rate"]
     source = "default assumption" if c["amd_false_positive_rate_is_default"] else "measured"
     rows = []

@@ -1,6 +1,6 @@
 """What an abandoned call hears, and the caller ID every call shows. Pure: values in, values out.
 
-Rules (issue 5):
+Rules:
 - Every customer call sends a caller ID: the campaign's own, else its trunk's. A campaign with
   neither is not started (`caller_id_or_none` says which case it is; the API refuses the start).
 - An answered call that finds no agent hears, within 2 s of the answer, a recorded message:

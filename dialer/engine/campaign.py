@@ -55,7 +55,7 @@ class CampaignRun:
     dialed: int = 0
     answered: int = 0
     last_reason: str = ""
-    # Issue 5: agent id -> call id of the callback for that named agent, dialing now; the agent
+    # Agent id -> call id of the callback for that named agent, dialing now; the agent
     # takes no other call meanwhile and counts as busy for pacing.
     reserved: dict[str, str] = field(default_factory=dict)
     # Agent id -> when a due callback for that named agent came into the buffer. From then the
@@ -67,7 +67,7 @@ class CampaignRun:
     # from the CDRs when the run starts (dialer/pacing/history.py); no calls while `restoring`.
     abandonment: AbandonLedger = field(default_factory=AbandonLedger)
     restoring: int = 0
-    # Issue 4: other daemons' calls on this campaign join the windows as their CDRs are
+    # Other daemons' calls on this campaign join the windows as their CDRs are
     # written: what was counted of them (set when the history is restored; None before).
     others: OthersTally | None = None
     saved_calibration: tuple[float, int] | None = None  # the predictive pacer's, as last saved
@@ -105,7 +105,7 @@ class CampaignRun:
     def wants_leads(self) -> bool:
         """Leads leased now may be dialed here: an agent of this daemon is logged in or logging
         in, or the campaign has no agents at all (its pacer alone decides, as for a recorded
-        message). A daemon whose agents are all elsewhere holds no leads (issue 4)."""
+        message). A daemon whose agents are all elsewhere holds no leads."""
         return not self.agents or any(a.state not in _NO_AGENT for a in self.agents.values())
 
     def named_callback_may_go(self, agent_id: str, now: float) -> bool:

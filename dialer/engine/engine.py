@@ -115,11 +115,11 @@ class Engine:
         self._settle_s = settings.campaign_poll_s + 0.5 if settings.campaign_poll_s > 0 else 0.0
         self._run_started: dict[int, float] = {}
         self._trunk_rates = TrunkRates()  # one calls-per-second budget per trunk
-        # Issue 4: each campaign's stored history, restored when its run starts.
+        # Each campaign's stored history, restored when its run starts.
         self._history = history
         self._next_others_sync = 0.0
         self._others_failing = False
-        # Issue 5: the rules' check right before each originate, and due callbacks.
+        # The rules' check right before each originate, and due callbacks.
         self._guard = guard
         self._next_callback_poll = 0.0
         self._store = store
@@ -622,8 +622,8 @@ class Engine:
         self._pace(run)
 
     def _give_to_agent(self, run: CampaignRun, call: cl.CallAttempt) -> None:
-        # A callback for a named agent goes to that agent, kept free for it since the originate
-        # (issue 5); if it is no longer ready, to whoever is. Kept agents take no other call.
+        # A callback for a named agent goes to that agent, kept free for it since the originate;
+        # if it is no longer ready, to whoever is. Kept agents take no other call.
         agent = None
         for agent_id, cid in list(run.reserved.items()):
             if cid == call.channel_id:
@@ -1214,7 +1214,7 @@ class Engine:
         await self._save_calibrations(history)
 
     async def _save_calibrations(self, history: HistorySource) -> None:
-        """Issue 4: keep each predictive pacer's calibration (the threshold its feedback loop
+        """Keep each predictive pacer's calibration (the threshold its feedback loop
         tuned) in the campaign's row, so a restart goes on from it. Only once the run's history
         was read (which restores it), and only when it changed."""
         for run in list(self.campaigns.values()):
@@ -1236,7 +1236,7 @@ class Engine:
             run.saved_calibration = calibration
 
     async def _count_others(self, history: HistorySource) -> None:
-        """Issue 4: add the calls other daemons finished on our campaigns that their CDRs show
+        """Add the calls other daemons finished on our campaigns that their CDRs show
         and this run has not counted (dialer/pacing/others.py) to its abandonment windows, the
         pacer's and observers' (`OthersCounted`): with several daemons on a campaign, each
         brakes on its true rate. Their calls still in progress join when they end (their CDR
@@ -1342,7 +1342,7 @@ class Engine:
                 break
             self._originate(run, lead, now)
         if not run.wants_leads():
-            # No agent of this daemon here (issue 4: another daemon has them all): leads held
+            # No agent of this daemon here (another daemon has them all): leads held
             # here could only wait, and the other daemon could not dial them meanwhile.
             if run.leads and not run.refilling:
                 unused = [lead.id for lead in run.leads]
@@ -1358,7 +1358,7 @@ class Engine:
             self._tasks.spawn(self._refill(run), "lease")
 
     def _dial_named_callbacks(self, run: CampaignRun, now: float) -> None:
-        """Callbacks for a named agent (issue 5) go when `CampaignRun.named_callback_may_go`
+        """Callbacks for a named agent go when `CampaignRun.named_callback_may_go`
         says, within the trunk's channels and calls-per-second budget; the pacer does not count
         their agents, so they take nothing from its calls."""
         while self._trunk_in_use(run.trunk.id) < run.trunk.max_channels:
@@ -1388,7 +1388,7 @@ class Engine:
         self._pace(run)
 
     async def _poll_callbacks(self, guard: DialGuard) -> None:
-        """Due callbacks go to the front of their campaign's buffer (issue 5). One for a named
+        """Due callbacks go to the front of their campaign's buffer. One for a named
         agent is leased only while that agent is ready and not kept for another callback."""
         for run in list(self.campaigns.values()):
             if run.paused:
@@ -1425,7 +1425,7 @@ class Engine:
             AttemptStart(cid, lead.id, c.id, run.trunk.id, self._owner, self._clock.at(now), cid)
         )
         hold = min(MAX_ANSWER_WAIT_S - 0.1, max(c.hold_s, 0.0) + 0.5)
-        # Issue 5: the campaign's caller ID, else the trunk's (a campaign with neither is not
+        # The campaign's caller ID, else the trunk's (a campaign with neither is not
         # started); the abandon message's number and name prompt ride along as variables.
         caller_id = abandon.caller_id_or_none(c.caller_id, run.trunk.caller_id) or ""
         request = pbx.CustomerCall(
@@ -1462,7 +1462,7 @@ class Engine:
         self, run: CampaignRun, request: pbx.CustomerCall, lead: LeasedLead
     ) -> None:
         if self._guard is not None:
-            # Issue 5: checked again right before the originate (DNC lists, the 72-hour lock,
+            # Checked again right before the originate (DNC lists, the 72-hour lock,
             # calling hours): a lead may wait in the buffer for minutes after its lease.
             refused = await self._guard.refuse_reason(lead)
             if refused is not None:

@@ -57,7 +57,7 @@ class HistoryRestored:
 @dataclass(frozen=True, slots=True)
 class OthersCounted:
     """Other daemons' calls on a campaign this daemon runs, read from their CDRs, joined its
-    abandonment windows (issue 4): observers with windows of their own add them too."""
+    abandonment windows: observers with windows of their own add them too."""
 
     campaign: str
     at: float  # loop time of their minute

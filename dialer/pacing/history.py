@@ -52,7 +52,7 @@ class CampaignHistory:
     machine_minutes: tuple[tuple[float, int], ...] = ()
     # the predictive pacer's (threshold, abandonments learned from) as last saved; None: never
     calibration: tuple[float, int] | None = None
-    # Issue 4: other daemons' calls in these counts from `others_since` (a minute start) on,
+    # Other daemons' calls in these counts from `others_since` (a minute start) on,
     # (minute start, answered, abandoned, machines): what later reads of theirs start from
     # (dialer/pacing/others.py). None: not read (no daemon name given).
     others_since: float | None = None

@@ -1,5 +1,5 @@
 """Other daemons' calls on a shared campaign, read from their CDRs now and then, and what each
-read adds to this daemon's abandonment windows (issue 4: the cap holds across daemons).
+read adds to this daemon's abandonment windows (the cap holds across daemons).
 
 Rules:
 - Each daemon counts its own calls live (when they end, before their CDR is written), so only

@@ -120,7 +120,7 @@ async def create_campaign(
     callback_number: str = "",
     name_prompt: str = "",
 ) -> Campaign:
-    """Raises ValueError for a ring time below 15 s (issue 5: an unanswered call rings at
+    """Raises ValueError for a ring time below 15 s (an unanswered call rings at
     least 15 s; the database refuses it too, ck_campaigns_ring_timeout_min_15), a call-back
     number that is not a valid E.164 number or a name prompt that is not a sound name
     (`dialer.domain.abandon`). `caller_id` may be '': the trunk's is used."""

@@ -92,7 +92,7 @@ class PgEngineStore:
         """Campaigns with status running, each with its trunk and the agents assigned to it.
 
         A campaign with no caller ID of its own nor on its trunk is left out, with an error in
-        the log: every call must show a number (issue 5; the API refuses to start one)."""
+        the log: every call must show a number (the API refuses to start one)."""
         async with self.db.transaction() as s:
             running = await campaign_repo.list_campaigns(s, CampaignStatus.RUNNING)
             trunks = {t.id: t for t in await campaign_repo.list_trunks(s)}

@@ -73,7 +73,7 @@ def _per_minute(minute: str, where: str, seed: bool = False) -> str:
 _MINUTE = "CASE WHEN t >= :since THEN floor(extract(epoch FROM t) / 60) END"
 _MINUTES = text(_per_minute(_MINUTE, ""))
 _MINUTES_SEED = text(_per_minute(_MINUTE, "", seed=True))
-# Issue 4, several daemons on one campaign: the live answers (and machines) other daemons
+# Several daemons on one campaign: the live answers (and machines) other daemons
 # recorded since `since`, per minute; each daemon adds what grew to its windows now and then.
 _OTHERS = text(_per_minute("floor(extract(epoch FROM t) / 60)", f"AND {_others('since')}"))
 

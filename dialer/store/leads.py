@@ -196,7 +196,7 @@ def _lease_statement(
 ) -> Any:
     expires = now + timedelta(seconds=lease_seconds)
     cap = select(campaigns.c.max_attempts).where(campaigns.c.id == campaign_id).scalar_subquery()
-    # Issue 5 (rules): a number on a do-not-call list (global or this campaign's) is never
+    # A number on a do-not-call list (global or this campaign's) is never
     # leased: the lead is set aside as blocked, or skipped (see `lease_leads`).
     listed = number_blocked(leads.c.phone, leads.c.campaign_id)
     order = (leads.c.priority.desc(), leads.c.next_call_at, leads.c.id)

@@ -165,7 +165,7 @@ class LeasedLead:
     priority: int
     extra: Mapping[str, Any]
     lease_expires_at: datetime
-    # Issue 5: set when the lead was leased as a due callback (`store.callbacks`); the engine
+    # Set when the lead was leased as a due callback (`store.callbacks`); the engine
     # dials it first, and with an agent named gives the answered call to that agent.
     callback_id: int | None = None
     callback_agent_id: int | None = None

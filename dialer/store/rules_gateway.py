@@ -1,4 +1,4 @@
-"""`RulesStore`: the engine's store (`PgEngineStore`) with the rules of issue 5 applied, and the
+"""`RulesStore`: the engine's store (`PgEngineStore`) with the dialing rules applied, and the
 engine's `DialGuard`.
 
 - `lease`: the lease query already skips done leads, capped leads, numbers locked after an

@@ -103,7 +103,7 @@ campaigns = Table(
     # ('' : the caller ID) and the campaign's name as a PBX sound name ('' : not said).
     Column("callback_number", Text, nullable=False, server_default=""),
     Column("name_prompt", Text, nullable=False, server_default=""),
-    # Migration 0007 (issue 4): the predictive pacer's calibration, saved now and then by the
+    # Migration 0007: the predictive pacer's calibration, saved now and then by the
     # daemons running the campaign and restored after a restart; NULL: never saved.
     Column("pacer_threshold", Float, nullable=True),
     Column("pacer_abandons_seen", Integer, nullable=True),
@@ -113,7 +113,7 @@ campaigns = Table(
     ),
     CheckConstraint(_one_of("status", [s.value for s in CampaignStatus]), name="status"),
     CheckConstraint(_one_of("pacing_mode", [m.value for m in PacingMode]), name="pacing_mode"),
-    # Issue 5 (migration 0002): an unanswered call rings at least 15 s before we give up.
+    # Migration 0002: an unanswered call rings at least 15 s before we give up.
     CheckConstraint("ring_timeout_s >= 15", name="ring_timeout_min_15"),
     CheckConstraint("max_attempts >= 1", name="max_attempts_positive"),
     CheckConstraint("wrapup_s >= 0", name="wrapup_not_negative"),
@@ -308,7 +308,7 @@ dispositions = Table(
     Index(None, "agent_id"),
 )
 
-# -- rules that protect the called person (issue 5, migration 0002) ---------------------------
+# -- rules that protect the called person (migration 0002) ---------------------------
 
 # The lease query's rule filters look numbers up by phone: the same number in other lists (the
 # 72-hour lock after an abandoned call holds across campaigns) and on do-not-call lists.

@@ -1,4 +1,4 @@
-"""Rules that protect the called person (issue 5): do-not-call lists, per-campaign rule
+"""Rules that protect the called person: do-not-call lists, per-campaign rule
 settings, callbacks; ring time at least 15 s; look-ups by phone for the lease query's rule
 filters; the ``machine`` call result (answering-machine detection) in the result checks.
 

@@ -1,4 +1,4 @@
-"""Rules (issue 5): the lead status ``blocked`` (the lease found the number on a do-not-call
+"""Rules: the lead status ``blocked`` (the lease found the number on a do-not-call
 list; it is not scanned again until the number leaves the lists), and each campaign's AMD
 false-positive rate for the UK abandonment rate (NULL: the default assumption).
 

@@ -1,4 +1,4 @@
-"""The predictive pacer's calibration per campaign (issue 4): the threshold its feedback loop
+"""The predictive pacer's calibration per campaign: the threshold its feedback loop
 tuned to hold the target abandonment rate, and how many abandonments it learned from, saved now
 and then by the daemons running the campaign, so a restarted daemon goes on from it instead of
 tuning again from the default. NULL: never saved (the pacer starts from its default).

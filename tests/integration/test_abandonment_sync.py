@@ -1,4 +1,4 @@
-"""Several daemons on one campaign (issue 4): a daemon adds the calls the others finished (their
+"""Several daemons on one campaign: a daemon adds the calls the others finished (their
 CDRs in Postgres) to its abandonment windows every `dialer.abandonment_sync_s`, so each brakes
 on the campaign's true rate; the stored history gives the UK gauge its machine verdicts; and
 the predictive pacer's calibration is saved on the same beat and restored after a restart.

@@ -1,5 +1,5 @@
 """The abandon message's settings and the caller ID over HTTP and the CLI, against a running
-daemon (issue 5): a campaign's call-back number and name prompt are validated (a 422 naming the
+daemon: a campaign's call-back number and name prompt are validated (a 422 naming the
 field), stored and shown; a campaign with no caller ID of its own uses its trunk's, and one
 with neither is not started (409 saying so), nor can a dialing campaign lose its last one."""
 

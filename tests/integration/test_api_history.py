@@ -102,7 +102,7 @@ def live(d: Daemon, campaign: str) -> dict[str, Any]:
 
 
 def compliance(d: Daemon, campaign: str) -> dict[str, Any]:
-    """The campaign's abandonment as the regulators count it, from the CDRs (issue 5)."""
+    """The campaign's abandonment as the regulators count it, from the CDRs."""
     with d.client("supervisor") as http:
         r = http.get(f"/api/v1/campaigns/{campaign}/stats")
     assert r.status_code == 200, r.text

@@ -1,4 +1,4 @@
-"""The abandon message on the real FreeSWITCH 1.10.12 (issue 5), as test_rig_abandon_message.py
+"""The abandon message on the real FreeSWITCH 1.10.12, as test_rig_abandon_message.py
 checks it on Asterisk: an answered call that finds no agent hears, within 2 s of the answer,
 "sorry we missed you", "this call was from" and the campaign's name prompt (when it has one),
 then "please call us back on" and the digits of the call-back number (else of the caller ID);

@@ -1,4 +1,4 @@
-"""The abandon message and the caller ID on the real rig (issue 5): an answered call that finds
+"""The abandon message and the caller ID on the real rig: an answered call that finds
 no agent hears, within 2 s of the answer, "sorry we missed you", the campaign's name prompt and
 "please call us back on" with the digits of the campaign's call-back number; every call shows
 the campaign's caller ID, else its trunk's, and the carrier (SIPp) receives it in From.

@@ -1,4 +1,4 @@
-"""The rules of issue 5 on the real Postgres, second part: the 72-hour lock lifted for a
+"""The dialing rules on the real Postgres, second part: the 72-hour lock lifted for a
 callback to a named agent (and only for it), leads on a do-not-call list set aside at the lease
 and given back when their number leaves the lists, and the CLI's side of both."""
 

@@ -22,7 +22,7 @@ from dialer.store.migrate import alembic_config, upgrade
 from dialer.store.tables import ALL_TABLES, metadata
 from tests.fixtures.db import ROOT, database_name, recreate_database
 
-# The newest revision (0002 added the rules of issue 5, 0003 AMD per campaign, 0006 agent
+# The newest revision (0002 added the dialing rules, 0003 AMD per campaign, 0006 agent
 # owners, 0007 the pacer's calibration, 0008 durable call progress,
 # 0009 refused call records, 0010 the audit log).
 HEAD = "0010"

@@ -1,4 +1,4 @@
-"""The abandon message's settings and the caller ID (issue 5), pure: validation of a campaign's
+"""The abandon message's settings and the caller ID, pure: validation of a campaign's
 call-back number and name prompt, which caller ID a call sends, the channel variables of the
 originate, and what the AMI and ESL adapters make of them."""
 

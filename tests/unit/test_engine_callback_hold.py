@@ -1,7 +1,7 @@
 """A campaign's buffer and agents (pure, no I/O): a callback for a named agent keeps that agent
 out of the pacer's count from the moment it is due, and is dialed only when the other ready
-agents could take every call dialed before that still rings or waits (issue 5); whether a
-campaign wants leads (issue 4: a daemon whose agents are all elsewhere holds none)."""
+agents could take every call dialed before that still rings or waits; whether a
+campaign wants leads (a daemon whose agents are all elsewhere holds none)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The UK abandonment gauge of /metrics (issue 5): the last 24 hours' abandoned calls plus the
+"""The UK abandonment gauge of /metrics: the last 24 hours' abandoned calls plus the
 estimate of people answering-machine detection took for machines, with each campaign's AMD
 false-positive rate from its rules."""
 

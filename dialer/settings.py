@@ -9,6 +9,7 @@ appear in `repr`.
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import os
 import socket
 import tomllib
@@ -217,13 +218,39 @@ class HttpSettings:
     admin_token: str = field(default="", repr=False)
     access_log: bool = False
     shutdown_timeout_s: float = 5.0
+    # TLS: a certificate chain and its key (PEM files); both or neither. The API on an address
+    # other than loopback without TLS needs allow_plain_remote (bearer tokens would cross the
+    # network in clear), and is logged as a warning even then.
+    tls_cert: str = ""
+    tls_key: str = ""
+    allow_plain_remote: bool = False
     # Request bodies: every /api route, and lead imports (a CSV or JSON file).
     max_body_bytes: int = 1_048_576
     max_upload_bytes: int = 268_435_456
 
+    @property
+    def plain_remote(self) -> bool:
+        """Served without TLS on an address other machines may reach."""
+        if self.tls_cert:
+            return False
+        try:
+            return not ipaddress.ip_address(self.host).is_loopback
+        except ValueError:
+            return self.host != "localhost"
+
     def check(self) -> None:
         if not self.host:
             raise ConfigError("http.host: must not be empty")
+        if bool(self.tls_cert) != bool(self.tls_key):
+            raise ConfigError("http.tls_cert and http.tls_key: give both or neither")
+        for key, path in (("http.tls_cert", self.tls_cert), ("http.tls_key", self.tls_key)):
+            if path and not Path(path).is_file():
+                raise ConfigError(f"{key}: {path} is not a readable file")
+        if self.plain_remote and not self.allow_plain_remote:
+            raise ConfigError(
+                f"http.host: {self.host} is not a loopback address and there is no TLS "
+                "(set http.tls_cert and http.tls_key, or http.allow_plain_remote = true)"
+            )
         if not 1024 <= self.max_body_bytes <= self.max_upload_bytes:
             raise ConfigError(
                 "http.max_body_bytes: expected at least 1024 and at most http.max_upload_bytes"

@@ -167,6 +167,14 @@ async def start_api(
         http.port,
         access_log=http.access_log,
         shutdown_timeout_s=http.shutdown_timeout_s,
+        tls_cert=http.tls_cert,
+        tls_key=http.tls_key,
     )
+    if http.plain_remote:
+        logger.warning(
+            "HTTP API on %s without TLS (http.allow_plain_remote): tokens cross the network "
+            "in clear",
+            http.host,
+        )
     await server.start()
     return server, ctx

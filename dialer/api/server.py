@@ -43,8 +43,11 @@ class HttpServer:
         *,
         access_log: bool = False,
         shutdown_timeout_s: float = 5.0,
+        tls_cert: str = "",
+        tls_key: str = "",
     ) -> None:
         self._app = app
+        self._tls = (tls_cert, tls_key) if tls_cert else None
         self.host = host
         self.port = port
         self._access_log = access_log
@@ -55,7 +58,7 @@ class HttpServer:
     @property
     def url(self) -> str:
         host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self.port}"
+        return f"{'https' if self._tls else 'http'}://{host}:{self.port}"
 
     async def start(self) -> None:
         try:
@@ -75,6 +78,8 @@ class HttpServer:
             lifespan="off",
             timeout_graceful_shutdown=int(max(1, self._shutdown_timeout_s)),
             server_header=False,
+            ssl_certfile=self._tls[0] if self._tls else None,
+            ssl_keyfile=self._tls[1] if self._tls else None,
         )
         server = _Server(config)
         self._server = server

@@ -182,10 +182,19 @@ class MqttSettings:
     stats_interval_s: float = 5.0  # how often the retained campaign statistics are refreshed
     reconnect_min_s: float = 0.5
     reconnect_max_s: float = 30.0
+    # A broker that wants a login (best give the password as DIALER_MQTT_PASSWORD), and TLS:
+    # `tls_ca` (PEM) turns it on and is what the broker's certificate is checked against.
+    username: str = ""
+    password: str = field(default="", repr=False)
+    tls_ca: str = ""
 
     def check(self) -> None:
         if not self.host:
             raise ConfigError("mqtt.host: must not be empty")
+        if self.password and not self.username:
+            raise ConfigError("mqtt.password: set mqtt.username too")
+        if self.tls_ca and not Path(self.tls_ca).is_file():
+            raise ConfigError(f"mqtt.tls_ca: {self.tls_ca} is not a readable file")
         _port("mqtt.port", self.port)
         prefix = self.topic_prefix
         if not prefix or prefix.startswith("/") or prefix.endswith("/") or "+" in prefix:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import json
 import shutil
 import socket
@@ -48,16 +49,45 @@ def listening(port: int) -> bool:
         return s.connect_ex(("127.0.0.1", port)) == 0
 
 
-class PrivateBroker:
-    """A Mosquitto of our own on 127.0.0.1:`port`, no persistence; stopped by its PID."""
+BROKER_SECRET = "broker-secret-7d1e"
 
-    def __init__(self, port: int) -> None:
+
+class PrivateBroker:
+    """A Mosquitto of our own on 127.0.0.1:`port`, no persistence; stopped by its PID. With
+    `secure`, it wants a login (user "dialer", SECRET) and speaks TLS only, with a certificate
+    made for the test (`ca`)."""
+
+    def __init__(self, port: int, *, secure: bool = False) -> None:
         self.port = port
         self._dir = Path(tempfile.mkdtemp(prefix="dialer-mqtt-"))
         self._conf = self._dir / "mosquitto.conf"
+        self.ca = self._dir / "cert.pem"
+        extra = ""
+        if secure:
+            key = self._dir / "key.pem"
+            subprocess.run(
+                [
+                    "openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                    "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+                    "-keyout", str(key), "-out", str(self.ca),
+                ],
+                check=True,
+                capture_output=True,
+            )  # fmt: skip
+            passwords = self._dir / "passwords"
+            subprocess.run(
+                ["mosquitto_passwd", "-b", "-c", str(passwords), "dialer", BROKER_SECRET],
+                check=True,
+                capture_output=True,
+            )
+            # mosquitto started as root drops to its own user before it reads these
+            self._dir.chmod(0o755)
+            for path in (key, passwords):
+                path.chmod(0o644)
+            extra = f"certfile {self.ca}\nkeyfile {key}\npassword_file {passwords}\n"
         self._conf.write_text(
-            f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n"
-            "log_dest stderr\n",
+            f"listener {port} 127.0.0.1\nallow_anonymous {'false' if secure else 'true'}\n"
+            f"{extra}persistence false\nlog_dest stderr\n",
             encoding="utf-8",
         )
         self.proc: subprocess.Popen[bytes] | None = None
@@ -118,8 +148,9 @@ def private_broker_port() -> Iterator[Callable[[], PrivateBroker]]:
 class Subscriber:
     """A real aiomqtt client collecting every message under a topic filter."""
 
-    def __init__(self, host: str, port: int, topic_filter: str) -> None:
+    def __init__(self, host: str, port: int, topic_filter: str, **login: Any) -> None:
         self.host, self.port, self.filter = host, port, topic_filter
+        self.login = login  # username, password, tls_params for a secure broker
         self.messages: list[tuple[str, Any, bool]] = []  # (topic, decoded payload, retain)
         self._task: asyncio.Task[None] | None = None
         self._ready = asyncio.Event()
@@ -142,7 +173,7 @@ class Subscriber:
 
     async def _run(self) -> None:
         async with aiomqtt.Client(
-            self.host, self.port, identifier=f"test-sub-{uuid.uuid4().hex[:8]}"
+            self.host, self.port, identifier=f"test-sub-{uuid.uuid4().hex[:8]}", **self.login
         ) as client:
             await client.subscribe(self.filter, qos=1)
             self._ready.set()
@@ -287,3 +318,48 @@ async def test_reconnects_after_broker_outages(
             await sub2.wait_for(lambda: has_call(sub2, calls, "call-9"), 10, "call-9")
             assert publisher.connects == 2
             assert publisher.dropped == 0
+
+
+async def test_a_broker_with_a_login_over_tls() -> None:
+    """The publisher logs in (mqtt.username, mqtt.password) over TLS, checking the broker's
+    certificate against mqtt.tls_ca; without the CA or with a wrong password it never
+    connects, and says so in its failures."""
+    broker = PrivateBroker(free_port(), secure=True)
+    try:
+        broker.start()
+        prefix = unique_prefix()
+        good = MqttSettings(
+            enabled=True,
+            port=broker.port,
+            topic_prefix=prefix,
+            username="dialer",
+            password=BROKER_SECRET,
+            tls_ca=str(broker.ca),
+            reconnect_min_s=0.1,
+            reconnect_max_s=0.4,
+        )
+        assert BROKER_SECRET not in repr(good)
+        login = {
+            "username": "dialer",
+            "password": BROKER_SECRET,
+            "tls_params": aiomqtt.TLSParameters(ca_certs=str(broker.ca)),
+        }
+        publisher = MqttPublisher(good, owner="test-owner", timeout_s=2.0)
+        async with (
+            Subscriber("127.0.0.1", broker.port, f"{prefix}/#", **login) as sub,
+            running(publisher),
+        ):
+            await sub.wait_for(lambda: publisher.connected, 10, "a TLS connection")
+            publisher.observe(call(1, "ringing"))
+            topic = publisher.topics.calls("spring")
+            await sub.wait_for(lambda: bool(sub.payloads(topic)), 10, "the event")
+        for wrong in (
+            dataclasses.replace(good, password="not-the-password"),
+            dataclasses.replace(good, tls_ca=""),  # plain MQTT to a TLS listener
+        ):
+            refused = MqttPublisher(wrong, owner="test-owner", timeout_s=1.0)
+            async with running(refused):
+                await asyncio.sleep(1.5)
+                assert not refused.connected and refused.failures >= 1
+    finally:
+        broker.cleanup()

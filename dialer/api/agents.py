@@ -29,6 +29,7 @@ from dialer.api.deps import (
     Ctx,
     FieldError,
     Forbidden,
+    IdPath,
     Staff,
     not_stopping,
     require_self,
@@ -433,7 +434,7 @@ async def list_callbacks(ctx: Ctx, who: Staff, campaign: str | None = None) -> l
 
 
 @router.delete("/callbacks/{callback_id}", status_code=204, summary="Cancel a pending callback")
-async def cancel_callback(callback_id: int, ctx: Ctx, who: Staff) -> None:
+async def cancel_callback(callback_id: IdPath, ctx: Ctx, who: Staff) -> None:
     async with ctx.db.transaction() as s:
         cb = await callbacks.get(s, callback_id)  # 404 when unknown
         if not await callbacks.cancel(s, callback_id):

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Annotated, Any
 
-from fastapi import Depends, HTTPException, Request
+from fastapi import Depends, HTTPException, Path, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from dialer.api.auth import EVERYONE, STAFF, Principal, Role
@@ -98,3 +98,7 @@ def require_self(who: Principal, agent_id: int, agent_name: str) -> None:
 def not_stopping(ctx: ApiContext) -> None:
     if ctx.stopping:
         raise Unavailable("the daemon is stopping")
+
+
+# A row id in a path, as Postgres keeps it (bigint): larger is 422, never sent to the database.
+IdPath = Annotated[int, Path(ge=1, le=2**63 - 1)]

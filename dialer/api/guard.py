@@ -3,6 +3,7 @@
 - The bearer token is checked first (401, as the routes' own check says it): FastAPI reads and
   parses a request's body before it resolves a route's dependencies, so without this a caller
   with no token could make the daemon read and parse any body it sends.
+- A NUL in the path or the query is refused (422 naming which): Postgres keeps no NUL in text.
 - The body's size has a limit (413 naming it): `http.max_body_bytes` for every route, and
   `http.max_upload_bytes` for lead imports. A declared Content-Length over it is refused at
   once; a body sent without one is counted as it arrives and cut off there.
@@ -51,6 +52,24 @@ async def _reply(send: Send, status: int, detail: str, headers: list[tuple[bytes
     await send({"type": "http.response.body", "body": body})
 
 
+async def _reply_field(send: Send, where: str, message: str) -> None:
+    """422 in FastAPI's own shape (a list of errors, each with its location)."""
+    body = json.dumps(
+        {"detail": [{"loc": [where], "msg": message, "type": "value_error"}]}
+    ).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 422,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
 class RequestGuard:
     def __init__(self, app: App, tokens: TokenTable, max_body: int, max_upload: int) -> None:
         self.app = app
@@ -71,6 +90,12 @@ class RequestGuard:
         if problem is not None:
             await _reply(send, 401, problem, [(b"www-authenticate", b"Bearer")])
             return
+        # Postgres stores no NUL in text: a path or query carrying one is refused here, not
+        # with a 500 from the database.
+        for where, raw in (("path", path.encode()), ("query", scope.get("query_string", b""))):
+            if b"\x00" in raw or b"%00" in raw.lower():
+                await _reply_field(send, where, "must not contain a NUL character")
+                return
         limit = self.limit(scope.get("method", ""), path)
         declared = headers.get(b"content-length")
         if declared is not None:

@@ -31,7 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from dialer.api import queries
 from dialer.api.audit import audited
 from dialer.api.auth import Principal, Role
-from dialer.api.deps import Admin, Anyone, Conflict, Ctx, FieldError, Forbidden, Staff
+from dialer.api.deps import Admin, Anyone, Conflict, Ctx, FieldError, Forbidden, IdPath, Staff
 from dialer.api.models import (
     AttemptHistoryOut,
     BlockerOut,
@@ -235,7 +235,7 @@ def _callback_brief(cb: CallbackFact | None) -> LeadCallbackOut | None:
     "/leads/{lead_id}/why",
     summary="Is the lead dialable now, and if not every reason and until when",
 )
-async def lead_why(lead_id: int, ctx: Ctx, who: Anyone, at: At = None) -> LeadWhyOut:
+async def lead_why(lead_id: IdPath, ctx: Ctx, who: Anyone, at: At = None) -> LeadWhyOut:
     when = at.astimezone(UTC) if at is not None else datetime.now(UTC)
     async with ctx.db.transaction() as s:
         await _readable_lead(s, lead_id, who)
@@ -272,9 +272,7 @@ async def lead_why(lead_id: int, ctx: Ctx, who: Anyone, at: At = None) -> LeadWh
     response_model=ErasureOut,
     responses={409: {"description": "the lead is being dialed now"}},
 )
-async def erase_lead(
-    lead_id: Annotated[int, Path(ge=1, le=2**63 - 1)], body: EraseBody, ctx: Ctx, who: Admin
-) -> ErasureOut:
+async def erase_lead(lead_id: IdPath, body: EraseBody, ctx: Ctx, who: Admin) -> ErasureOut:
     """The call records stay, anonymised (the statistics count them); with `dnc` the number
     goes on the global opt-out list first, so the person is never called again."""
     try:
@@ -295,7 +293,7 @@ async def erase_lead(
 
 
 @router.get("/leads/{lead_id}/history", summary="Every attempt of the lead, and its callback")
-async def lead_history(lead_id: int, ctx: Ctx, who: Anyone) -> LeadHistoryOut:
+async def lead_history(lead_id: IdPath, ctx: Ctx, who: Anyone) -> LeadHistoryOut:
     async with ctx.db.transaction() as s:
         await _readable_lead(s, lead_id, who)
         entries = await explain.lead_history(s, lead_id)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
 from dialer.domain.pbx_values import (
     check_callback_number,
@@ -100,8 +100,20 @@ AmdEnabled = Annotated[
 ]
 
 
+# A row id as Postgres keeps it (bigint): a larger number is refused with 422, not sent on.
+DbId = Annotated[int, Field(ge=1, le=2**63 - 1)]
+
+
 class Request(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_nul(cls, value: object) -> object:
+        # Postgres stores no NUL in text: refused here, naming the field, not as a 500 there.
+        if isinstance(value, str) and "\x00" in value:
+            raise ValueError("must not contain a NUL character")
+        return value
 
 
 class EraseBody(Request):
@@ -268,7 +280,7 @@ class DispositionOut(BaseModel):
 
 
 class CallbackCreate(Request):
-    lead_id: int
+    lead_id: DbId
     at: AwareDatetime = Field(description="when to call, with its UTC offset")
     agent: Ref | None = Field(default=None, description="the agent to give it to; none: anyone")
     note: Annotated[str, Field(max_length=4000)] = ""

@@ -371,3 +371,22 @@ def test_bodies_over_their_limit_get_413(world: World) -> None:
             headers={"Content-Type": "text/csv"},
         )
         assert r.status_code == 200, r.text[:300]
+
+
+def test_huge_ids_and_nul_bytes_are_422_not_500(world: World) -> None:
+    with world.daemon.client(ADMIN) as http:
+        huge = 2**70
+        r = http.get(f"/api/v1/leads/{huge}/why")
+        assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["path", "lead_id"]
+        assert http.delete(f"/api/v1/callbacks/{huge}").status_code == 422
+        r = http.post("/api/v1/callbacks", json={"lead_id": huge, "at": "2031-01-01T10:00:00Z"})
+        assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["body", "lead_id"]
+        body = {"name": "nul\x00trunk", "endpoint": "trunk", "max_channels": 1, "max_cps": 1}
+        r = http.post("/api/v1/trunks", json=body)
+        assert r.status_code == 422, r.text
+        assert r.json()["detail"][0]["loc"] == ["body", "name"]
+        assert "NUL" in r.json()["detail"][0]["msg"]
+        r = http.get("/api/v1/campaigns/a%00b")
+        assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["path"], r.text
+        r = http.get("/api/v1/campaigns", params={"status": "x\x00"})
+        assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["query"], r.text

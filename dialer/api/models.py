@@ -132,6 +132,18 @@ class DispositionCode(Request):
     label: Annotated[str, Field(max_length=200)] = ""
 
 
+def _codes_once(codes: list[DispositionCode]) -> list[DispositionCode]:
+    seen: set[str] = set()
+    for d in codes:
+        if d.code in seen:
+            raise ValueError(f"code {d.code!r} is given twice")
+        seen.add(d.code)
+    return codes
+
+
+DispositionList = Annotated[list[DispositionCode], AfterValidator(_codes_once)]
+
+
 class CampaignCreate(Request):
     name: Name
     trunk: Ref
@@ -145,7 +157,7 @@ class CampaignCreate(Request):
     hold_s: Annotated[float, Field(ge=0, le=2)] = 2.0
     amd_enabled: AmdEnabled = False
     machine_message: MachineMessage = ""
-    dispositions: list[DispositionCode] = Field(default_factory=list)
+    dispositions: DispositionList = Field(default_factory=list)
 
 
 class CampaignUpdate(Request):
@@ -183,7 +195,7 @@ class CampaignOut(BaseModel):
 
 
 class DispositionCodes(Request):
-    codes: list[DispositionCode]
+    codes: DispositionList
 
 
 class TrunkCreate(Request):
@@ -264,7 +276,7 @@ class DispositionBody(Request):
     attempt_id: Annotated[
         str | None,
         Field(
-            pattern=r"^[0-9a-fA-F-]{36}$",
+            pattern=r"^[0-9a-fA-F]{8}(-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}$",
             description="the call; by default the agent's current or last call",
         ),
     ] = None

@@ -10,7 +10,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from dialer.api.auth import Principal, Role, TokenTable, digest, parse_tokens_file
 from dialer.api.lifecycle import Action, IllegalCampaignAction, next_status
-from dialer.api.models import Name
+from dialer.api.models import DispositionBody, DispositionCodes, Name
 from dialer.api.stats import figures
 from dialer.domain.results import CallResult
 from dialer.settings import ConfigError, HttpSettings
@@ -168,3 +168,13 @@ def test_names_of_digits_are_refused() -> None:
     assert names.validate_python("team 7") == "team 7"
     with pytest.raises(ValidationError, match="must not be all digits"):
         names.validate_python("42")
+
+
+def test_malformed_call_ids_and_repeated_codes_are_refused() -> None:
+    good = "0f2b8a52-1d34-4f0e-9a37-3f6a3b1c2d4e"
+    assert DispositionBody(code="sale", attempt_id=good).attempt_id == good
+    for bad in ("-" * 36, "0f2b8a52-1d34-4f0e-9a37-3f6a3b1c2d4", "g" * 8 + good[8:]):
+        with pytest.raises(ValidationError, match="attempt_id"):
+            DispositionBody(code="sale", attempt_id=bad)
+    with pytest.raises(ValidationError, match="'sale' is given twice"):
+        DispositionCodes.model_validate({"codes": [{"code": "sale"}, {"code": "sale"}]})

@@ -18,7 +18,7 @@ import asyncio
 import contextlib
 import logging
 from collections import deque
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from panoramisk import Manager
@@ -259,28 +259,21 @@ class AmiPbx:
             raise pbx.PbxUnavailable(f"AMI action {action.get('Action')} got no reply") from None
 
     async def originate_customer(self, call: pbx.CustomerCall) -> None:
-        try:
-            action = actions.originate_customer(call, self._ctx)
-        except ValueError as exc:
-            # Bad data for one attempt (no caller ID) fails that attempt, not the daemon.
-            at = asyncio.get_running_loop().time()
-            self._queue.put_nowait(
-                pbx.OriginateFailed(call.channel_id, f"invalid originate: {exc}", at)
-            )
-            return
-        self._originate(action, call.channel_id)
+        self._originate_built(lambda: actions.originate_customer(call, self._ctx), call.channel_id)
 
     async def originate_agent(self, leg: pbx.AgentLeg) -> None:
+        self._originate_built(lambda: actions.originate_agent(leg, self._ctx), leg.channel_id)
+
+    def _originate_built(self, build: Callable[[], dict[str, object]], channel_id: str) -> None:
+        """Bad data for one call (no caller ID, an endpoint that is no endpoint name) fails that
+        call or that log-in, as an OriginateFailed event, not the daemon."""
         try:
-            action = actions.originate_agent(leg, self._ctx)
+            action = build()
         except ValueError as exc:
-            # An endpoint that is no endpoint name fails that log-in, not the daemon.
             at = asyncio.get_running_loop().time()
-            self._queue.put_nowait(
-                pbx.OriginateFailed(leg.channel_id, f"invalid originate: {exc}", at)
-            )
+            self._queue.put_nowait(pbx.OriginateFailed(channel_id, f"invalid originate: {exc}", at))
             return
-        self._originate(action, leg.channel_id)
+        self._originate(action, channel_id)
 
     def _originate(self, action: dict[str, object], channel_id: str) -> None:
         fut = self._send(action)

@@ -228,7 +228,7 @@ class AmiPbx:
             yield await self._queue.get()
 
     def drain_ready(self) -> list[pbx.PbxEvent]:
-        """Events already queued, without waiting (lets the engine handle bursts in one go)."""
+        """Events already queued, without waiting (for tests that read the stream in steps)."""
         out: list[pbx.PbxEvent] = []
         while not self._queue.empty():
             out.append(self._queue.get_nowait())

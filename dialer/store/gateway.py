@@ -23,8 +23,6 @@ from dialer.store import campaigns as campaign_repo
 from dialer.store.cdrs import end_attempts, start_attempts, update_attempts
 from dialer.store.cleanup import (
     GONE_TEXT,
-    LeftCall,
-    Takeover,
     close_by_evidence,
     close_open_attempts,
     take_over_expired,
@@ -44,6 +42,8 @@ from dialer.store.records import (
     CampaignStatus,
     EndedAttempt,
     LeasedLead,
+    LeftCall,
+    Takeover,
     Trunk,
 )
 from dialer.store.retry import DEFAULT_POLICY, RetryPolicy
@@ -126,21 +126,9 @@ class PgEngineStore:
         async with refused_as_store_error(), self.db.transaction() as s:
             await update_attempts(s, updates)
 
-    async def write_ends(self, ends: Sequence[AttemptEnd]) -> None:
+    async def write_ends(self, ends: Sequence[AttemptEnd]) -> list[EndedAttempt]:
         """Close attempts and move their leads on (see `cdrs.end_attempts`)."""
         async with refused_as_store_error(), self.db.transaction() as s:
-            await end_attempts(s, ends, self._policy)
-
-    async def write_batch(
-        self,
-        starts: Sequence[AttemptStart] = (),
-        progress: Sequence[AttemptProgress] = (),
-        ends: Sequence[AttemptEnd] = (),
-    ) -> list[EndedAttempt]:
-        """One flush in one transaction: starts, then progress, then ends (3 statements)."""
-        async with self.db.transaction() as s:
-            await start_attempts(s, starts)
-            await update_attempts(s, progress)
             return await end_attempts(s, ends, self._policy)
 
     async def close_open(self) -> int:

@@ -33,18 +33,16 @@ from dialer.rules.policy import CampaignRules
 from dialer.rules.verdict import CallbackFact, LeadFacts, dialable_at, evaluate
 from dialer.store import callbacks as callback_repo
 from dialer.store import dnc, rules_config
-from dialer.store.cdrs import end_attempts, start_attempts, update_attempts
-from dialer.store.cleanup import Takeover
+from dialer.store.cdrs import end_attempts
 from dialer.store.engine import Database
 from dialer.store.gateway import PgEngineStore, refused_as_store_error, utc_now
 from dialer.store.leads import lease_leads, release_leads
 from dialer.store.records import (
     AttemptEnd,
-    AttemptProgress,
-    AttemptStart,
     EndedAttempt,
     LeadStatus,
     LeasedLead,
+    Takeover,
 )
 from dialer.store.retry import DEFAULT_POLICY, RetryPolicy
 from dialer.store.tables import callbacks, leads
@@ -361,20 +359,8 @@ class RulesStore(PgEngineStore):
         await callback_repo.finish_taken(s, dialed, dialed=True)
         await callback_repo.finish_taken(s, undialed, dialed=False)
 
-    async def write_ends(self, ends: Sequence[AttemptEnd]) -> None:
+    async def write_ends(self, ends: Sequence[AttemptEnd]) -> list[EndedAttempt]:
         async with refused_as_store_error(), self.db.transaction() as s:
-            ended = await end_attempts(s, ends, self._policy)
-            await self._after_ends(s, ended)
-
-    async def write_batch(
-        self,
-        starts: Sequence[AttemptStart] = (),
-        progress: Sequence[AttemptProgress] = (),
-        ends: Sequence[AttemptEnd] = (),
-    ) -> list[EndedAttempt]:
-        async with self.db.transaction() as s:
-            await start_attempts(s, starts)
-            await update_attempts(s, progress)
             ended = await end_attempts(s, ends, self._policy)
             await self._after_ends(s, ended)
             return ended

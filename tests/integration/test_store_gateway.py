@@ -56,10 +56,12 @@ async def test_engine_store_round(store_db: Database) -> None:
     ]
     clock.now = T0 + timedelta(seconds=40)
     assert await store.renew() == 2
-    ended = await store.write_batch(
-        starts=starts,
-        progress=[AttemptProgress(starts[0].attempt_id, ring_at=T0 + timedelta(seconds=1))],
-        ends=[AttemptEnd(starts[0].attempt_id, T0 + timedelta(seconds=20), CallResult.BUSY)],
+    await store.write_starts(starts)
+    await store.write_progress(
+        [AttemptProgress(starts[0].attempt_id, ring_at=T0 + timedelta(seconds=1))]
+    )
+    ended = await store.write_ends(
+        [AttemptEnd(starts[0].attempt_id, T0 + timedelta(seconds=20), CallResult.BUSY)]
     )
     assert [(e.attempt_id, e.lead_status) for e in ended] == [
         (starts[0].attempt_id, LeadStatus.RETRY)

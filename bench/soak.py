@@ -35,7 +35,7 @@ from sqlalchemy import text
 
 from dialer import logs
 from dialer.app import App
-from dialer.engine.observe import AgentChanged, EngineEvent
+from dialer.core.observe import AgentChanged, EngineEvent
 from dialer.settings import DialerSettings
 from dialer.store.engine import Database
 from dialer.store.migrate import upgrade

@@ -37,11 +37,8 @@ from typing import Any, Protocol, TypeVar
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 
-from dialer.domain.agent import AgentState
-from dialer.domain.call import CallState
-from dialer.domain.results import CallResult
-from dialer.engine.campaign import PRE_ANSWER, CampaignRun
-from dialer.engine.observe import (
+from dialer.core.campaign import PRE_ANSWER, CampaignRun
+from dialer.core.observe import (
     AgentChanged,
     CallChanged,
     EngineEvent,
@@ -49,6 +46,9 @@ from dialer.engine.observe import (
     OthersCounted,
     PacingDecided,
 )
+from dialer.domain.agent import AgentState
+from dialer.domain.call import CallState
+from dialer.domain.results import CallResult
 from dialer.engine.ports import EngineStore
 from dialer.pacing.history import restore_ledger
 from dialer.pacing.ledger import GRACE_S, AbandonCount, AbandonLedger
@@ -59,7 +59,6 @@ from dialer.rules.abandonment import (
     Outcome,
     RollingCounts,
 )
-from dialer.store.cleanup import LeftCall, Takeover
 from dialer.store.records import (
     Agent,
     AttemptEnd,
@@ -67,6 +66,8 @@ from dialer.store.records import (
     AttemptStart,
     Campaign,
     LeasedLead,
+    LeftCall,
+    Takeover,
     Trunk,
 )
 

@@ -28,8 +28,8 @@ from dialer.api.models import (
     LeadListOut,
     StatsOut,
 )
+from dialer.core.refusals import campaign_refusal
 from dialer.domain.abandon import caller_id_or_none, no_caller_id_reason
-from dialer.engine.refusals import campaign_refusal
 from dialer.store import agents as agent_repo
 from dialer.store import campaigns as campaign_repo
 from dialer.store.abandonment import campaign_abandonment

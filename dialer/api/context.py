@@ -12,8 +12,8 @@ import time
 from collections.abc import Callable
 
 from dialer.api.auth import TokenTable
+from dialer.core.observe import EngineEvent, PacingDecided
 from dialer.engine.engine import Engine
-from dialer.engine.observe import EngineEvent, PacingDecided
 from dialer.settings import Settings
 from dialer.store.engine import Database
 

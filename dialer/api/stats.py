@@ -20,8 +20,8 @@ import time
 from collections import Counter
 from typing import Any
 
+from dialer.core.campaign import CampaignRun
 from dialer.domain.results import CallResult
-from dialer.engine.campaign import CampaignRun
 from dialer.publish.messages import window_name
 from dialer.rules.abandonment import DAY_MINUTES, MONTH_MINUTES, AbandonFigures, AbandonmentReport
 from dialer.store.abandonment import minute_start

@@ -15,59 +15,14 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
 from typing import Any
 
-from dialer.domain import call as cl
-from dialer.domain.results import CallResult
 from dialer.engine.ports import EngineStore
 from dialer.store.errors import StoreRefused
 from dialer.store.records import AttemptEnd, AttemptProgress, AttemptStart
 from dialer.store.spool import Record, Spool, encode, kind_of
 
 logger = logging.getLogger(__name__)
-
-
-class WallClock:
-    """Turns loop (monotonic) times into aware wall-clock datetimes for the records."""
-
-    def __init__(self, loop_now: float) -> None:
-        self._offset = time.time() - loop_now
-
-    def at(self, loop_time: float) -> datetime:
-        return datetime.fromtimestamp(self._offset + loop_time, UTC)
-
-    def loop_time(self, at: datetime) -> float:
-        """The inverse of `at`: a stored wall-clock time on the loop's clock."""
-        return at.timestamp() - self._offset
-
-
-_OUTCOMES = {
-    cl.CallState.CONNECTED: CallResult.CONNECTED,
-    cl.CallState.ABANDONING: CallResult.ABANDONED,
-    cl.CallState.MACHINE: CallResult.MACHINE,
-}
-
-
-def progress_of(call: cl.CallAttempt, clock: WallClock) -> AttemptProgress | None:
-    """What is known of a call in flight, as a progress record; None before its first ring
-    and once it ended (the end record says it all then)."""
-    if call.state is cl.CallState.ENDED or (
-        call.ringing_at is None and call.answered_at is None and call.message_at is None
-    ):
-        return None
-    connected = call.connected_at is not None
-    latency = call.answer_to_agent_ms
-    return AttemptProgress(
-        attempt_id=call.channel_id,
-        ring_at=clock.at(call.ringing_at) if call.ringing_at is not None else None,
-        answer_at=clock.at(call.answered_at) if call.answered_at is not None else None,
-        agent_connect_at=clock.at(call.connected_at) if call.connected_at is not None else None,
-        agent_id=int(call.agent_id) if connected and call.agent_id is not None else None,
-        answer_to_agent_ms=round(latency) if latency is not None else None,
-        message_at=clock.at(call.message_at) if call.message_at is not None else None,
-        outcome=_OUTCOMES.get(call.state),
-    )
 
 
 class CdrWriter:

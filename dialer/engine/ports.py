@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping, Sequence
 from typing import Protocol
 
-from dialer.store.cleanup import LeftCall, Takeover
 from dialer.store.records import (
     Agent,
     AgentLeases,
@@ -14,6 +13,8 @@ from dialer.store.records import (
     AttemptStart,
     Campaign,
     LeasedLead,
+    LeftCall,
+    Takeover,
     Trunk,
 )
 

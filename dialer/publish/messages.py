@@ -20,9 +20,9 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from dialer.core.observe import AgentChanged, CallChanged
 from dialer.domain.agent import AgentState
 from dialer.domain.results import CallResult
-from dialer.engine.observe import AgentChanged, CallChanged
 from dialer.pacing.ledger import AbandonCount
 
 SCHEMA = 1

@@ -29,7 +29,7 @@ from typing import Any
 
 import aiomqtt
 
-from dialer.engine.observe import AgentChanged, CallChanged, EngineEvent
+from dialer.core.observe import AgentChanged, CallChanged, EngineEvent
 from dialer.metrics import EngineView, Metrics
 from dialer.publish.messages import (
     Message,

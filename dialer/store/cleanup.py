@@ -9,7 +9,6 @@ unknown (retried as a no-answer). Then the leases still held are given back.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -17,69 +16,23 @@ from sqlalchemy import ColumnElement, and_, delete, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dialer.domain.identity import SEPARATOR, name_of
-from dialer.domain.recovery import PbxRecord, result_without_hangup
+from dialer.domain.recovery import PbxRecord
 from dialer.domain.results import CallResult
 from dialer.store._sql import rowcount
 from dialer.store.cdrs import end_attempts
 from dialer.store.leads import release_all_leases, released_status
 from dialer.store.records import (
-    AttemptEnd,
     CloseReport,
     EndedAttempt,
     LeadStatus,
+    LeftCall,
+    Takeover,
     require_aware,
 )
 from dialer.store.tables import agents, call_attempts, daemons, leads
 
 STOPPED_TEXT = "dialer stopped"
 GONE_TEXT = "ended while no dialer followed it"
-
-
-@dataclass(frozen=True, slots=True)
-class LeftCall:
-    """An open attempt a dead process left, with its durable progress."""
-
-    attempt_id: str
-    lead_id: int
-    campaign_id: int
-    originated_at: datetime
-    ring_at: datetime | None
-    answer_at: datetime | None
-    agent_connect_at: datetime | None
-    agent_id: int | None
-    message_at: datetime | None
-    outcome: CallResult | None
-
-    def closed(self, at: datetime, why: str, pbx: PbxRecord | None = None) -> AttemptEnd:
-        """Its end, by the evidence, for a call the PBX no longer has; `pbx` is the PBX's own
-        record of it, if any. Its hang-up time is the PBX's unless the call was connected
-        (the customer's record may end where the bridge began), else `at`."""
-        result = result_without_hangup(self.outcome, self.answer_at is not None, pbx)
-        ended = pbx.ended_at if pbx is not None and result is not CallResult.CONNECTED else None
-        return AttemptEnd(
-            attempt_id=self.attempt_id,
-            hangup_at=max(ended or at, self.answer_at or self.originated_at),
-            result=result,
-            answer_at=self.answer_at or (pbx.answered_at if pbx is not None else None),
-            cause_text=why if pbx is None else f"{why}; the PBX recorded {pbx.disposition}",
-        )
-
-
-@dataclass(frozen=True, slots=True)
-class Takeover:
-    """What a daemon took over from dead processes (its predecessors of the same name, or
-    daemons whose leases expired)."""
-
-    calls: tuple[LeftCall, ...]  # their open attempts, now owned by the taker
-    agent_legs: dict[int, str | None]  # agents now owned by the taker -> their leg
-    leads_released: int  # leased and never dialed: dialable again
-
-    def __add__(self, other: Takeover) -> Takeover:
-        return Takeover(
-            self.calls + other.calls,
-            {**self.agent_legs, **other.agent_legs},
-            self.leads_released + other.leads_released,
-        )
 
 
 def _left_call(r: Any) -> LeftCall:

@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from dialer.domain.pbx_values import is_e164
-from dialer.domain.recovery import PROGRESS_OUTCOMES
+from dialer.domain.recovery import PROGRESS_OUTCOMES, PbxRecord, result_without_hangup
 from dialer.domain.results import CallResult
 
 
@@ -300,3 +300,50 @@ class CloseReport:
 
     attempts_closed: int
     leads_released: int
+
+
+@dataclass(frozen=True, slots=True)
+class LeftCall:
+    """An open attempt a dead process left, with its durable progress."""
+
+    attempt_id: str
+    lead_id: int
+    campaign_id: int
+    originated_at: datetime
+    ring_at: datetime | None
+    answer_at: datetime | None
+    agent_connect_at: datetime | None
+    agent_id: int | None
+    message_at: datetime | None
+    outcome: CallResult | None
+
+    def closed(self, at: datetime, why: str, pbx: PbxRecord | None = None) -> AttemptEnd:
+        """Its end, by the evidence, for a call the PBX no longer has; `pbx` is the PBX's own
+        record of it, if any. Its hang-up time is the PBX's unless the call was connected
+        (the customer's record may end where the bridge began), else `at`."""
+        result = result_without_hangup(self.outcome, self.answer_at is not None, pbx)
+        ended = pbx.ended_at if pbx is not None and result is not CallResult.CONNECTED else None
+        return AttemptEnd(
+            attempt_id=self.attempt_id,
+            hangup_at=max(ended or at, self.answer_at or self.originated_at),
+            result=result,
+            answer_at=self.answer_at or (pbx.answered_at if pbx is not None else None),
+            cause_text=why if pbx is None else f"{why}; the PBX recorded {pbx.disposition}",
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Takeover:
+    """What a daemon took over from dead processes (its predecessors of the same name, or
+    daemons whose leases expired)."""
+
+    calls: tuple[LeftCall, ...]  # their open attempts, now owned by the taker
+    agent_legs: dict[int, str | None]  # agents now owned by the taker -> their leg
+    leads_released: int  # leased and never dialed: dialable again
+
+    def __add__(self, other: Takeover) -> Takeover:
+        return Takeover(
+            self.calls + other.calls,
+            {**self.agent_legs, **other.agent_legs},
+            self.leads_released + other.leads_released,
+        )

@@ -24,7 +24,7 @@ from typing import Any
 import aiomqtt
 import pytest
 
-from dialer.engine.observe import AgentChanged, CallChanged
+from dialer.core.observe import AgentChanged, CallChanged
 from dialer.publish.mqtt import MqttPublisher
 from dialer.settings import MqttSettings
 

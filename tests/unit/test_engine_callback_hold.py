@@ -7,9 +7,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from dialer.core.campaign import CampaignRun
 from dialer.domain import agent as ag
 from dialer.domain.call import CallAttempt, CallState
-from dialer.engine.campaign import CampaignRun
 from dialer.pacing.base import AgentActivity
 from dialer.pacing.limits import CallRateLimiter
 from dialer.pacing.ratio import PowerPacer

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import time
 
+from dialer.core.observe import AgentChanged, CallChanged, PacingDecided
 from dialer.domain.results import CallResult
-from dialer.engine.observe import AgentChanged, CallChanged, PacingDecided
 from dialer.pacing.ledger import AbandonCount
 from dialer.publish.messages import (
     SCHEMA,

@@ -13,8 +13,8 @@ from hypothesis import strategies as st
 
 from dialer import settings
 from dialer.cli import build_parser
+from dialer.core.refusals import agent_refusal, campaign_refusal
 from dialer.domain import pbx_values as grammar
-from dialer.engine.refusals import agent_refusal, campaign_refusal
 from dialer.store.records import Campaign, CampaignStatus, PacingMode, Trunk
 
 INJECTIONS = [

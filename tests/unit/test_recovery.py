@@ -6,12 +6,12 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from dialer.core.records import WallClock, progress_of
 from dialer.domain import agent as ag
 from dialer.domain import call as cl
 from dialer.domain.identity import ProcessIdentity, check_name, name_of
 from dialer.domain.recovery import result_without_hangup
 from dialer.domain.results import CallResult
-from dialer.engine.cdr import WallClock, progress_of
 from dialer.rules.retry import ResultRule, retry_rules
 from dialer.store.retry import DEFAULT_POLICY
 
@@ -131,6 +131,6 @@ def test_progress_of_a_call_in_flight() -> None:
         clock.at(5.02),
     )
     assert (p.agent_id, p.answer_to_agent_ms, p.outcome) == (12, 20, CallResult.CONNECTED)
-    assert clock.loop_time(clock.at(5.02)) == pytest.approx(5.02)
+    assert clock.core_time(clock.at(5.02)) == pytest.approx(5.02)
     call.handle(cl.pbx.HungUp(call.channel_id, 16, "normal", 60.0))
     assert progress_of(call, clock) is None  # the end record says it all

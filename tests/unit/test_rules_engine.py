@@ -13,7 +13,6 @@ from dialer.domain.results import CallResult
 from dialer.engine.engine import Engine
 from dialer.pacing.base import PacingDecision, PacingSnapshot
 from dialer.settings import DialerSettings
-from dialer.store.cleanup import LeftCall, Takeover
 from dialer.store.records import (
     Agent,
     AgentState,
@@ -23,7 +22,9 @@ from dialer.store.records import (
     Campaign,
     CampaignStatus,
     LeasedLead,
+    LeftCall,
     PacingMode,
+    Takeover,
     Trunk,
 )
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from dialer.engine.observe import CallChanged, HistoryRestored, OthersCounted
+from dialer.core.observe import CallChanged, HistoryRestored, OthersCounted
 from dialer.metrics import Metrics
 from dialer.pacing.history import CampaignHistory
 from dialer.store.records import Trunk

@@ -1,4 +1,4 @@
-"""The live state of one running campaign inside the engine (no I/O here)."""
+"""The live state of one running campaign inside the core (no I/O here)."""
 
 from __future__ import annotations
 
@@ -70,7 +70,8 @@ class CampaignRun:
     # Other daemons' calls on this campaign join the windows as their CDRs are
     # written: what was counted of them (set when the history is restored; None before).
     others: OthersTally | None = None
-    saved_calibration: tuple[float, int] | None = None  # the predictive pacer's, as last saved
+    pacer_generation: int = 0  # bumped when the pacer is replaced (a history read for the old
+    # one must not restore the new one)
 
     def snapshot(self, now: float, trunk_in_use: int) -> PacingSnapshot:
         views = tuple(

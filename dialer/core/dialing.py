@@ -1,0 +1,200 @@
+"""Pacing and originating: how many calls to make now, which leads, and the buffer of leased
+leads behind them.
+
+Rules:
+- Pacing runs after every call or agent event (an answer too) and at least every tick.
+- No new call while the daemon stops, the PBX link is down, the campaign is paused or its
+  history is being restored, the call records cannot be written, or the agents' leases ran out.
+- Every originate takes one token of the trunk's calls-per-second budget (shared by the
+  campaigns on that trunk) and one of its channels.
+- Callbacks for a named agent go outside the pacer's count (`CampaignRun.named_callback_may_go`).
+"""
+
+from __future__ import annotations
+
+import logging
+
+from dialer import pbx
+from dialer.core import commands as cmd
+from dialer.core import inputs as ev
+from dialer.core.base import MAX_ANSWER_WAIT_S, CoreBase
+from dialer.core.campaign import CampaignRun
+from dialer.core.observe import PacingDecided
+from dialer.domain import abandon
+from dialer.domain import call as cl
+from dialer.pacing.base import MIN_RING_S
+from dialer.store.records import AttemptStart, Campaign, LeasedLead
+
+logger = logging.getLogger(__name__)
+
+EXHAUSTED_RETRY_S = 2.0  # no dialable lead at the last lease: ask again after this
+
+
+class Dialing(CoreBase):
+    def _trunk_in_use(self, trunk_id: int) -> int:
+        return sum(len(r.calls) for r in self.campaigns.values() if r.trunk.id == trunk_id)
+
+    def _take_back(self, run: CampaignRun, n: int, now: float) -> None:
+        """Hang up the `n` calls that have rung longest, among those that have rung (from their
+        first ring, not their originate) at least MIN_RING_S: the pacer saw far too many calls
+        ringing for the agents to come. Their result is a no-answer, retried as one."""
+        rung = sorted(
+            (c.ringing_at, cid)
+            for cid, c in run.calls.items()
+            if c.state is cl.CallState.RINGING
+            and not c.taken_back
+            and c.ringing_at is not None
+            and now - c.ringing_at >= MIN_RING_S
+        )
+        for _, cid in rung[:n]:
+            run.calls[cid].taken_back = True
+            self._do(cmd.Hangup(cid))
+        if rung:
+            logger.debug(
+                "pacing: took back %d ringing call(s)",
+                min(n, len(rung)),
+                extra={"campaign": run.campaign.name},
+            )
+
+    def _pace(self, run: CampaignRun) -> None:
+        if not self.accepting or not self.pbx_up or run.paused or run.restoring:
+            return
+        if self.records_failing or not self.agents_sure():
+            return  # the database is away: no new call until its records can be kept
+        now = self._now
+        if run.holding or any(lead.callback_agent_id is not None for lead in run.leads):
+            self._dial_named_callbacks(run, now)
+        snap = run.snapshot(now, self._trunk_in_use(run.trunk.id))
+        decision = run.pacer.decide(snap)
+        if decision.dial and self.observed:
+            self._emit(
+                PacingDecided(
+                    run.campaign.name, decision.dial, decision.level, decision.reason, now
+                )
+            )
+        if decision.reason != run.last_reason:
+            logger.debug("pacing: %s", decision.reason, extra={"campaign": run.campaign.name})
+            run.last_reason = decision.reason
+        if decision.cancel:
+            self._take_back(run, decision.cancel, now)
+        for _ in range(decision.dial):
+            if not run.leads or not run.bucket.take(now):
+                break
+            lead = run.next_lead()
+            if lead is None:
+                break
+            self._originate(run, lead, now)
+        if not run.wants_leads():
+            # No agent of this daemon here (another daemon has them all): leads held
+            # here could only wait, and the other daemon could not dial them meanwhile.
+            if run.leads and not run.refilling:
+                unused = [lead.id for lead in run.leads]
+                run.leads.clear()
+                self._do(cmd.ReleaseLeads(unused))
+            return
+        if (
+            len(run.leads) < self.settings.lease_batch // 2
+            and not run.refilling
+            and now >= run.exhausted_until
+        ):
+            run.refilling = True
+            self._do(cmd.LeaseLeads(run.campaign.id, self.settings.lease_batch))
+
+    def _dial_named_callbacks(self, run: CampaignRun, now: float) -> None:
+        """Callbacks for a named agent go when `CampaignRun.named_callback_may_go`
+        says, within the trunk's channels and calls-per-second budget; the pacer does not count
+        their agents, so they take nothing from its calls."""
+        while self._trunk_in_use(run.trunk.id) < run.trunk.max_channels:
+            if run.bucket.available(now) < 1:
+                return
+            lead = run.next_named_callback(now)
+            if lead is None:
+                return
+            run.bucket.take(now)
+            self._originate(run, lead, now)
+
+    def _leads_leased(self, got: ev.LeadsLeased) -> None:
+        run = self.campaigns.get(got.campaign_id)
+        if run is None:
+            if got.leads:
+                self._do(cmd.ReleaseLeads([lead.id for lead in got.leads]))
+            return
+        run.refilling = False
+        if not got.leads:
+            run.exhausted_until = self._now + EXHAUSTED_RETRY_S
+            return
+        if not self.accepting or not run.wants_leads():
+            self._do(cmd.ReleaseLeads([lead.id for lead in got.leads]))
+            return
+        run.leads.extend(got.leads)
+        self._pace(run)
+
+    def _callbacks_due(self, due: ev.CallbacksDue) -> None:
+        """Due callbacks go to the front of their campaign's buffer."""
+        run = self.campaigns.get(due.campaign_id)
+        if not due.leads:
+            return
+        if run is None or not self.accepting:
+            self._do(cmd.ReleaseLeads([lead.id for lead in due.leads]))
+            return
+        run.leads.extendleft(reversed(due.leads))
+        self._pace(run)
+
+    def callback_agents(self, campaign_id: int) -> list[int]:
+        """The campaign's agents a due callback for a named agent may be leased for now: ready,
+        and not kept for another callback."""
+        run = self.campaigns[campaign_id]
+        return [
+            int(a.agent_id)
+            for a in run.agents.values()
+            if a.is_ready and a.agent_id not in run.reserved and a.agent_id.isdigit()
+        ]
+
+    def _originate(self, run: CampaignRun, lead: LeasedLead, now: float) -> None:
+        cid = self._new_id()
+        call = cl.CallAttempt(cid, lead.id, amd=run.campaign.amd_enabled)
+        self._call_do(run, call, cl.Originate(now))
+        run.calls[cid] = call
+        if lead.callback_agent_id is not None:
+            run.reserved[str(lead.callback_agent_id)] = cid  # kept until answer or end
+        self._call_index[cid] = run
+        run.dialed += 1
+        c = run.campaign
+        self._do(
+            cmd.WriteStart(
+                AttemptStart(cid, lead.id, c.id, run.trunk.id, self.owner, self.clock.at(now), cid)
+            )
+        )
+        hold = min(MAX_ANSWER_WAIT_S - 0.1, max(c.hold_s, 0.0) + 0.5)
+        # The campaign's caller ID, else the trunk's (a campaign with neither is not
+        # started); the abandon message's number and name prompt ride along as variables.
+        caller_id = abandon.caller_id_or_none(c.caller_id, run.trunk.caller_id) or ""
+        request = pbx.CustomerCall(
+            channel_id=cid,
+            trunk=run.trunk.endpoint,
+            number=run.trunk.dial_prefix + lead.phone,
+            caller_id=caller_id,
+            ring_timeout_s=c.ring_timeout_s,
+            variables={
+                "DIALER_LEAD": str(lead.id),
+                "DIALER_CAMPAIGN": str(c.id),
+                "DIALER_HOLD": f"{hold:.1f}",
+                **_amd_variables(c),
+                **abandon.message_variables(
+                    caller_id=caller_id,
+                    callback_number=c.callback_number,
+                    name_prompt=c.name_prompt,
+                ),
+            },
+        )
+        self._do(cmd.Dial(request, lead))
+
+
+def _amd_variables(c: Campaign) -> dict[str, str]:
+    """The dialplan contract for answering-machine detection (deploy/asterisk/README.md)."""
+    if not c.amd_enabled:
+        return {}
+    out = {"DIALER_AMD": "1"}
+    if c.machine_message:
+        out["DIALER_MACHINE_MESSAGE"] = c.machine_message
+    return out

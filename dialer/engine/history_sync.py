@@ -67,6 +67,10 @@ class HistorySync:
             read_at -= max(0.0, time.time() - history.wall_now)
         self._feed(ev.HistoryRead(campaign.id, token, ledgers, history, read_at))
 
+    def saved(self, campaign_id: int) -> tuple[float, int] | None:
+        """The campaign's pacer calibration as last saved here (None: not yet)."""
+        return self._saved.get(campaign_id)
+
     async def sync(self) -> None:
         await self.count_others()
         await self.save_calibrations()

@@ -222,7 +222,7 @@ async def test_the_pacers_calibration_outlives_a_restart(
             # what its feedback loop would have tuned after a few hours of calls
             pacers[-1].restore_calibration(0.034, 7)
             state["set"] = True
-        return run.saved_calibration == (0.034, 7)
+        return engine.saved_calibration(cid) == (0.034, 7)
 
     assert await run_app(App(settings, pacer), learned, timeout_s=20) == 0
     assert state["restored"] == default  # nothing saved yet: the default

@@ -50,6 +50,7 @@ class LeaseTable:
         self.owner: dict[int, str] = {}
         self.legs: dict[int, str | None] = {}  # the headset leg noted with the lease
         self.rounds = 0
+        self.away = False  # the database is unreachable: no lease round succeeds
 
 
 class FakeLeases:
@@ -66,6 +67,8 @@ class FakeLeases:
         campaign_ids: Collection[int] = (),
         settling: Mapping[int, int] | None = None,
     ) -> AgentLeases:
+        if self.table.away:
+            raise ConnectionError("database unreachable")
         if settling and not self.others:
             want = {**want, **settling}
         t = self.table.owner
@@ -276,10 +279,7 @@ async def test_no_call_goes_to_agents_whose_leases_could_not_be_renewed() -> Non
         await wait_until(lambda: len(fake.dialed) == 2)  # one call per ready agent
         first = fake.dialed["+12025550001"]
 
-        async def database_away(*_args: object, **_kw: object) -> AgentLeases:
-            raise ConnectionError("database unreachable")
-
-        engine._agent_leases.lease_agents = database_away  # type: ignore[union-attr,method-assign]
+        table.away = True
         await asyncio.sleep(SETTINGS.agent_lease_s * 1.5)
         fake.queue.put_nowait(pbx.Answered(first, fake.now()))
         await wait_until(lambda: run.calls[first].state.value == "abandoning")

@@ -26,7 +26,7 @@ from dialer.engine.engine import Engine
 from dialer.engine.follow import CampaignFollower
 from dialer.metrics import CONTENT_TYPE, Metrics
 from dialer.pacing.base import TAKE_BACK_OVER, Pacer
-from dialer.pacing.modes import PacingMode, PacingSettings, make_pacer
+from dialer.pacing.modes import PacingSettings, make_pacer
 from dialer.pacing.predictive import PredictiveSettings
 from dialer.publish.mqtt import start_publisher
 from dialer.settings import ConfigError, Settings, mask_url
@@ -51,7 +51,11 @@ def default_pacer(campaign: Campaign, take_back_over: float = TAKE_BACK_OVER) ->
     `take_back_over` is the predictive pacer's `cancel_over` (dialer.take_back_over)."""
     predictive = PredictiveSettings(cancel_over=take_back_over)
     return make_pacer(
-        PacingSettings(mode=PacingMode(campaign.pacing_mode.value), predictive=predictive)
+        PacingSettings(
+            mode=campaign.pacing_mode,
+            lines_per_agent=campaign.lines_per_agent,
+            predictive=predictive,
+        )
     )
 
 

@@ -534,6 +534,9 @@ class TimedStore:
     async def release(self, lead_ids: Sequence[int]) -> None:
         await self._timed("release", self._inner.release(lead_ids))
 
+    async def skip(self, lead_id: int, delay_s: float) -> None:
+        await self._timed("skip", self._inner.skip(lead_id, delay_s))
+
     async def write_starts(self, starts: Sequence[AttemptStart]) -> None:
         await self._timed("write_starts", self._inner.write_starts(starts))
 

@@ -19,7 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from swagger_ui_bundle import swagger_ui_path
 
 from dialer import __version__
-from dialer.api import agents, audit, campaigns, leads, system
+from dialer.api import agents, audit, campaigns, leads, preview, system
 from dialer.api.auth import TokenTable
 from dialer.api.context import ApiContext, MetricsHandler
 from dialer.api.deps import ApiError, FieldError
@@ -67,6 +67,7 @@ def build_app(ctx: ApiContext, metrics_handler: MetricsHandler | None = None) ->
     app.include_router(campaigns.router)
     app.include_router(leads.router)
     app.include_router(agents.router)
+    app.include_router(preview.router)
     app.include_router(system.router)
     app.include_router(audit.router)
     _add_error_handlers(app)

@@ -62,6 +62,8 @@ def campaign_out(c: Campaign) -> CampaignOut:
         name_prompt=c.name_prompt,
         amd_enabled=c.amd_enabled,
         machine_message=c.machine_message,
+        lines_per_agent=c.lines_per_agent,
+        preview_timeout_s=c.preview_timeout_s,
     )
 
 
@@ -96,6 +98,8 @@ async def create_campaign(body: CampaignCreate, ctx: Ctx, who: Staff) -> Campaig
             hold_s=body.hold_s,
             amd_enabled=body.amd_enabled,
             machine_message=body.machine_message,
+            lines_per_agent=body.lines_per_agent,
+            preview_timeout_s=body.preview_timeout_s,
         )
         if body.dispositions:
             await campaign_repo.set_disposition_codes(

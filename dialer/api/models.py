@@ -18,6 +18,7 @@ from dialer.domain.pbx_values import (
     check_name,
     check_sound_name,
 )
+from dialer.pacing.limits import MAX_LINES_PER_AGENT
 from dialer.rules.policy import MIN_RING_TIMEOUT_S
 from dialer.store.records import CampaignStatus, PacingMode
 
@@ -144,6 +145,25 @@ def _codes_once(codes: list[DispositionCode]) -> list[DispositionCode]:
 DispositionList = Annotated[list[DispositionCode], AfterValidator(_codes_once)]
 
 
+LinesPerAgent = Annotated[
+    float,
+    Field(
+        ge=1,
+        le=MAX_LINES_PER_AGENT,
+        description="power mode: calls in flight per ready agent (under the abandonment cap)",
+    ),
+]
+PreviewTimeout = Annotated[
+    float,
+    Field(
+        ge=0,
+        le=3600,
+        description="preview mode: a lead offered to an agent is dialed by itself after this "
+        "many seconds; 0: it waits until the agent dials or skips it",
+    ),
+]
+
+
 class CampaignCreate(Request):
     name: Name
     trunk: Ref
@@ -157,6 +177,8 @@ class CampaignCreate(Request):
     hold_s: Annotated[float, Field(ge=0, le=2)] = 2.0
     amd_enabled: AmdEnabled = False
     machine_message: MachineMessage = ""
+    lines_per_agent: LinesPerAgent = 2.0
+    preview_timeout_s: PreviewTimeout = 0.0
     dispositions: DispositionList = Field(default_factory=list)
 
 
@@ -173,6 +195,8 @@ class CampaignUpdate(Request):
     hold_s: Annotated[float, Field(ge=0, le=2)] | None = None
     amd_enabled: AmdEnabled | None = None
     machine_message: MachineMessage | None = None
+    lines_per_agent: LinesPerAgent | None = None
+    preview_timeout_s: PreviewTimeout | None = None
 
 
 class CampaignOut(BaseModel):
@@ -192,6 +216,10 @@ class CampaignOut(BaseModel):
     name_prompt: str = Field(default="", description="'' : the message does not name it")
     amd_enabled: bool = False
     machine_message: str = Field(default="", description="'' : machines are hung up on")
+    lines_per_agent: float = Field(default=2.0, description="power mode: lines per ready agent")
+    preview_timeout_s: float = Field(
+        default=0.0, description="preview: dialed by itself after this long; 0: never"
+    )
 
 
 class DispositionCodes(Request):

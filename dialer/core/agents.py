@@ -29,6 +29,7 @@ from dialer.pacing.base import AgentWork
 logger = logging.getLogger(__name__)
 
 LOGIN_RETRY_S = 5.0
+SKIPPED_LEAD_DELAY_S = 3600.0  # a lead an agent skipped in preview is dialable again after this
 _LOGIN = cmd.TimerKind.LOGIN
 _WRAPUP = cmd.TimerKind.WRAPUP
 
@@ -203,6 +204,44 @@ class AgentFlow(Dialing):
         run, agent = self.find_agent(agent_id)
         if agent.state is ag.AgentState.WRAPUP:
             self._wrapup_done(run, agent)
+
+    # -- preview ------------------------------------------------------------------------------
+
+    def _offered(self, agent_id: str) -> CampaignRun:
+        run, _ = self.find_agent(agent_id)
+        if agent_id not in run.offers:
+            raise KeyError(f"no lead is offered to agent {agent_id}")
+        return run
+
+    def _dial_offer(self, agent_id: str) -> None:
+        """The agent dials the lead shown to it (as soon as the trunk allows)."""
+        run = self._offered(agent_id)
+        run.offers[agent_id].requested = True
+        self._cancel_timer(cmd.TimerKind.PREVIEW, agent_id)
+        self._pace(run)
+
+    def _skip_offer(self, agent_id: str, reason: str) -> None:
+        """The agent skips the lead shown to it: back to its list for a while; the agent is
+        shown the next one."""
+        run = self._offered(agent_id)
+        offer = self._end_offer(run, agent_id, "skipped", reason)
+        self._do(cmd.SkipLead(offer.lead.id, SKIPPED_LEAD_DELAY_S))
+        logger.info(
+            "agent %s skipped lead %d: %s",
+            agent_id,
+            offer.lead.id,
+            reason,
+            extra={"agent": agent_id},
+        )
+        self._pace(run)
+
+    def _offer_timed_out(self, agent_id: str) -> None:
+        for run in self.campaigns.values():
+            offer = run.offers.get(agent_id)
+            if offer is not None:
+                offer.requested = True
+                offer.how = "timed_out"
+                self._pace(run)
 
     def _add_agent(self, campaign_id: int, agent_id: int, endpoint: str) -> None:
         """Put an agent in a loaded campaign (logged in at once when autologin is on). An

@@ -38,6 +38,17 @@ class TrunkRates:
         return rate
 
 
+@dataclass(slots=True)
+class Offer:
+    """Preview: a lead shown to an agent, not dialed yet."""
+
+    lead: LeasedLead
+    offered_at: float
+    dial_by: float | None  # dialed by itself then (core time); None: waits for the agent
+    requested: bool = False  # to be dialed as soon as the trunk allows
+    how: str = "dialed"  # how it goes when dialed: by the agent, or by itself after its timeout
+
+
 @dataclass
 class CampaignRun:
     campaign: Campaign
@@ -70,13 +81,18 @@ class CampaignRun:
     # Other daemons' calls on this campaign join the windows as their CDRs are
     # written: what was counted of them (set when the history is restored; None before).
     others: OthersTally | None = None
+    # Preview: agent id -> the lead shown to it. An agent with an offer takes no other call
+    # and counts as busy for pacing.
+    offers: dict[str, Offer] = field(default_factory=dict)
     pacer_generation: int = 0  # bumped when the pacer is replaced (a history read for the old
     # one must not restore the new one)
 
     def snapshot(self, now: float, trunk_in_use: int) -> PacingSnapshot:
         views = tuple(
             AgentView(
-                AgentActivity.TALKING if a.agent_id in self.reserved else _ACTIVITY[a.state],
+                AgentActivity.TALKING
+                if a.agent_id in self.reserved or a.agent_id in self.offers
+                else _ACTIVITY[a.state],
                 a.since,
             )
             for a in self.agents.values()
@@ -126,6 +142,7 @@ class CampaignRun:
             if a.is_ready
             and a.agent_id != agent_id
             and a.agent_id not in self.reserved
+            and a.agent_id not in self.offers
             and a.agent_id not in self.holding
         )
         waiting = set(self.waiting)
@@ -166,8 +183,8 @@ class CampaignRun:
         """The ready agent who has waited longest (fair share of calls)."""
         best: Agent | None = None
         for agent in self.agents.values():
-            if agent.agent_id in self.reserved:
-                continue  # kept for its callback
+            if agent.agent_id in self.reserved or agent.agent_id in self.offers:
+                continue  # kept for its callback, or looking at a lead
             if agent.state is AgentState.READY and (best is None or agent.since < best.since):
                 best = agent
         return best

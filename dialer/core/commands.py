@@ -23,6 +23,7 @@ class TimerKind(enum.Enum):
     HOLD = "hold"  # an answered call waiting for an agent: the abandon message is due
     WRAPUP = "wrapup"  # an agent's wrap-up time ends
     LOGIN = "login"  # an agent's headset leg dropped: call it again
+    PREVIEW = "preview"  # a lead offered to an agent is dialed by itself
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,6 +119,15 @@ class ReleaseLeads:
 
 
 @dataclass(frozen=True, slots=True)
+class SkipLead:
+    """Preview: the agent skipped the lead; it goes back to its list, dialable again after
+    `delay_s`."""
+
+    lead_id: int
+    delay_s: float
+
+
+@dataclass(frozen=True, slots=True)
 class RestoreHistory:
     """Read the campaign's stored history; the answer is `HistoryRead` (with the same
     `token`), also when it could not be read."""
@@ -154,6 +164,7 @@ Command = (
     | WriteEnd
     | LeaseLeads
     | ReleaseLeads
+    | SkipLead
     | RestoreHistory
     | ClaimAgents
     | Notify

@@ -18,12 +18,13 @@ from dialer import pbx
 from dialer.core import commands as cmd
 from dialer.core import inputs as ev
 from dialer.core.base import MAX_ANSWER_WAIT_S, CoreBase
-from dialer.core.campaign import CampaignRun
-from dialer.core.observe import PacingDecided
+from dialer.core.campaign import CampaignRun, Offer
+from dialer.core.observe import LeadOffered, OfferEnded, PacingDecided
 from dialer.domain import abandon
+from dialer.domain import agent as ag
 from dialer.domain import call as cl
 from dialer.pacing.base import MIN_RING_S
-from dialer.store.records import AttemptStart, Campaign, LeasedLead
+from dialer.store.records import AttemptStart, Campaign, LeasedLead, PacingMode
 
 logger = logging.getLogger(__name__)
 
@@ -64,6 +65,11 @@ class Dialing(CoreBase):
         now = self._now
         if run.holding or any(lead.callback_agent_id is not None for lead in run.leads):
             self._dial_named_callbacks(run, now)
+        if run.campaign.pacing_mode is PacingMode.PREVIEW or run.offers:
+            self._preview(run, now)
+        if run.campaign.pacing_mode is PacingMode.PREVIEW:
+            self._refill_if_low(run, now)
+            return
         snap = run.snapshot(now, self._trunk_in_use(run.trunk.id))
         decision = run.pacer.decide(snap)
         if decision.dial and self.observed:
@@ -84,6 +90,9 @@ class Dialing(CoreBase):
             if lead is None:
                 break
             self._originate(run, lead, now)
+        self._refill_if_low(run, now)
+
+    def _refill_if_low(self, run: CampaignRun, now: float) -> None:
         if not run.wants_leads():
             # No agent of this daemon here (another daemon has them all): leads held
             # here could only wait, and the other daemon could not dial them meanwhile.
@@ -99,6 +108,54 @@ class Dialing(CoreBase):
         ):
             run.refilling = True
             self._do(cmd.LeaseLeads(run.campaign.id, self.settings.lease_batch))
+
+    # -- preview ------------------------------------------------------------------------------
+
+    def _preview(self, run: CampaignRun, now: float) -> None:
+        """Dial the offered leads their agents asked for (or whose time ran out), within the
+        trunk's channels and calls-per-second budget; withdraw offers from agents no longer
+        ready; offer a lead to each ready agent without one, longest waiting first."""
+        for agent_id, offer in list(run.offers.items()):
+            agent = run.agents.get(agent_id)
+            if agent is None or agent.state is not ag.AgentState.READY:
+                self._end_offer(run, agent_id, "withdrawn", "the agent is no longer ready")
+                self._do(cmd.ReleaseLeads([offer.lead.id]))
+            elif offer.requested:
+                if self._trunk_in_use(run.trunk.id) >= run.trunk.max_channels:
+                    continue
+                if not run.bucket.take(now):
+                    continue
+                self._end_offer(run, agent_id, offer.how, "")
+                self._originate(run, offer.lead, now, for_agent=agent_id)
+        if run.campaign.pacing_mode is not PacingMode.PREVIEW:
+            return
+        while run.leads:
+            agent = run.ready_agent()  # not kept for a callback, not looking at a lead
+            if agent is None:
+                return
+            lead = run.next_lead()
+            if lead is None:
+                return
+            timeout = run.campaign.preview_timeout_s
+            dial_by = now + timeout if timeout > 0 else None
+            run.offers[agent.agent_id] = Offer(lead, now, dial_by)
+            if dial_by is not None:
+                self._start_timer(cmd.TimerKind.PREVIEW, agent.agent_id, dial_by)
+            self._emit(LeadOffered(run.campaign.name, agent.agent_id, lead.id, now, dial_by))
+
+    def _end_offer(self, run: CampaignRun, agent_id: str, how: str, reason: str) -> Offer:
+        offer = run.offers.pop(agent_id)
+        self._cancel_timer(cmd.TimerKind.PREVIEW, agent_id)
+        self._emit(OfferEnded(run.campaign.name, agent_id, offer.lead.id, how, reason, self._now))
+        return offer
+
+    def offer_of(self, agent_id: str) -> Offer | None:
+        """The lead shown to the agent (preview), if any."""
+        for run in self.campaigns.values():
+            offer = run.offers.get(agent_id)
+            if offer is not None:
+                return offer
+        return None
 
     def _dial_named_callbacks(self, run: CampaignRun, now: float) -> None:
         """Callbacks for a named agent go when `CampaignRun.named_callback_may_go`
@@ -150,13 +207,19 @@ class Dialing(CoreBase):
             if a.is_ready and a.agent_id not in run.reserved and a.agent_id.isdigit()
         ]
 
-    def _originate(self, run: CampaignRun, lead: LeasedLead, now: float) -> None:
+    def _originate(
+        self, run: CampaignRun, lead: LeasedLead, now: float, *, for_agent: str | None = None
+    ) -> None:
+        """Dial the lead; `for_agent` (else the callback's named agent, if any) is kept free
+        for it until it is answered or ends."""
         cid = self._new_id()
         call = cl.CallAttempt(cid, lead.id, amd=run.campaign.amd_enabled)
         self._call_do(run, call, cl.Originate(now))
         run.calls[cid] = call
-        if lead.callback_agent_id is not None:
-            run.reserved[str(lead.callback_agent_id)] = cid  # kept until answer or end
+        if for_agent is None and lead.callback_agent_id is not None:
+            for_agent = str(lead.callback_agent_id)
+        if for_agent is not None:
+            run.reserved[for_agent] = cid  # kept until answer or end
         self._call_index[cid] = run
         run.dialed += 1
         c = run.campaign

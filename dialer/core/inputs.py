@@ -98,6 +98,21 @@ class EndWrapup:
 
 
 @dataclass(frozen=True, slots=True)
+class DialOffer:
+    """Preview: the agent dials the lead shown to it."""
+
+    agent_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class SkipOffer:
+    """Preview: the agent skips the lead shown to it."""
+
+    agent_id: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
 class PauseCampaign:
     campaign_id: int
 
@@ -271,6 +286,8 @@ Input = (
     | PauseAgent
     | ResumeAgent
     | EndWrapup
+    | DialOffer
+    | SkipOffer
     | PauseCampaign
     | ResumeCampaign
     | StopCampaign

@@ -28,7 +28,7 @@ from dialer.core.refusals import campaign_refusal
 from dialer.domain import agent as ag
 from dialer.pacing.history import others_tally, restore_ledger, restore_pacer
 from dialer.pacing.ledger import AbandonLedger
-from dialer.store.records import Campaign, Trunk
+from dialer.store.records import Campaign, PacingMode, Trunk
 
 logger = logging.getLogger(__name__)
 
@@ -80,6 +80,10 @@ class Core(CallFlow):
                 self._resume_agent(agent_id)
             case ev.EndWrapup(agent_id):
                 self._end_wrapup(agent_id)
+            case ev.DialOffer(agent_id):
+                self._dial_offer(agent_id)
+            case ev.SkipOffer(agent_id, reason):
+                self._skip_offer(agent_id, reason)
             case ev.PauseCampaign(campaign_id):
                 self.campaigns[campaign_id].paused = True
             case ev.ResumeCampaign(campaign_id):
@@ -119,9 +123,7 @@ class Core(CallFlow):
             case ev.CloseLeftCalls():
                 self._close_left_calls()
             case ev.ReturnLeads():
-                unused = [lead.id for run in self.campaigns.values() for lead in run.leads]
-                for run in self.campaigns.values():
-                    run.leads.clear()
+                unused = [i for run in self.campaigns.values() for i in self._unused_leads(run)]
                 if unused:
                     self._do(cmd.ReleaseLeads(unused))
 
@@ -135,6 +137,8 @@ class Core(CallFlow):
                 self._wrapup_due(key.subject)
             case cmd.TimerKind.LOGIN:
                 self._login_due(key.subject)
+            case cmd.TimerKind.PREVIEW:
+                self._offer_timed_out(key.subject)
 
     def _start_dialing(self) -> None:
         self.accepting = True
@@ -215,17 +219,30 @@ class Core(CallFlow):
         """No new calls, and the leads leased but not dialed go back to the list."""
         run = self.campaigns[campaign_id]
         run.paused = True
-        unused = [lead.id for lead in run.leads]
-        run.leads.clear()
+        unused = self._unused_leads(run)
         run.holding.clear()
         if unused:
             self._do(cmd.ReleaseLeads(unused))
+
+    def _unused_leads(self, run: CampaignRun) -> list[int]:
+        """Take the run's leads leased and not dialed: those buffered, those shown to agents."""
+        unused = [lead.id for lead in run.leads]
+        run.leads.clear()
+        for agent_id in list(run.offers):
+            unused.append(
+                self._end_offer(run, agent_id, "withdrawn", "the campaign stopped").lead.id
+            )
+        return unused
 
     def _update_campaign(self, campaign: Campaign, trunk: Trunk) -> None:
         """New settings for a loaded campaign; a new pacing mode gets a new pacer (its
         estimates restored from the CDRs)."""
         run = self.campaigns[campaign.id]
-        new_mode = campaign.pacing_mode != run.campaign.pacing_mode
+        # A new pacing mode, or new lines per agent in power mode, gets a new pacer.
+        new_mode = campaign.pacing_mode != run.campaign.pacing_mode or (
+            campaign.pacing_mode is PacingMode.POWER
+            and campaign.lines_per_agent != run.campaign.lines_per_agent
+        )
         run.campaign = campaign
         if new_mode:
             run.pacer = self._pacer_factory(campaign)

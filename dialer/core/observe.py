@@ -66,5 +66,39 @@ class OthersCounted:
     machines: int
 
 
-EngineEvent = CallChanged | AgentChanged | PacingDecided | HistoryRestored | OthersCounted
+@dataclass(frozen=True, slots=True)
+class LeadOffered:
+    """Preview: a lead is shown to an agent, who dials it or skips it (or it is dialed by
+    itself at `dial_by`, a loop time; None: it waits for the agent)."""
+
+    campaign: str
+    agent_id: str
+    lead_id: int
+    at: float
+    dial_by: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class OfferEnded:
+    """Preview: the lead offered to the agent was dialed (by the agent or by itself after its
+    timeout), skipped by the agent (with a reason), or withdrawn (the agent left, the campaign
+    stopped)."""
+
+    campaign: str
+    agent_id: str
+    lead_id: int
+    how: str  # "dialed", "timed_out" (dialed by itself), "skipped", "withdrawn"
+    reason: str
+    at: float
+
+
+EngineEvent = (
+    CallChanged
+    | AgentChanged
+    | PacingDecided
+    | HistoryRestored
+    | OthersCounted
+    | LeadOffered
+    | OfferEnded
+)
 Observer = Callable[[EngineEvent], None]

@@ -26,7 +26,7 @@ from dialer import pbx
 from dialer.core import commands as cmd
 from dialer.core import inputs as ev
 from dialer.core.base import CallRecord
-from dialer.core.campaign import CampaignRun
+from dialer.core.campaign import CampaignRun, Offer
 from dialer.core.machine import Core
 from dialer.core.observe import EngineEvent, Observer
 from dialer.core.records import WallClock
@@ -130,6 +130,10 @@ class Engine:
 
     def find_agent(self, agent_id: str) -> tuple[CampaignRun, Agent]:
         return self.core.find_agent(agent_id)
+
+    def saved_calibration(self, campaign_id: int) -> tuple[float, int] | None:
+        """The campaign's predictive-pacer calibration as last saved by this daemon."""
+        return self._history_sync.saved(campaign_id) if self._history_sync is not None else None
 
     def stats(self) -> dict[str, Any]:
         out = self.core.stats()
@@ -239,6 +243,8 @@ class Engine:
                 await self._lease(campaign_id, limit)
             case cmd.ReleaseLeads(lead_ids):
                 await self._store.release(lead_ids)
+            case cmd.SkipLead(lead_id, delay_s):
+                await self._store.skip(lead_id, delay_s)
             case cmd.RestoreHistory(campaign, token, ledgers):
                 if self._history_sync is not None:
                     await self._history_sync.restore(campaign, token, ledgers)
@@ -439,6 +445,18 @@ class Engine:
     def end_wrapup(self, agent_id: str) -> None:
         """The agent gave the call's result: its wrap-up ends now (nothing outside wrap-up)."""
         self._feed(ev.EndWrapup(agent_id))
+
+    def offer_of(self, agent_id: str) -> Offer | None:
+        """Preview: the lead shown to the agent, if any."""
+        return self.core.offer_of(agent_id)
+
+    def dial_offer(self, agent_id: str) -> None:
+        """Preview: the agent dials the lead shown to it (KeyError: none is)."""
+        self._feed(ev.DialOffer(agent_id))
+
+    def skip_offer(self, agent_id: str, reason: str) -> None:
+        """Preview: the agent skips the lead shown to it (KeyError: none is)."""
+        self._feed(ev.SkipOffer(agent_id, reason))
 
     def pause_campaign(self, campaign_id: int) -> None:
         """No new calls; calls in progress go on."""

@@ -20,7 +20,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from dialer.core.observe import AgentChanged, CallChanged
+from dialer.core.observe import AgentChanged, CallChanged, LeadOffered, OfferEnded
 from dialer.domain.agent import AgentState
 from dialer.domain.results import CallResult
 from dialer.pacing.ledger import AbandonCount
@@ -75,6 +75,9 @@ class Topics:
     def agent(self, campaign: str, agent_id: str) -> str:
         return f"{self.prefix}/campaigns/{topic_level(campaign)}/agents/{topic_level(agent_id)}"
 
+    def offers(self, campaign: str, agent_id: str) -> str:
+        return f"{self.agent(campaign, agent_id)}/offer"
+
     def stats(self, campaign: str) -> str:
         return f"{self.prefix}/campaigns/{topic_level(campaign)}/stats"
 
@@ -122,6 +125,28 @@ def agent_message(topics: Topics, event: AgentChanged, wall_at: float) -> Messag
             }
         ),
     )
+
+
+def offer_message(topics: Topics, event: LeadOffered | OfferEnded, wall_at: float) -> Message:
+    """Preview: a lead shown to an agent ("offered", with when it is dialed by itself), or the
+    end of that offer ("dialed", "timed_out", "skipped" with the agent's reason, "withdrawn")."""
+    body: dict[str, Any] = {
+        "schema": SCHEMA,
+        "type": "offer",
+        "campaign": event.campaign,
+        "agent_id": event.agent_id,
+        "lead_id": event.lead_id,
+        "at": round(wall_at, 3),
+    }
+    if isinstance(event, LeadOffered):
+        body["state"] = "offered"
+        body["dial_by"] = (
+            round(wall_at + event.dial_by - event.at, 3) if event.dial_by is not None else None
+        )
+    else:
+        body["state"] = event.how
+        body["reason"] = event.reason
+    return Message(topics.offers(event.campaign, event.agent_id), _encode(body))
 
 
 def status_message(topics: Topics, online: bool, owner: str, wall_at: float) -> Message:

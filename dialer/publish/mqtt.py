@@ -29,7 +29,7 @@ from typing import Any
 
 import aiomqtt
 
-from dialer.core.observe import AgentChanged, CallChanged, EngineEvent
+from dialer.core.observe import AgentChanged, CallChanged, EngineEvent, LeadOffered, OfferEnded
 from dialer.metrics import EngineView, Metrics
 from dialer.publish.messages import (
     Message,
@@ -37,6 +37,7 @@ from dialer.publish.messages import (
     agent_message,
     call_message,
     campaign_stats,
+    offer_message,
     stats_message,
     status_message,
 )
@@ -66,7 +67,7 @@ class MqttPublisher:
         self._timeout_s = timeout_s
         # Event times are loop (monotonic) times; payloads carry Unix times.
         self._wall_offset = time.time() - asyncio.get_running_loop().time()
-        self._events: deque[CallChanged | AgentChanged] = deque()
+        self._events: deque[CallChanged | AgentChanged | LeadOffered | OfferEnded] = deque()
         self._latest: dict[str, Message] = {}  # retained topic -> newest message not yet sent
         self._retry: Message | None = None  # the message whose publish failed
         self._wake = asyncio.Event()
@@ -97,7 +98,9 @@ class MqttPublisher:
 
     def observe(self, event: EngineEvent) -> None:
         """Engine observer: queue a call or agent change (never blocks, never raises)."""
-        if self._closing or not isinstance(event, CallChanged | AgentChanged):
+        if self._closing or not isinstance(
+            event, CallChanged | AgentChanged | LeadOffered | OfferEnded
+        ):
             return
         if len(self._events) >= self.settings.queue_size:
             self._events.popleft()
@@ -258,7 +261,9 @@ class MqttPublisher:
             at = self._wall_offset + event.at
             if isinstance(event, CallChanged):
                 return call_message(self.topics, event, at)
-            return agent_message(self.topics, event, at)
+            if isinstance(event, AgentChanged):
+                return agent_message(self.topics, event, at)
+            return offer_message(self.topics, event, at)
         return None
 
     async def _serve(self, client: aiomqtt.Client) -> None:

@@ -56,6 +56,8 @@ def _campaign(row: Any) -> Campaign:
         machine_message=row.machine_message,
         callback_number=row.callback_number,
         name_prompt=row.name_prompt,
+        lines_per_agent=row.lines_per_agent,
+        preview_timeout_s=row.preview_timeout_s,
     )
 
 
@@ -119,6 +121,8 @@ async def create_campaign(
     machine_message: str = "",
     callback_number: str = "",
     name_prompt: str = "",
+    lines_per_agent: float = 2.0,
+    preview_timeout_s: float = 0.0,
 ) -> Campaign:
     """Raises ValueError for a ring time below 15 s (an unanswered call rings at
     least 15 s; the database refuses it too, ck_campaigns_ring_timeout_min_15), a call-back
@@ -146,6 +150,8 @@ async def create_campaign(
                 machine_message=machine_message,
                 callback_number=callback_number,
                 name_prompt=name_prompt,
+                lines_per_agent=lines_per_agent,
+                preview_timeout_s=preview_timeout_s,
             )
             .returning(*campaigns.c)
         )

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Callable, Collection, Mapping, Sequence
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import insert
 from sqlalchemy.exc import DBAPIError
@@ -31,7 +31,7 @@ from dialer.store.cleanup import (
 from dialer.store.engine import Database
 from dialer.store.errors import StoreRefused
 from dialer.store.history import campaign_history, others_minutes, save_calibration
-from dialer.store.leads import lease_leads, release_leads, renew_leases
+from dialer.store.leads import lease_leads, release_leads, renew_leases, skip_lead
 from dialer.store.records import (
     Agent,
     AgentLeases,
@@ -117,6 +117,11 @@ class PgEngineStore:
     async def release(self, lead_ids: Sequence[int]) -> None:
         async with self.db.transaction() as s:
             await release_leads(s, self.owner, lead_ids)
+
+    async def skip(self, lead_id: int, delay_s: float) -> None:
+        """A lead an agent skipped in preview: back to its list, dialable after `delay_s`."""
+        async with self.db.transaction() as s:
+            await skip_lead(s, self.owner, lead_id, self._clock() + timedelta(seconds=delay_s))
 
     async def write_starts(self, starts: Sequence[AttemptStart]) -> None:
         async with refused_as_store_error(), self.db.transaction() as s:

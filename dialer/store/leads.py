@@ -303,6 +303,24 @@ async def release_leads(session: AsyncSession, owner: str, lead_ids: Sequence[in
     return rowcount(result)
 
 
+async def skip_lead(session: AsyncSession, owner: str, lead_id: int, until: datetime) -> bool:
+    """Give back a lead `owner` leased and an agent skipped in preview: dialable again at
+    `until`, its attempts unchanged. Whether it was `owner`'s to give back."""
+    require_aware("until", until)
+    result = await session.execute(
+        update(leads)
+        .where(
+            leads.c.id == lead_id,
+            leads.c.lease_owner == owner,
+            leads.c.status == LeadStatus.DIALING.value,
+        )
+        .values(
+            status=released_status(), lease_owner=None, lease_expires_at=None, next_call_at=until
+        )
+    )
+    return rowcount(result) == 1
+
+
 async def release_all_leases(
     session: AsyncSession, *, owner: str | None = None, expired_at: datetime | None = None
 ) -> int:

@@ -17,6 +17,7 @@ from typing import Any
 from dialer.domain.pbx_values import is_e164
 from dialer.domain.recovery import PROGRESS_OUTCOMES, PbxRecord, result_without_hangup
 from dialer.domain.results import CallResult
+from dialer.pacing import modes
 
 
 def mask_phone(phone: str) -> str:
@@ -46,11 +47,8 @@ class CampaignStatus(enum.StrEnum):
     FINISHED = "finished"
 
 
-class PacingMode(enum.StrEnum):
-    PREVIEW = "preview"
-    PROGRESSIVE = "progressive"
-    POWER = "power"
-    PREDICTIVE = "predictive"
+# The pacing modes are the pacer's own (`dialer.pacing.modes`): one definition, stored by value.
+PacingMode = modes.PacingMode
 
 
 class LeadStatus(enum.StrEnum):
@@ -106,6 +104,10 @@ class Campaign:
     # PBX sound (empty: the message does not name the campaign).
     callback_number: str = ""
     name_prompt: str = ""
+    # Migration 0011: power mode's lines per ready agent; a preview lead dialed by itself after
+    # this long with its agent (0: it waits until the agent dials or skips it).
+    lines_per_agent: float = 2.0
+    preview_timeout_s: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)

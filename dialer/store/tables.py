@@ -107,6 +107,12 @@ campaigns = Table(
     # daemons running the campaign and restored after a restart; NULL: never saved.
     Column("pacer_threshold", Float, nullable=True),
     Column("pacer_abandons_seen", Integer, nullable=True),
+    # Migration 0011: power mode's lines per ready agent, and how long a preview lead waits for
+    # its agent before it is dialed by itself (0: until the agent dials or skips it).
+    Column("lines_per_agent", Float, nullable=False, server_default="2"),
+    Column("preview_timeout_s", Float, nullable=False, server_default="0"),
+    CheckConstraint("lines_per_agent >= 1 AND lines_per_agent <= 10", name="lines_per_agent"),
+    CheckConstraint("preview_timeout_s >= 0", name="preview_timeout"),
     CheckConstraint(
         "pacer_threshold IS NULL OR (pacer_threshold > 0 AND pacer_threshold <= 1)",
         name="pacer_threshold",

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import itertools
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import TypeVar
 
@@ -14,7 +14,9 @@ import pytest
 from dialer import pbx
 from dialer.core import commands as cmd
 from dialer.core import inputs as ev
+from dialer.core.agents import SKIPPED_LEAD_DELAY_S
 from dialer.core.machine import Core
+from dialer.core.observe import LeadOffered, OfferEnded
 from dialer.core.records import WallClock
 from dialer.domain import agent as ag
 from dialer.domain.results import CallResult
@@ -26,6 +28,7 @@ from dialer.pacing.base import (
     PacingDecision,
     PacingSnapshot,
 )
+from dialer.pacing.modes import PacingSettings, make_pacer
 from dialer.pacing.ratio import PowerPacer
 from dialer.settings import DialerSettings
 from dialer.store.records import Campaign, CampaignStatus, LeasedLead, PacingMode, Trunk
@@ -35,10 +38,10 @@ NOW = datetime(2030, 1, 1, tzinfo=UTC)
 TRUNK = Trunk(1, "carrier", max_channels=30, max_cps=50.0, dial_prefix="", endpoint="carrier")
 
 
-def campaign(*, amd: bool = False) -> Campaign:
+def campaign(*, amd: bool = False, mode: PacingMode = PacingMode.POWER, **kw: float) -> Campaign:
     return Campaign(
-        1, "c1", CampaignStatus.RUNNING, PacingMode.POWER, "+15550000000", 1, 25.0, 3, 5.0,
-        1.0, NOW, NOW, amd_enabled=amd,
+        1, "c1", CampaignStatus.RUNNING, mode, "+15550000000", 1, 25.0, 3, 5.0,
+        1.0, NOW, NOW, amd_enabled=amd, **kw,
     )  # fmt: skip
 
 
@@ -50,20 +53,26 @@ class Harness:
     """A core with two agents on campaign 1, its commands kept; ids are predictable."""
 
     def __init__(
-        self, agents: int = 2, ratio: float = 1.0, pacer: Pacer | None = None, amd: bool = False
+        self,
+        agents: int = 2,
+        ratio: float = 1.0,
+        pacer: Pacer | None = None,
+        pacer_factory: Callable[[Campaign], Pacer] | None = None,
+        amd: bool = False,
+        the_campaign: Campaign | None = None,
     ) -> None:
         ids = (str(uuid.UUID(int=n)) for n in itertools.count(1))
         self.core = Core(
             DialerSettings(),
             WallClock(1_900_000_000.0),
-            pacer_factory=lambda _c: pacer or PowerPacer(ratio),
+            pacer_factory=pacer_factory or (lambda _c: pacer or PowerPacer(ratio)),
             owner="test#1",
             new_id=lambda: next(ids),
         )
         self.now = 0.0
         self.out: list[cmd.Command] = []
         team = [(i, f"agent{i}") for i in range(1, agents + 1)]
-        self.feed(ev.LoadCampaign(campaign(amd=amd), TRUNK, team))
+        self.feed(ev.LoadCampaign(the_campaign or campaign(amd=amd), TRUNK, team))
 
     def feed(self, event: ev.Input, at: float | None = None) -> list[cmd.Command]:
         if at is not None:
@@ -245,3 +254,90 @@ def test_calls_are_taken_back_longest_ringing_first_never_before_the_minimum() -
     got = h.feed(pbx.HungUp(dials[0].call.channel_id, 16, "", 18.0), 18.0)
     [end] = h.of(cmd.WriteEnd, got)
     assert end.record.result is CallResult.NO_ANSWER
+
+
+# -- preview and power ---------------------------------------------------------------------------
+
+
+def preview(timeout_s: float = 0.0) -> Harness:
+    c = campaign(mode=PacingMode.PREVIEW, preview_timeout_s=timeout_s)
+    h = Harness(agents=2, the_campaign=c)
+    h.ready_agents()
+    h.feed(ev.LeadsLeased(1, [lead(i) for i in range(1, 4)]), 1.0)
+    return h
+
+
+def test_preview_shows_each_ready_agent_a_lead_and_dials_nothing_by_itself() -> None:
+    h = preview()
+    offered = h.of(cmd.Notify)
+    shown = [n.event for n in offered if isinstance(n.event, LeadOffered)]
+    assert [(o.agent_id, o.lead_id, o.dial_by) for o in shown] == [("1", 1, None), ("2", 2, None)]
+    assert h.of(cmd.Dial) == []
+    h.feed(ev.Tick(), 600.0)
+    assert h.of(cmd.Dial) == []  # no timeout: it waits for the agent
+
+
+def test_preview_dial_goes_to_the_agent_who_dialed() -> None:
+    h = preview()
+    got = h.feed(ev.DialOffer("2"), 5.0)
+    [dial] = h.of(cmd.Dial, got)
+    assert dial.lead.id == 2
+    _, agent_1 = h.core.find_agent("1")
+    agent_1.since = -100.0  # agent 1 has waited longest: the answer still goes to agent 2
+    [bridge] = h.of(cmd.Bridge, h.answer(dial.call.channel_id, 20.0))
+    assert bridge.agent_id == "2"
+
+
+def test_preview_skip_gives_the_lead_back_for_a_while_and_shows_the_next() -> None:
+    h = preview()
+    got = h.feed(ev.SkipOffer("1", "wrong person on the record"), 5.0)
+    assert h.of(cmd.SkipLead, got) == [cmd.SkipLead(1, SKIPPED_LEAD_DELAY_S)]
+    events = [n.event for n in h.of(cmd.Notify, got)]
+    ended = [e for e in events if isinstance(e, OfferEnded)]
+    assert [(e.agent_id, e.how, e.reason) for e in ended] == [
+        ("1", "skipped", "wrong person on the record")
+    ]
+    assert [(e.agent_id, e.lead_id) for e in events if isinstance(e, LeadOffered)] == [("1", 3)]
+    with pytest.raises(KeyError):
+        h.feed(ev.DialOffer("9"))  # no such agent
+
+
+def test_preview_with_a_timeout_dials_by_itself() -> None:
+    h = preview(timeout_s=30.0)
+    timers = [t for t in h.of(cmd.StartTimer) if t.key.kind is cmd.TimerKind.PREVIEW]
+    assert [(t.key.subject, t.at) for t in timers] == [("1", 31.0), ("2", 31.0)]
+    got = h.feed(ev.TimerFired(timers[0].key), 31.0)
+    [dial] = h.of(cmd.Dial, got)
+    assert dial.lead.id == 1
+    ended = [n.event for n in h.of(cmd.Notify, got) if isinstance(n.event, OfferEnded)]
+    assert [(e.agent_id, e.how) for e in ended] == [("1", "timed_out")]
+
+
+def test_an_agent_who_pauses_gives_its_lead_back() -> None:
+    h = preview()
+    h.feed(ev.PauseAgent("1", "break"), 5.0)
+    got = h.feed(ev.Tick(), 5.25)
+    assert h.of(cmd.ReleaseLeads, got) == [cmd.ReleaseLeads([1])]
+    assert h.core.offer_of("1") is None
+
+
+def test_power_dials_the_campaigns_lines_per_agent() -> None:
+    def pacer(c: Campaign) -> Pacer:
+        return make_pacer(PacingSettings(mode=c.pacing_mode, lines_per_agent=c.lines_per_agent))
+
+    for lines, dialed in ((1.0, 2), (3.0, 6)):
+        h = Harness(agents=2, the_campaign=campaign(lines_per_agent=lines), pacer_factory=pacer)
+        h.ready_agents()
+        assert len(h.dial(10)) == dialed
+
+
+def test_new_lines_per_agent_in_power_mode_take_effect_at_once() -> None:
+    def pacer(c: Campaign) -> Pacer:
+        return make_pacer(PacingSettings(mode=c.pacing_mode, lines_per_agent=c.lines_per_agent))
+
+    h = Harness(agents=2, the_campaign=campaign(lines_per_agent=1.0), pacer_factory=pacer)
+    h.ready_agents()
+    assert len(h.dial(10)) == 2
+    h.feed(ev.UpdateCampaign(campaign(lines_per_agent=2.0), TRUNK), 1.0)
+    got = h.feed(ev.Tick(), 1.25)
+    assert len(h.of(cmd.Dial, got)) == 2  # two more: four lines for two agents

@@ -266,6 +266,9 @@ class SlowStore:
     async def release(self, lead_ids: Sequence[int]) -> None:
         return None
 
+    async def skip(self, lead_id: int, delay_s: float) -> None:
+        return None
+
     async def write_starts(self, starts: Sequence[Any]) -> None:
         await asyncio.sleep(0.02)
         if self.fail:

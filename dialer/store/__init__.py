@@ -7,19 +7,7 @@
 - `cdrs`: call attempts, written in batches; ending one moves its lead on (`retry`)
 - `cleanup`: close what a stopped or dead daemon left open
 - `dispositions`, `summary`
-Errors derive from `StoreError`; an unreachable database raises `StoreUnavailable`.
+Errors derive from `StoreError` (`errors`); an unreachable database raises `StoreUnavailable`.
+`records` holds the plain values the rest of the dialer (its pure core included) shares with
+the store: importing it loads no database code.
 """
-
-from __future__ import annotations
-
-from dialer.store.engine import Database, database_url
-from dialer.store.errors import NotFound, StoreError, StoreUnavailable, UnknownDispositionCode
-
-__all__ = [
-    "Database",
-    "NotFound",
-    "StoreError",
-    "StoreUnavailable",
-    "UnknownDispositionCode",
-    "database_url",
-]

@@ -4,6 +4,8 @@ loop, no sleeps). What the driver does with those commands is shown on the rig."
 from __future__ import annotations
 
 import itertools
+import subprocess
+import sys
 import uuid
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
@@ -341,3 +343,16 @@ def test_new_lines_per_agent_in_power_mode_take_effect_at_once() -> None:
     h.feed(ev.UpdateCampaign(campaign(lines_per_agent=2.0), TRUNK), 1.0)
     got = h.feed(ev.Tick(), 1.25)
     assert len(h.of(cmd.Dial, got)) == 2  # two more: four lines for two agents
+
+
+def test_the_core_loads_no_io_library() -> None:
+    """The core is pure: importing it loads no event loop, database, PBX, MQTT or HTTP code."""
+    probe = (
+        "import sys, dialer.core.machine; "
+        "print(' '.join(sorted({m.split('.')[0] for m in sys.modules})))"
+    )
+    loaded = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True
+    ).stdout.split()
+    io = {"asyncio", "sqlalchemy", "asyncpg", "panoramisk", "aiomqtt", "fastapi", "httpx"}
+    assert io.isdisjoint(loaded), sorted(io.intersection(loaded))

@@ -142,8 +142,8 @@ class AgentFlow(Dialing):
         started = agent.talk_started
         self._agent_do(run, agent, ag.CallEnded(cid, now, talked))
         if agent.state is ag.AgentState.WRAPUP:
+            run.talked[agent.agent_id] = now - (started or now)
             wrap = run.campaign.wrapup_s
-            run.pacer.observe_work(AgentWork(now - (started or now), wrap))
             if wrap <= 0:
                 self._wrapup_done(run, agent)
             else:
@@ -157,6 +157,10 @@ class AgentFlow(Dialing):
         self._cancel_timer(_WRAPUP, agent.agent_id)
         if agent.state is not ag.AgentState.WRAPUP:
             return
+        # The pacer learns the work as it was: the talk, and the wrap-up until the agent gave
+        # the result (or the campaign's wrap-up time ran out).
+        talk = run.talked.pop(agent.agent_id, 0.0)
+        run.pacer.observe_work(AgentWork(talk, self._now - agent.since))
         state = self._agent_do(run, agent, ag.WrapupDone(self._now))
         if state is ag.AgentState.LOGGING_OUT and agent.leg_id is not None:
             self._do(cmd.Hangup(agent.leg_id))

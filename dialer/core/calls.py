@@ -253,11 +253,13 @@ class CallFlow(AgentFlow):
         )
         if len(self.finished) > FINISHED_KEPT:
             del self.finished[: FINISHED_KEPT // 2]
+        paced = run.paced_at
         if call.agent_id is not None:
             agent = run.agents.get(call.agent_id)
             if agent is not None:
                 self._release_agent(run, agent, cid, talked=call.connected_at is not None)
-        self._pace(run)
+        if run.paced_at == paced:  # the agent's release did not pace already
+            self._pace(run)
 
     # -- housekeeping -----------------------------------------------------------------------------
 

@@ -84,24 +84,30 @@ class CampaignRun:
     # Preview: agent id -> the lead shown to it. An agent with an offer takes no other call
     # and counts as busy for pacing.
     offers: dict[str, Offer] = field(default_factory=dict)
+    talked: dict[str, float] = field(default_factory=dict)  # agent in wrap-up -> its talk time
+    paced_at: float = -1e18  # when pacing last ran (the tick paces only runs idle that long)
+    named_callbacks: bool = False  # the buffer may hold callbacks for a named agent
     pacer_generation: int = 0  # bumped when the pacer is replaced (a history read for the old
     # one must not restore the new one)
 
     def snapshot(self, now: float, trunk_in_use: int) -> PacingSnapshot:
-        views = tuple(
-            AgentView(
-                AgentActivity.TALKING
-                if a.agent_id in self.reserved or a.agent_id in self.offers
-                else _ACTIVITY[a.state],
-                a.since,
-            )
-            for a in self.agents.values()
-            if a.state in _ACTIVITY and a.agent_id not in self.holding
-        )
+        # On the call path for every event: plain loops, one look-up per agent.
+        views: list[AgentView] = []
+        kept, offers, holding = self.reserved, self.offers, self.holding
+        activity_of = _ACTIVITY.get
+        for key, a in self.agents.items():
+            activity = activity_of(a.state)
+            if activity is None or key in holding:
+                continue
+            if key in kept or key in offers:
+                activity = AgentActivity.TALKING
+            views.append(AgentView(activity, a.since))
         ringing = tuple(
-            c.originated_at if c.originated_at is not None else now
-            for c in self.calls.values()
-            if c.state in PRE_ANSWER and not c.taken_back  # those will not be answered
+            [
+                c.originated_at if c.originated_at is not None else now
+                for c in self.calls.values()
+                if c.state in PRE_ANSWER and not c.taken_back  # those will not be answered
+            ]
         )
         # Limits: no more calls on the trunk than its channels (`trunk_in_use` counts every call
         # of every campaign on it, talking ones included), no more new ones than its
@@ -110,7 +116,7 @@ class CampaignRun:
         free_channels = max(0, self.trunk.max_channels - trunk_in_use)
         return PacingSnapshot(
             now=now,
-            agents=views,
+            agents=tuple(views),
             ringing_since=ringing,
             answered_waiting=len(self.waiting),
             limits=PacingLimits(

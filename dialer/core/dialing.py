@@ -63,7 +63,8 @@ class Dialing(CoreBase):
         if self.records_failing or not self.agents_sure():
             return  # the database is away: no new call until its records can be kept
         now = self._now
-        if run.holding or any(lead.callback_agent_id is not None for lead in run.leads):
+        run.paced_at = now
+        if run.holding or run.named_callbacks:
             self._dial_named_callbacks(run, now)
         if run.campaign.pacing_mode is PacingMode.PREVIEW or run.offers:
             self._preview(run, now)
@@ -163,12 +164,13 @@ class Dialing(CoreBase):
         their agents, so they take nothing from its calls."""
         while self._trunk_in_use(run.trunk.id) < run.trunk.max_channels:
             if run.bucket.available(now) < 1:
-                return
+                break
             lead = run.next_named_callback(now)
             if lead is None:
-                return
+                break
             run.bucket.take(now)
             self._originate(run, lead, now)
+        run.named_callbacks = any(lead.callback_agent_id is not None for lead in run.leads)
 
     def _leads_leased(self, got: ev.LeadsLeased) -> None:
         run = self.campaigns.get(got.campaign_id)
@@ -184,6 +186,7 @@ class Dialing(CoreBase):
             self._do(cmd.ReleaseLeads([lead.id for lead in got.leads]))
             return
         run.leads.extend(got.leads)
+        run.named_callbacks |= any(lead.callback_agent_id is not None for lead in got.leads)
         self._pace(run)
 
     def _callbacks_due(self, due: ev.CallbacksDue) -> None:
@@ -195,6 +198,7 @@ class Dialing(CoreBase):
             self._do(cmd.ReleaseLeads([lead.id for lead in due.leads]))
             return
         run.leads.extendleft(reversed(due.leads))
+        run.named_callbacks |= any(lead.callback_agent_id is not None for lead in due.leads)
         self._pace(run)
 
     def callback_agents(self, campaign_id: int) -> list[int]:

@@ -53,9 +53,13 @@ class Core(CallFlow):
                 self._timers.discard(key)
                 self._timer_fired(key)
             case ev.Tick():
+                # Pacing runs after every event and at least every tick: a run paced by an
+                # event within the last tick is not paced again by the timer.
+                due = self._now - self.settings.tick_s * 0.999
                 for run in self.campaigns.values():
                     self._sweep(run, self._now)
-                    self._pace(run)
+                    if run.paced_at <= due:
+                        self._pace(run)
             case ev.LeadsLeased():
                 self._leads_leased(event)
             case ev.CallbacksDue():

@@ -37,7 +37,7 @@ def main() -> None:
         ):
             s = summarize(run())
             print(
-                f"{n:>6} {name:>6} {s['utilisation']:>7.2%} {s['abandonment']:>8.2%} "
+                f"{n:>6} {name:>6} {s['utilisation']:>7.2%} {s['abandonment']['overall']:>8.2%} "
                 f"{s['answered']:>8} {s['dialed']:>7} {s['decisions']:>9} {s['wall_s']:>7.1f}",
                 flush=True,
             )

@@ -96,6 +96,7 @@ class CoreBase:
         self.observed = False  # observers listen: state changes are told (`Notify`)
         self._out: list[cmd.Command] = []
         self._now = 0.0
+        self._deferred: dict[int, CampaignRun] | None = None  # runs to pace after a batch
 
     # -- commands -----------------------------------------------------------------------------
 

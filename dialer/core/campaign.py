@@ -87,6 +87,7 @@ class CampaignRun:
     talked: dict[str, float] = field(default_factory=dict)  # agent in wrap-up -> its talk time
     paced_at: float = -1e18  # when pacing last ran (the tick paces only runs idle that long)
     named_callbacks: bool = False  # the buffer may hold callbacks for a named agent
+    _views: dict[str, AgentView] = field(default_factory=dict)  # the last view of each agent
     pacer_generation: int = 0  # bumped when the pacer is replaced (a history read for the old
     # one must not restore the new one)
 
@@ -94,6 +95,7 @@ class CampaignRun:
         # On the call path for every event: plain loops, one look-up per agent.
         views: list[AgentView] = []
         kept, offers, holding = self.reserved, self.offers, self.holding
+        cached = self._views
         activity_of = _ACTIVITY.get
         for key, a in self.agents.items():
             activity = activity_of(a.state)
@@ -101,7 +103,10 @@ class CampaignRun:
                 continue
             if key in kept or key in offers:
                 activity = AgentActivity.TALKING
-            views.append(AgentView(activity, a.since))
+            view = cached.get(key)
+            if view is None or view.activity is not activity or view.since != a.since:
+                view = cached[key] = AgentView(activity, a.since)
+            views.append(view)
         ringing = tuple(
             [
                 c.originated_at if c.originated_at is not None else now

@@ -38,12 +38,32 @@ class Core(CallFlow):
         """Take one input at `now` (core time); the commands it leads to, in order."""
         self._now = now
         self._out = []
+        self._take(event)
+        out, self._out = self._out, []
+        return out
+
+    def handle_all(self, events: Sequence[ev.Input], now: float) -> list[cmd.Command]:
+        """Take inputs that arrived together at `now`, then pace once: each campaign is paced
+        after all of them, not after each (a burst of events, such as the no-answers of calls
+        dialed together, gets one decision)."""
+        self._now = now
+        self._out = []
+        self._deferred = {}
+        try:
+            for event in events:
+                self._take(event)
+        finally:
+            deferred, self._deferred = self._deferred, None
+        for run in deferred.values():
+            self._pace(run)
+        out, self._out = self._out, []
+        return out
+
+    def _take(self, event: ev.Input) -> None:
         if isinstance(event, pbx.PbxEvent):
             self._on_pbx_event(event)
         else:
             self._on_input(event)
-        out, self._out = self._out, []
-        return out
 
     def _on_input(self, event: ev.Input) -> None:
         match event:

@@ -176,6 +176,8 @@ class _World:
         self.day_end = sc.day_s
         self.dialing = False
         self.last_t = 0.0
+        self.batch: list[ev.Input] | None = None
+        self.after: list[Callable[[], None]] = []  # to run once the instant's batch is taken
 
     # -- the heap -------------------------------------------------------------------------------
 
@@ -183,6 +185,9 @@ class _World:
         heapq.heappush(self.heap, (t, next(self.seq), action))
 
     def feed(self, event: ev.Input) -> None:
+        if self.batch is not None:  # events of one instant go to the core together
+            self.batch.append(event)
+            return
         for c in self.core.handle(event, self.now):
             self.carry_out(c)
 
@@ -194,14 +199,27 @@ class _World:
         team = [(i, f"a{i}") for i in range(1, sc.agents + 1)]
         self.feed(ev.LoadCampaign(self.campaign, self.trunk, team))
         self.feed(ev.StartDialing())
-        while self.heap:
-            t, _, action = heapq.heappop(self.heap)
+        heap = self.heap
+        while heap:
+            t, _, action = heapq.heappop(heap)
             if self.dialing:
                 in_flight = len(self.ringing) + len(self.waiting)
                 self.res.in_flight_area += in_flight * (t - self.last_t)
             self.last_t = t
             self.now = t
+            # Everything that happens at this instant reaches the core as one batch (one
+            # pacing decision after all of it), as a burst of PBX events does in the daemon.
+            self.batch = []
             action()
+            while heap and heap[0][0] == t:
+                heapq.heappop(heap)[2]()
+            batch, self.batch = self.batch, None
+            if batch:
+                for c in self.core.handle_all(batch, t):
+                    self.carry_out(c)
+            after, self.after = self.after, []
+            for hook in after:
+                hook()
 
     # -- days -----------------------------------------------------------------------------------
 
@@ -335,6 +353,9 @@ class _World:
 
     def wrapped(self, agent_id: str) -> None:
         self.feed(ev.EndWrapup(agent_id))
+        self.after.append(partial(self.free_again, agent_id))
+
+    def free_again(self, agent_id: str) -> None:
         run = self.core.campaigns[1]
         agent = run.agents.get(agent_id)
         if agent is None or agent.call_id is None:  # free again (not straight into a call)

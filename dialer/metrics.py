@@ -545,6 +545,9 @@ class TimedStore:
     async def write_ends(self, ends: Sequence[AttemptEnd]) -> object:
         return await self._timed("write_ends", self._inner.write_ends(ends))
 
+    async def give_back(self, attempt_ids: Sequence[str]) -> int:
+        return await self._timed("give_back", self._inner.give_back(attempt_ids))
+
     async def close_open(self) -> int:
         return await self._timed("close_open", self._inner.close_open())
 

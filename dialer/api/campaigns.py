@@ -62,6 +62,8 @@ def campaign_out(c: Campaign) -> CampaignOut:
         name_prompt=c.name_prompt,
         amd_enabled=c.amd_enabled,
         machine_message=c.machine_message,
+        network_failure_cap=c.network_failure_cap,
+        cause_results={k: dict(v) for k, v in c.cause_results.items()},
     )
 
 
@@ -96,6 +98,8 @@ async def create_campaign(body: CampaignCreate, ctx: Ctx, who: Staff) -> Campaig
             hold_s=body.hold_s,
             amd_enabled=body.amd_enabled,
             machine_message=body.machine_message,
+            network_failure_cap=body.network_failure_cap,
+            cause_results=body.cause_results,
         )
         if body.dispositions:
             await campaign_repo.set_disposition_codes(
@@ -242,6 +246,7 @@ async def campaign_stats(
         window = await campaign_summary(s, c.id, since=now - timedelta(seconds=window_s))
         total = await campaign_summary(s, c.id)
         rates = await campaign_abandonment(s, c.id, now)  # US and UK rates
+        lists = await queries.lead_lists_with_counts(s, c.id)
     run = ctx.engine.campaigns.get(c.id)
     return StatsOut.model_validate(
         {
@@ -252,6 +257,7 @@ async def campaign_stats(
             "total": stats_mod.figures(total),
             "leads": {k.value: v for k, v in total.leads.items()},
             "compliance": stats_mod.compliance(rates),
+            "lists": [_list_out(x) for x in lists],
         }
     )
 
@@ -292,4 +298,10 @@ async def get_lists(campaign: CampaignPath, ctx: Ctx, who: Staff) -> list[LeadLi
     async with ctx.db.transaction() as s:
         c = await queries.campaign_by_ref(s, campaign)
         lists = await queries.lead_lists_with_counts(s, c.id)
-    return [LeadListOut(id=i, name=name, leads=counts) for i, name, counts in lists]
+    return [_list_out(x) for x in lists]
+
+
+def _list_out(x: queries.ListCounts) -> LeadListOut:
+    return LeadListOut(
+        id=x.id, name=x.name, leads=x.leads, invalid=x.invalid, unreachable=x.unreachable
+    )

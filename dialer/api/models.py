@@ -11,6 +11,7 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
+from dialer.domain.causes import check_overrides
 from dialer.domain.pbx_values import (
     check_callback_number,
     check_caller_id,
@@ -99,6 +100,26 @@ AmdEnabled = Annotated[
     ),
 ]
 
+NetworkFailureCap = Annotated[
+    int,
+    Field(
+        ge=1,
+        le=100,
+        description="calls in a row failing on the network (congestion, trunk failure) after "
+        "which a number ends unreachable; those calls do not count towards max_attempts",
+    ),
+]
+CauseResults = Annotated[
+    dict[str, dict[str, str]],
+    Field(
+        examples=[{"sip": {"603": "no_answer"}, "q850": {"21": "no_answer"}}],
+        description="changes to the default meaning of the carrier's answers: SIP final "
+        "responses and Q.850 causes to invalid, declined, unavailable, busy, no_answer or "
+        "failed (the defaults are in the README)",
+    ),
+    AfterValidator(check_overrides),
+]
+
 
 # A row id as Postgres keeps it (bigint): a larger number is refused with 422, not sent on.
 DbId = Annotated[int, Field(ge=1, le=2**63 - 1)]
@@ -157,6 +178,8 @@ class CampaignCreate(Request):
     hold_s: Annotated[float, Field(ge=0, le=2)] = 2.0
     amd_enabled: AmdEnabled = False
     machine_message: MachineMessage = ""
+    network_failure_cap: NetworkFailureCap = 5
+    cause_results: CauseResults = Field(default_factory=dict)
     dispositions: DispositionList = Field(default_factory=list)
 
 
@@ -173,6 +196,8 @@ class CampaignUpdate(Request):
     hold_s: Annotated[float, Field(ge=0, le=2)] | None = None
     amd_enabled: AmdEnabled | None = None
     machine_message: MachineMessage | None = None
+    network_failure_cap: NetworkFailureCap | None = None
+    cause_results: CauseResults | None = None
 
 
 class CampaignOut(BaseModel):
@@ -192,6 +217,10 @@ class CampaignOut(BaseModel):
     name_prompt: str = Field(default="", description="'' : the message does not name it")
     amd_enabled: bool = False
     machine_message: str = Field(default="", description="'' : machines are hung up on")
+    network_failure_cap: int = 5
+    cause_results: dict[str, dict[str, str]] = Field(
+        default_factory=dict, description="the campaign's changes to the default mapping"
+    )
 
 
 class DispositionCodes(Request):
@@ -339,6 +368,12 @@ class LeadListOut(BaseModel):
     id: int
     name: str
     leads: dict[str, int]
+    invalid: int = Field(
+        default=0, description="leads whose number does not exist (404, Q.850 1, 3, 22, 28)"
+    )
+    unreachable: int = Field(
+        default=0, description="leads whose number failed on the network on every call"
+    )
 
 
 class Figures(BaseModel):
@@ -390,6 +425,9 @@ class StatsOut(BaseModel):
     leads: dict[str, int]
     compliance: AbandonmentOut = Field(
         description="abandonment as the US and UK regulators count it, from the CDRs"
+    )
+    lists: list[LeadListOut] = Field(
+        default_factory=list, description="the campaign's lists: leads by status, invalid numbers"
     )
 
 

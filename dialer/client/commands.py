@@ -285,6 +285,34 @@ def _campaign_options(p: argparse.ArgumentParser) -> None:
         help="with --amd: the PBX sound left on a machine after its beep (e.g. "
         "dialer/machine-message); '' : hang up on machines",
     )
+    p.add_argument(
+        "--network-failure-cap",
+        type=int,
+        help="calls in a row failing on the network before a number ends unreachable "
+        "(default 5; they do not count towards --max-attempts)",
+    )
+    p.add_argument(
+        "--cause",
+        action="append",
+        default=[],
+        metavar="sip:CODE=RESULT|q850:CODE=RESULT",
+        help="what a carrier's answer means, instead of the default (repeatable; e.g. "
+        "sip:603=no_answer; results: invalid, declined, unavailable, busy, no_answer, failed)",
+    )
+
+
+def _cause_results(values: list[str]) -> dict[str, dict[str, str]]:
+    """`sip:603=no_answer q850:21=no_answer` -> the API's cause_results."""
+    out: dict[str, dict[str, str]] = {}
+    for value in values:
+        key, _, result = value.partition("=")
+        kind, _, code = key.partition(":")
+        if kind not in ("sip", "q850") or not code or not result:
+            raise argparse.ArgumentTypeError(
+                f"--cause {value!r}: expected sip:CODE=RESULT or q850:CODE=RESULT"
+            )
+        out.setdefault(kind, {})[code] = result
+    return out
 
 
 def _run(handler: Handler, args: argparse.Namespace) -> int:
@@ -363,6 +391,8 @@ def _settings_body(args: argparse.Namespace) -> dict[str, Any]:
         "name_prompt": args.name_prompt,
         "amd_enabled": args.amd,
         "machine_message": args.machine_message,
+        "network_failure_cap": args.network_failure_cap,
+        "cause_results": _cause_results(args.cause) if args.cause else None,
     }
     return {k: v for k, v in body.items() if v is not None}
 
@@ -430,6 +460,8 @@ def _show_stats(d: dict[str, Any]) -> str:
     window = f"last {cell(d['window_s'])} s"
     figures = table(rows, (("figure", ""), ("w", window), ("t", "all time")))
     out = f"{head}\n\n{figures}\n\nleads: {cell(d['leads'])}"
+    if d.get("lists"):
+        out += "\n\n" + table(d["lists"], _LIST_COLUMNS)
     if d.get("compliance"):
         out += "\n\n" + _show_compliance(d["compliance"])
     return out
@@ -533,7 +565,16 @@ def _leads_import(c: ApiClient, args: argparse.Namespace) -> int:
 
 def _leads_lists(c: ApiClient, args: argparse.Namespace) -> None:
     data = c.get(f"/campaigns/{_ref(args.campaign)}/lists")
-    _out(args, data, lambda rows: table(rows, (("id", "id"), ("name", "name"), ("leads", "leads"))))
+    _out(args, data, lambda rows: table(rows, _LIST_COLUMNS))
+
+
+_LIST_COLUMNS = (
+    ("id", "id"),
+    ("name", "name"),
+    ("leads", "leads"),
+    ("invalid", "invalid numbers"),
+    ("unreachable", "unreachable"),
+)
 
 
 # -- agents -----------------------------------------------------------------------------------

@@ -32,6 +32,7 @@ from dialer import pbx
 from dialer.domain import abandon
 from dialer.domain import agent as ag
 from dialer.domain import call as cl
+from dialer.domain.causes import mapping_for
 from dialer.domain.identity import ProcessIdentity
 from dialer.domain.results import CallResult
 from dialer.engine.campaign import PRE_ANSWER, CampaignRun, TrunkRates
@@ -1413,7 +1414,12 @@ class Engine:
 
     def _originate(self, run: CampaignRun, lead: LeasedLead, now: float) -> None:
         cid = str(uuid.uuid4())
-        call = cl.CallAttempt(cid, lead.id, amd=run.campaign.amd_enabled)
+        call = cl.CallAttempt(
+            cid,
+            lead.id,
+            amd=run.campaign.amd_enabled,
+            causes=mapping_for(run.campaign.cause_results),
+        )
         self._call_do(run, call, cl.Originate(now))
         run.calls[cid] = call
         if lead.callback_agent_id is not None:

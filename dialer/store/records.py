@@ -38,6 +38,11 @@ def require_uuid(name: str, value: str) -> None:
         raise ValueError(f"{name} must be a UUID string, got {value!r}") from None
 
 
+# A number that failed on the network on this many calls in a row ends unreachable (a
+# campaign's `network_failure_cap`; dialer.store.retry).
+DEFAULT_NETWORK_FAILURE_CAP = 5
+
+
 class CampaignStatus(enum.StrEnum):
     DRAFT = "draft"
     RUNNING = "running"
@@ -106,6 +111,11 @@ class Campaign:
     # PBX sound (empty: the message does not name the campaign).
     callback_number: str = ""
     name_prompt: str = ""
+    # Migration 0011, what the carrier's answers mean (dialer.domain.causes): calls in a row
+    # failing on the network before a number ends unreachable, and the campaign's changes to
+    # the default mapping ({"sip": {"603": "no_answer"}, "q850": {"21": "no_answer"}}).
+    network_failure_cap: int = DEFAULT_NETWORK_FAILURE_CAP
+    cause_results: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)

@@ -32,6 +32,7 @@ from dialer import pbx
 from dialer.domain import abandon
 from dialer.domain import agent as ag
 from dialer.domain import call as cl
+from dialer.domain.breaker import Breakers, BreakerState, Verdict
 from dialer.domain.causes import mapping_for
 from dialer.domain.identity import ProcessIdentity
 from dialer.domain.results import CallResult
@@ -46,6 +47,7 @@ from dialer.engine.observe import (
     Observer,
     OthersCounted,
     PacingDecided,
+    TrunkBreakerChanged,
 )
 from dialer.engine.ports import AgentLeaseStore, EngineStore
 from dialer.engine.refusals import agent_refusal, campaign_refusal
@@ -116,6 +118,7 @@ class Engine:
         self._settle_s = settings.campaign_poll_s + 0.5 if settings.campaign_poll_s > 0 else 0.0
         self._run_started: dict[int, float] = {}
         self._trunk_rates = TrunkRates()  # one calls-per-second budget per trunk
+        self._breakers = Breakers(settings.breaker())  # a trunk failing most calls is paused
         # Each campaign's stored history, restored when its run starts.
         self._history = history
         self._next_others_sync = 0.0
@@ -1320,7 +1323,14 @@ class Engine:
         if self.cdr.failing or not self._agents_sure():
             return  # the database is away: no new call until its records can be kept
         now = self._loop.time()
-        if run.holding or any(lead.callback_agent_id is not None for lead in run.leads):
+        breaker = self._breakers.of(run.trunk.id)
+        self._breaker_verdict(run, breaker.poll(now), now)
+        budget = breaker.allowance()  # None: closed; else the probe calls that may go
+        if budget == 0:
+            return
+        if budget is None and (
+            run.holding or any(lead.callback_agent_id is not None for lead in run.leads)
+        ):
             self._dial_named_callbacks(run, now)
         snap = run.snapshot(now, self._trunk_in_use(run.trunk.id))
         decision = run.pacer.decide(snap)
@@ -1335,13 +1345,14 @@ class Engine:
             run.last_reason = decision.reason
         if decision.cancel:
             self._take_back(run, decision.cancel, now)
-        for _ in range(decision.dial):
+        for _ in range(decision.dial if budget is None else min(decision.dial, budget)):
             if not run.leads or not run.bucket.take(now):
                 break
             lead = run.next_lead()
             if lead is None:
                 break
             self._originate(run, lead, now)
+            breaker.dialed()
         if not run.wants_leads():
             # No agent of this daemon here (another daemon has them all): leads held
             # here could only wait, and the other daemon could not dial them meanwhile.
@@ -1535,6 +1546,8 @@ class Engine:
                 message_at=clk.at(call.message_at) if call.message_at is not None else None,
             )
         )
+        verdict = self._breakers.of(run.trunk.id).record(cid, result, self._loop.time())
+        self._breaker_verdict(run, verdict, self._loop.time())
         if result is not CallResult.CANCELLED:
             self._observe_outcome(run, call, result is CallResult.ABANDONED)
         self._observed.discard(cid)
@@ -1556,6 +1569,44 @@ class Engine:
                 self._release_agent(run, agent, cid, talked=call.connected_at is not None)
         self._calls_ended.set()
         self._pace(run)
+
+    def _breaker_verdict(self, run: CampaignRun, verdict: Verdict, now: float) -> None:
+        """Tell of a trunk breaker's change; give back the leads of the calls it names."""
+        if verdict.give_back:
+            self._tasks.spawn(self._give_back(verdict.give_back), "give-back")
+        if verdict.state is None:
+            return
+        trunk = run.trunk.name
+        logger.warning(
+            "trunk %s breaker %s: %s%s",
+            trunk,
+            verdict.state.value,
+            verdict.reason,
+            f"; no calls for {verdict.backoff_s:g} s, {len(verdict.give_back)} leads given back"
+            if verdict.state is BreakerState.OPEN
+            else "",
+            extra={"campaign": run.campaign.name, "trunk": trunk},
+        )
+        self._emit(
+            TrunkBreakerChanged(
+                trunk,
+                verdict.state.value,
+                verdict.reason,
+                len(verdict.give_back),
+                verdict.backoff_s,
+                now,
+            )
+        )
+
+    async def _give_back(self, attempt_ids: Sequence[str]) -> None:
+        """Their ends are written first (the flush), then their leads go back as they were."""
+        try:
+            await self.cdr.flush()
+            n = await self._store.give_back(attempt_ids)
+        except Exception as exc:
+            logger.warning("leads the trunk failed not given back: %s", exc)
+            return
+        logger.info("%d of %d leads the trunk failed given back as they were", n, len(attempt_ids))
 
     # -- housekeeping -----------------------------------------------------------------------
 

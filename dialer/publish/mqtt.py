@@ -29,12 +29,13 @@ from typing import Any
 
 import aiomqtt
 
-from dialer.engine.observe import AgentChanged, CallChanged, EngineEvent
+from dialer.engine.observe import AgentChanged, CallChanged, EngineEvent, TrunkBreakerChanged
 from dialer.metrics import EngineView, Metrics
 from dialer.publish.messages import (
     Message,
     Topics,
     agent_message,
+    breaker_message,
     call_message,
     campaign_stats,
     stats_message,
@@ -66,7 +67,7 @@ class MqttPublisher:
         self._timeout_s = timeout_s
         # Event times are loop (monotonic) times; payloads carry Unix times.
         self._wall_offset = time.time() - asyncio.get_running_loop().time()
-        self._events: deque[CallChanged | AgentChanged] = deque()
+        self._events: deque[CallChanged | AgentChanged | TrunkBreakerChanged] = deque()
         self._latest: dict[str, Message] = {}  # retained topic -> newest message not yet sent
         self._retry: Message | None = None  # the message whose publish failed
         self._wake = asyncio.Event()
@@ -96,8 +97,9 @@ class MqttPublisher:
     # -- the call path ---------------------------------------------------------------------
 
     def observe(self, event: EngineEvent) -> None:
-        """Engine observer: queue a call or agent change (never blocks, never raises)."""
-        if self._closing or not isinstance(event, CallChanged | AgentChanged):
+        """Engine observer: queue a call, agent or trunk breaker change (never blocks, never
+        raises)."""
+        if self._closing or not isinstance(event, CallChanged | AgentChanged | TrunkBreakerChanged):
             return
         if len(self._events) >= self.settings.queue_size:
             self._events.popleft()
@@ -258,6 +260,8 @@ class MqttPublisher:
             at = self._wall_offset + event.at
             if isinstance(event, CallChanged):
                 return call_message(self.topics, event, at)
+            if isinstance(event, TrunkBreakerChanged):
+                return breaker_message(self.topics, event, at)
             return agent_message(self.topics, event, at)
         return None
 

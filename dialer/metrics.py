@@ -45,8 +45,10 @@ from dialer.core.observe import (
     HistoryRestored,
     OthersCounted,
     PacingDecided,
+    TrunkBreakerChanged,
 )
 from dialer.domain.agent import AgentState
+from dialer.domain.breaker import BreakerState
 from dialer.domain.call import CallState
 from dialer.domain.results import CallResult
 from dialer.engine.ports import EngineStore
@@ -138,6 +140,13 @@ def is_abandoned(result: str, answer_to_agent_ms: float | None) -> bool:
     return answer_to_agent_ms is not None and answer_to_agent_ms > GRACE_S * 1000
 
 
+_BREAKER_VALUE = {
+    BreakerState.CLOSED.value: 0,
+    BreakerState.OPEN.value: 1,
+    BreakerState.HALF_OPEN.value: 2,
+}
+
+
 class Metrics:
     """The dialer's metrics and their feeders: `observe` (events), `sample` (gauges)."""
 
@@ -177,6 +186,28 @@ class Metrics:
             "Time from the callee's answer to the bridge with an agent.",
             ["campaign"],
             buckets=LATENCY_BUCKETS_S,
+            registry=r,
+        )
+        # -- trunks (events)
+        self.trunk_breaker_open = Gauge(
+            "dialer_trunk_breaker_state",
+            "A trunk's circuit breaker: 0 closed (dialing), 1 open (no calls), 2 half-open "
+            "(one probe call).",
+            ["trunk"],
+            registry=r,
+        )
+        self.trunk_breaker_trips = Counter(
+            "dialer_trunk_breaker_openings",
+            "Times a trunk's circuit breaker opened: most calls in a row failed on it, or its "
+            "probe call failed.",
+            ["trunk"],
+            registry=r,
+        )
+        self.trunk_given_back = Counter(
+            "dialer_trunk_breaker_given_back_calls",
+            "Failed calls whose leads went back as they were when the breaker opened: the trunk "
+            "failed them, not the numbers.",
+            ["trunk"],
             registry=r,
         )
         # -- abandonment windows (sampled from the ledgers)
@@ -345,6 +376,12 @@ class Metrics:
             for minute, n in h.machine_minutes:
                 at = min(minute + 30.0, h.wall_now) + h.shift_to(event.at)
                 machines.record(at, Outcome.MACHINE, n)
+        elif isinstance(event, TrunkBreakerChanged):
+            self.trunk_breaker_open.labels(event.trunk).set(_BREAKER_VALUE.get(event.state, 0))
+            if event.state == "open":
+                self.trunk_breaker_trips.labels(event.trunk).inc()
+            if event.given_back:
+                self.trunk_given_back.labels(event.trunk).inc(event.given_back)
         elif isinstance(event, OthersCounted):
             self._ledger(event.campaign).add(event.at, event.answered, event.abandoned)
             if event.machines:
@@ -548,6 +585,9 @@ class TimedStore:
 
     async def write_ends(self, ends: Sequence[AttemptEnd]) -> object:
         return await self._timed("write_ends", self._inner.write_ends(ends))
+
+    async def give_back(self, attempt_ids: Sequence[str]) -> int:
+        return await self._timed("give_back", self._inner.give_back(attempt_ids))
 
     async def close_open(self) -> int:
         return await self._timed("close_open", self._inner.close_open())

@@ -113,12 +113,15 @@ class MachineDetected:
 
 @dataclass(frozen=True, slots=True)
 class HungUp:
-    """The channel is gone. `cause` is the Q.850 cause code (16 normal, 17 busy, ...)."""
+    """The channel is gone. `cause` is the Q.850 cause code (16 normal, 17 busy, ...);
+    `sip_code` the SIP final response of an outbound leg when the PBX reports it (FreeSWITCH's
+    `sip_term_status`; Asterisk 22's AMI gives only the cause)."""
 
     channel_id: str
     cause: int
     cause_text: str
     at: float
+    sip_code: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,6 +22,7 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from dialer.domain import pbx_values
+from dialer.domain.breaker import BreakerSettings
 from dialer.domain.identity import check_name
 from dialer.pacing.base import TAKE_BACK_OVER
 
@@ -119,8 +120,28 @@ class DialerSettings:
     # more call would be this many times over the pacer's threshold (dialer/pacing/predictive.py,
     # `cancel_over`): far too many calls ring for the agents to come. 0: never.
     take_back_over: float = TAKE_BACK_OVER
+    # The trunk circuit breaker (dialer/domain/breaker.py): a trunk on which breaker_failures
+    # of the last breaker_window calls failed (network failures, "unallocated number") gets no
+    # calls for breaker_backoff_s, then one probe; each failed probe doubles the pause, up to
+    # breaker_max_backoff_s.
+    breaker_window: int = 10
+    breaker_failures: int = 10
+    breaker_backoff_s: float = 30.0
+    breaker_max_backoff_s: float = 600.0
+
+    def breaker(self) -> BreakerSettings:
+        return BreakerSettings(
+            window=self.breaker_window,
+            failures=self.breaker_failures,
+            backoff_s=self.breaker_backoff_s,
+            max_backoff_s=self.breaker_max_backoff_s,
+        )
 
     def check(self) -> None:
+        try:
+            self.breaker()
+        except ValueError as exc:
+            raise ConfigError(f"dialer.{exc}") from None
         if self.owner:
             try:
                 check_name(self.owner)

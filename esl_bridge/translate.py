@@ -12,7 +12,10 @@ Rules (seen on FreeSWITCH 1.10.12, transcripts in tests/data/esl/):
 - CHANNEL_CREATE -> OriginateAccepted; CHANNEL_PROGRESS / _PROGRESS_MEDIA (180 / 183) ->
   Ringing; CHANNEL_ANSWER -> Answered + DialEnded(ANSWER).
 - CHANNEL_HANGUP_COMPLETE -> (DialEnded with the status of the cause, if never answered) +
-  HungUp with `variable_hangup_cause_q850`. A `-ERR` job for a leg that never got a
+  HungUp with `variable_hangup_cause_q850` and, for a leg never answered, the SIP final
+  response in `variable_sip_term_status` (a 503 gave NORMAL_TEMPORARY_FAILURE, Q.850 41 and
+  sip_term_status 503; a far end that does not listen gave the same). The result is the
+  dialer's (dialer.domain.causes), the same on both PBXs. A `-ERR` job for a leg that never got a
   CHANNEL_CREATE (unknown gateway: `-ERR INVALID_GATEWAY`) -> OriginateFailed, unless the
   dialer had hung that leg up: then it is a cancel (DialEnded CANCEL + HungUp), as when the
   channel's own events come first.
@@ -133,12 +136,13 @@ CAUSE_CODES: dict[str, int] = {
 
 # How an unanswered leg's hang-up cause reads as a dial status. Anything not listed is a
 # network-side failure: CONGESTION (503 gave NORMAL_TEMPORARY_FAILURE, an unreachable far end
-# the same).
+# the same). The call's result comes from the SIP response and Q.850 cause first
+# (dialer.domain.causes): a 603 is a refusal, not a busy line.
 _DIAL_STATUS: dict[str, pbx.DialStatus] = {
     "USER_BUSY": pbx.DialStatus.BUSY,  # 486
-    "CALL_REJECTED": pbx.DialStatus.BUSY,  # 603 Decline
     "BUSY_EVERYWHERE": pbx.DialStatus.BUSY,  # 600
-    "DECLINE": pbx.DialStatus.BUSY,
+    "CALL_REJECTED": pbx.DialStatus.NOANSWER,  # 603 Decline: nobody took the call
+    "DECLINE": pbx.DialStatus.NOANSWER,
     "NO_ANSWER": pbx.DialStatus.NOANSWER,  # originate_timeout expired while ringing
     "NO_USER_RESPONSE": pbx.DialStatus.NOANSWER,  # 480
     "ALLOTTED_TIMEOUT": pbx.DialStatus.NOANSWER,
@@ -367,8 +371,17 @@ class EslTranslator:
             out.append(pbx.DialEnded(uid, dial_status(cause_name), at))
         raw = event.headers.get("variable_hangup_cause_q850", "")
         cause = int(raw) if raw.isdigit() else q850(cause_name)
-        out.append(pbx.HungUp(uid, cause, cause_name, at))
+        out.append(pbx.HungUp(uid, cause, cause_name, at, None if leg.answered else _sip(event)))
         return out
+
+
+def _sip(event: Event) -> int | None:
+    """The SIP final response of the leg (`sip_term_status`), or None (no SIP answer at all:
+    the dialer's own time-out or cancel)."""
+    raw = event.headers.get("variable_sip_term_status", "").strip()
+    if len(raw) == 3 and raw.isdigit() and raw[0] in "3456":
+        return int(raw)
+    return None
 
 
 # --- live channels ----------------------------------------------------------------------------

@@ -64,6 +64,8 @@ def campaign_out(c: Campaign) -> CampaignOut:
         machine_message=c.machine_message,
         lines_per_agent=c.lines_per_agent,
         preview_timeout_s=c.preview_timeout_s,
+        network_failure_cap=c.network_failure_cap,
+        cause_results={k: dict(v) for k, v in c.cause_results.items()},
     )
 
 
@@ -100,6 +102,8 @@ async def create_campaign(body: CampaignCreate, ctx: Ctx, who: Staff) -> Campaig
             machine_message=body.machine_message,
             lines_per_agent=body.lines_per_agent,
             preview_timeout_s=body.preview_timeout_s,
+            network_failure_cap=body.network_failure_cap,
+            cause_results=body.cause_results,
         )
         if body.dispositions:
             await campaign_repo.set_disposition_codes(
@@ -246,6 +250,7 @@ async def campaign_stats(
         window = await campaign_summary(s, c.id, since=now - timedelta(seconds=window_s))
         total = await campaign_summary(s, c.id)
         rates = await campaign_abandonment(s, c.id, now)  # US and UK rates
+        lists = await queries.lead_lists_with_counts(s, c.id)
     run = ctx.engine.campaigns.get(c.id)
     return StatsOut.model_validate(
         {
@@ -256,6 +261,7 @@ async def campaign_stats(
             "total": stats_mod.figures(total),
             "leads": {k.value: v for k, v in total.leads.items()},
             "compliance": stats_mod.compliance(rates),
+            "lists": [_list_out(x) for x in lists],
         }
     )
 
@@ -296,4 +302,10 @@ async def get_lists(campaign: CampaignPath, ctx: Ctx, who: Staff) -> list[LeadLi
     async with ctx.db.transaction() as s:
         c = await queries.campaign_by_ref(s, campaign)
         lists = await queries.lead_lists_with_counts(s, c.id)
-    return [LeadListOut(id=i, name=name, leads=counts) for i, name, counts in lists]
+    return [_list_out(x) for x in lists]
+
+
+def _list_out(x: queries.ListCounts) -> LeadListOut:
+    return LeadListOut(
+        id=x.id, name=x.name, leads=x.leads, invalid=x.invalid, unreachable=x.unreachable
+    )

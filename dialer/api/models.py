@@ -11,6 +11,7 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
+from dialer.domain.causes import check_overrides
 from dialer.domain.pbx_values import (
     check_callback_number,
     check_caller_id,
@@ -100,6 +101,26 @@ AmdEnabled = Annotated[
     ),
 ]
 
+NetworkFailureCap = Annotated[
+    int,
+    Field(
+        ge=1,
+        le=100,
+        description="calls in a row failing on the network (congestion, trunk failure) after "
+        "which a number ends unreachable; those calls do not count towards max_attempts",
+    ),
+]
+CauseResults = Annotated[
+    dict[str, dict[str, str]],
+    Field(
+        examples=[{"sip": {"603": "no_answer"}, "q850": {"21": "no_answer"}}],
+        description="changes to the default meaning of the carrier's answers: SIP final "
+        "responses and Q.850 causes to invalid, declined, unavailable, busy, no_answer or "
+        "failed (the defaults are in the README)",
+    ),
+    AfterValidator(check_overrides),
+]
+
 
 # A row id as Postgres keeps it (bigint): a larger number is refused with 422, not sent on.
 DbId = Annotated[int, Field(ge=1, le=2**63 - 1)]
@@ -179,6 +200,8 @@ class CampaignCreate(Request):
     machine_message: MachineMessage = ""
     lines_per_agent: LinesPerAgent = 2.0
     preview_timeout_s: PreviewTimeout = 0.0
+    network_failure_cap: NetworkFailureCap = 5
+    cause_results: CauseResults = Field(default_factory=dict)
     dispositions: DispositionList = Field(default_factory=list)
 
 
@@ -197,6 +220,8 @@ class CampaignUpdate(Request):
     machine_message: MachineMessage | None = None
     lines_per_agent: LinesPerAgent | None = None
     preview_timeout_s: PreviewTimeout | None = None
+    network_failure_cap: NetworkFailureCap | None = None
+    cause_results: CauseResults | None = None
 
 
 class CampaignOut(BaseModel):
@@ -219,6 +244,10 @@ class CampaignOut(BaseModel):
     lines_per_agent: float = Field(default=2.0, description="power mode: lines per ready agent")
     preview_timeout_s: float = Field(
         default=0.0, description="preview: dialed by itself after this long; 0: never"
+    )
+    network_failure_cap: int = 5
+    cause_results: dict[str, dict[str, str]] = Field(
+        default_factory=dict, description="the campaign's changes to the default mapping"
     )
 
 
@@ -367,6 +396,12 @@ class LeadListOut(BaseModel):
     id: int
     name: str
     leads: dict[str, int]
+    invalid: int = Field(
+        default=0, description="leads whose number does not exist (404, Q.850 1, 3, 22, 28)"
+    )
+    unreachable: int = Field(
+        default=0, description="leads whose number failed on the network on every call"
+    )
 
 
 class Figures(BaseModel):
@@ -418,6 +453,9 @@ class StatsOut(BaseModel):
     leads: dict[str, int]
     compliance: AbandonmentOut = Field(
         description="abandonment as the US and UK regulators count it, from the CDRs"
+    )
+    lists: list[LeadListOut] = Field(
+        default_factory=list, description="the campaign's lists: leads by status, invalid numbers"
     )
 
 

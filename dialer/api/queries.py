@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from dialer.domain.results import CallResult
 from dialer.store import agents as agent_repo
 from dialer.store import campaigns as campaign_repo
 from dialer.store.errors import NotFound
@@ -75,24 +76,46 @@ async def update_trunk(session: AsyncSession, trunk_id: int, values: Mapping[str
     return await campaign_repo.get_trunk(session, trunk_id)
 
 
-async def lead_lists_with_counts(
-    session: AsyncSession, campaign_id: int
-) -> list[tuple[int, str, dict[str, int]]]:
-    """(id, name, {status: count}) for each of the campaign's lists."""
+@dataclass(frozen=True, slots=True)
+class ListCounts:
+    """A lead list's leads by status, and how many ended as numbers that do not exist
+    (`invalid`) or that failed on the network on every call (`unreachable`)."""
+
+    id: int
+    name: str
+    leads: dict[str, int]
+    invalid: int
+    unreachable: int
+
+
+async def lead_lists_with_counts(session: AsyncSession, campaign_id: int) -> list[ListCounts]:
+    """Each of the campaign's lists with its leads by status and its invalid numbers."""
+    last = leads.c.last_result
     rows = await session.execute(
-        select(lead_lists.c.id, lead_lists.c.name, leads.c.status, func.count(leads.c.id))
+        select(
+            lead_lists.c.id,
+            lead_lists.c.name,
+            leads.c.status,
+            func.count(leads.c.id),
+            func.count(leads.c.id).filter(last == CallResult.INVALID.value),
+            func.count(leads.c.id).filter(last == CallResult.UNREACHABLE.value),
+        )
         .select_from(lead_lists)
         .outerjoin(leads, leads.c.list_id == lead_lists.c.id)
         .where(lead_lists.c.campaign_id == campaign_id)
         .group_by(lead_lists.c.id, lead_lists.c.name, leads.c.status)
         .order_by(lead_lists.c.id)
     )
-    out: dict[int, tuple[str, dict[str, int]]] = {}
-    for list_id, name, status, n in rows:
-        counts = out.setdefault(list_id, (name, {s.value: 0 for s in LeadStatus}))[1]
+    out: dict[int, tuple[str, dict[str, int], list[int]]] = {}
+    for list_id, name, status, n, invalid, unreachable in rows:
+        _, counts, ended = out.setdefault(list_id, (name, {s.value: 0 for s in LeadStatus}, [0, 0]))
         if status is not None:
             counts[status] = int(n)
-    return [(i, name, counts) for i, (name, counts) in out.items()]
+        ended[0] += int(invalid)
+        ended[1] += int(unreachable)
+    return [
+        ListCounts(i, name, counts, ended[0], ended[1]) for i, (name, counts, ended) in out.items()
+    ]
 
 
 async def last_attempt_of_agent(session: AsyncSession, agent_id: int) -> str | None:

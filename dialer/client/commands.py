@@ -311,3 +311,17 @@ def _campaign_options(p: argparse.ArgumentParser) -> None:
         help="preview pacing: seconds before a lead shown to an agent is dialed by itself "
         "(0: it waits for the agent)",
     )
+    p.add_argument(
+        "--network-failure-cap",
+        type=int,
+        help="calls in a row failing on the network before a number ends unreachable "
+        "(default 5; they do not count towards --max-attempts)",
+    )
+    p.add_argument(
+        "--cause",
+        action="append",
+        default=[],
+        metavar="sip:CODE=RESULT|q850:CODE=RESULT",
+        help="what a carrier's answer means, instead of the default (repeatable; e.g. "
+        "sip:603=no_answer; results: invalid, declined, unavailable, busy, no_answer, failed)",
+    )

@@ -85,6 +85,20 @@ def _codes(values: list[str]) -> list[dict[str, str]]:
     return out
 
 
+def _cause_results(values: list[str]) -> dict[str, dict[str, str]]:
+    """`sip:603=no_answer q850:21=no_answer` -> the API's cause_results."""
+    out: dict[str, dict[str, str]] = {}
+    for value in values:
+        key, _, result = value.partition("=")
+        kind, _, code = key.partition(":")
+        if kind not in ("sip", "q850") or not code or not result:
+            raise argparse.ArgumentTypeError(
+                f"--cause {value!r}: expected sip:CODE=RESULT or q850:CODE=RESULT"
+            )
+        out.setdefault(kind, {})[code] = result
+    return out
+
+
 def _settings_body(args: argparse.Namespace) -> dict[str, Any]:
     body = {
         "pacing_mode": args.pacing,
@@ -100,6 +114,8 @@ def _settings_body(args: argparse.Namespace) -> dict[str, Any]:
         "machine_message": args.machine_message,
         "lines_per_agent": args.lines_per_agent,
         "preview_timeout_s": args.preview_timeout,
+        "network_failure_cap": args.network_failure_cap,
+        "cause_results": _cause_results(args.cause) if args.cause else None,
     }
     return {k: v for k, v in body.items() if v is not None}
 
@@ -167,6 +183,8 @@ def _show_stats(d: dict[str, Any]) -> str:
     window = f"last {cell(d['window_s'])} s"
     figures = table(rows, (("figure", ""), ("w", window), ("t", "all time")))
     out = f"{head}\n\n{figures}\n\nleads: {cell(d['leads'])}"
+    if d.get("lists"):
+        out += "\n\n" + table(d["lists"], _LIST_COLUMNS)
     if d.get("compliance"):
         out += "\n\n" + _show_compliance(d["compliance"])
     return out
@@ -270,7 +288,16 @@ def leads_import(c: ApiClient, args: argparse.Namespace) -> int:
 
 def leads_lists(c: ApiClient, args: argparse.Namespace) -> None:
     data = c.get(f"/campaigns/{_ref(args.campaign)}/lists")
-    _out(args, data, lambda rows: table(rows, (("id", "id"), ("name", "name"), ("leads", "leads"))))
+    _out(args, data, lambda rows: table(rows, _LIST_COLUMNS))
+
+
+_LIST_COLUMNS = (
+    ("id", "id"),
+    ("name", "name"),
+    ("leads", "leads"),
+    ("invalid", "invalid numbers"),
+    ("unreachable", "unreachable"),
+)
 
 
 # -- agents -----------------------------------------------------------------------------------

@@ -19,6 +19,7 @@ from dialer.core.observe import AgentChanged, CallChanged, EngineEvent
 from dialer.core.records import WallClock, progress_of
 from dialer.domain import agent as ag
 from dialer.domain import call as cl
+from dialer.domain.breaker import Breakers
 from dialer.domain.identity import ProcessIdentity
 from dialer.domain.results import CallResult
 from dialer.pacing.base import CallOutcome, Pacer, ProgressivePacer
@@ -70,6 +71,7 @@ class CoreBase:
         self._call_index: dict[str, CampaignRun] = {}
         self._legs: dict[str, tuple[CampaignRun, ag.Agent]] = {}
         self._trunk_rates = TrunkRates()  # one calls-per-second budget per trunk
+        self._breakers = Breakers(settings.breaker())  # a trunk failing most calls is paused
         self._timers: set[cmd.TimerKey] = set()
         self._observed: set[str] = set()  # calls whose outcome the pacer has been told
         self.accepting = False

@@ -119,6 +119,14 @@ class ReleaseLeads:
 
 
 @dataclass(frozen=True, slots=True)
+class GiveBack:
+    """The trunk failed these ended attempts (its circuit breaker says so): once their records
+    are written, their leads go back as they were before them."""
+
+    attempt_ids: Sequence[str]
+
+
+@dataclass(frozen=True, slots=True)
 class SkipLead:
     """Preview: the agent skipped the lead; it goes back to its list, dialable again after
     `delay_s`."""
@@ -165,6 +173,7 @@ Command = (
     | LeaseLeads
     | ReleaseLeads
     | SkipLead
+    | GiveBack
     | RestoreHistory
     | ClaimAgents
     | Notify

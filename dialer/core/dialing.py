@@ -19,10 +19,12 @@ from dialer.core import commands as cmd
 from dialer.core import inputs as ev
 from dialer.core.base import MAX_ANSWER_WAIT_S, CoreBase
 from dialer.core.campaign import CampaignRun, Offer
-from dialer.core.observe import LeadOffered, OfferEnded, PacingDecided
+from dialer.core.observe import LeadOffered, OfferEnded, PacingDecided, TrunkBreakerChanged
 from dialer.domain import abandon
 from dialer.domain import agent as ag
 from dialer.domain import call as cl
+from dialer.domain.breaker import BreakerState, Verdict
+from dialer.domain.causes import mapping_for
 from dialer.pacing.base import MIN_RING_S
 from dialer.store.records import AttemptStart, Campaign, LeasedLead, PacingMode
 
@@ -67,7 +69,12 @@ class Dialing(CoreBase):
             return  # the database is away: no new call until its records can be kept
         now = self._now
         run.paced_at = now
-        if run.holding or run.named_callbacks:
+        breaker = self._breakers.of(run.trunk.id)
+        self._breaker_verdict(run, breaker.poll(now), now)
+        budget = breaker.allowance()  # None: closed; else the probe calls that may go
+        if budget == 0:
+            return
+        if budget is None and (run.holding or run.named_callbacks):
             self._dial_named_callbacks(run, now)
         if run.campaign.pacing_mode is PacingMode.PREVIEW or run.offers:
             self._preview(run, now)
@@ -87,13 +94,14 @@ class Dialing(CoreBase):
             run.last_reason = decision.reason
         if decision.cancel:
             self._take_back(run, decision.cancel, now)
-        for _ in range(decision.dial):
+        for _ in range(decision.dial if budget is None else min(decision.dial, budget)):
             if not run.leads or not run.bucket.take(now):
                 break
             lead = run.next_lead()
             if lead is None:
                 break
             self._originate(run, lead, now)
+            breaker.dialed()
         self._refill_if_low(run, now)
 
     def _refill_if_low(self, run: CampaignRun, now: float) -> None:
@@ -112,6 +120,34 @@ class Dialing(CoreBase):
         ):
             run.refilling = True
             self._do(cmd.LeaseLeads(run.campaign.id, self.settings.lease_batch))
+
+    def _breaker_verdict(self, run: CampaignRun, verdict: Verdict, now: float) -> None:
+        """Tell of a trunk breaker's change; give back the leads of the calls it names."""
+        if verdict.give_back:
+            self._do(cmd.GiveBack(verdict.give_back))
+        if verdict.state is None:
+            return
+        trunk = run.trunk.name
+        logger.warning(
+            "trunk %s breaker %s: %s%s",
+            trunk,
+            verdict.state.value,
+            verdict.reason,
+            f"; no calls for {verdict.backoff_s:g} s, {len(verdict.give_back)} leads given back"
+            if verdict.state is BreakerState.OPEN
+            else "",
+            extra={"campaign": run.campaign.name, "trunk": trunk},
+        )
+        self._emit(
+            TrunkBreakerChanged(
+                trunk,
+                verdict.state.value,
+                verdict.reason,
+                len(verdict.give_back),
+                verdict.backoff_s,
+                now,
+            )
+        )
 
     # -- preview ------------------------------------------------------------------------------
 
@@ -220,7 +256,12 @@ class Dialing(CoreBase):
         """Dial the lead; `for_agent` (else the callback's named agent, if any) is kept free
         for it until it is answered or ends."""
         cid = self._new_id()
-        call = cl.CallAttempt(cid, lead.id, amd=run.campaign.amd_enabled)
+        call = cl.CallAttempt(
+            cid,
+            lead.id,
+            amd=run.campaign.amd_enabled,
+            causes=mapping_for(run.campaign.cause_results),
+        )
         self._call_do(run, call, cl.Originate(now))
         run.calls[cid] = call
         if for_agent is None and lead.callback_agent_id is not None:

@@ -92,6 +92,19 @@ class OfferEnded:
     at: float
 
 
+@dataclass(frozen=True, slots=True)
+class TrunkBreakerChanged:
+    """A trunk's circuit breaker changed state (dialer.domain.breaker): `open` stops calls
+    through the trunk for `backoff_s`, `half_open` lets one probe go, `closed` dials again."""
+
+    trunk: str
+    state: str  # dialer.domain.breaker.BreakerState value
+    reason: str
+    given_back: int  # calls whose leads went back as they were with this change
+    backoff_s: float
+    at: float
+
+
 EngineEvent = (
     CallChanged
     | AgentChanged
@@ -100,5 +113,6 @@ EngineEvent = (
     | OthersCounted
     | LeadOffered
     | OfferEnded
+    | TrunkBreakerChanged
 )
 Observer = Callable[[EngineEvent], None]

@@ -10,10 +10,10 @@ Rules:
 - With answering-machine detection (`amd=True`) an answer goes to SCREENING first; the
   detection's verdict sends it to ANSWERED (a person, or not sure) or MACHINE (result MACHINE,
   counted apart from people). A hang-up during SCREENING is ABANDONED (it may have been a person).
-- The result of an unanswered call comes from a hang-up cause that names a failure (no such
-  number, network failure), else from the dial status when the PBX gave one, else from the
-  Q.850 hang-up cause (Asterisk 22 reports busy as DialEnd BUSY and Hangup cause 17, while its
-  OriginateResponse says Reason 0, so the response is never used for the result).
+- The result of an unanswered call comes from the SIP response and Q.850 cause of its hang-up,
+  then its dial status, by the campaign's `CauseMapping` (dialer.domain.causes). Asterisk 22
+  reports busy as DialEnd BUSY and Hangup cause 17, while its OriginateResponse says Reason 0,
+  so the response is never used for the result.
 - Before the PBX confirms the channel exists, an `OriginateFailed` ends the attempt FAILED; after
   that, the hang-up decides (Asterisk sends a failure response for busy and ring-out too).
 - A call whose daemon died and that the PBX still has is `Adopt`ed by the next one from QUEUED:
@@ -28,6 +28,7 @@ import enum
 from dataclasses import dataclass
 
 from dialer import pbx
+from dialer.domain.causes import DEFAULT_MAPPING, CauseMapping, unanswered_result
 from dialer.domain.results import CallResult
 
 
@@ -159,19 +160,6 @@ for _s in _LIVE:
     _TRANSITIONS[_s].setdefault(pbx.Ringing, _s)
     _TRANSITIONS[_s].setdefault(pbx.Answered, _s)  # duplicate answer events are harmless
 
-# Q.850 causes for calls that ended before answer without a dial status.
-_BUSY_CAUSES = frozenset({17})
-_NOANSWER_CAUSES = frozenset({18, 19, 16})
-# Unallocated number, no route, number changed, destination out of order, invalid format,
-# no circuit, network out of order, temporary failure, congestion, unavailable.
-_FAILURE_CAUSES = frozenset({1, 2, 3, 22, 27, 28, 34, 38, 41, 42, 44, 47})
-_DIAL_STATUS_RESULT = {
-    pbx.DialStatus.BUSY: CallResult.BUSY,
-    pbx.DialStatus.NOANSWER: CallResult.NO_ANSWER,
-    pbx.DialStatus.CONGESTION: CallResult.FAILED,
-    pbx.DialStatus.CHANUNAVAIL: CallResult.FAILED,
-}
-
 
 class IllegalCallTransition(Exception):
     def __init__(self, state: CallState, event: object) -> None:
@@ -191,6 +179,7 @@ class CallAttempt:
         "cancelled",
         "cause",
         "cause_text",
+        "causes",
         "channel_id",
         "channel_seen",
         "connected_at",
@@ -204,12 +193,21 @@ class CallAttempt:
         "originated_at",
         "result",
         "ringing_at",
+        "sip_code",
         "state",
         "taken_back",
     )
 
-    def __init__(self, channel_id: str, lead_id: int, *, amd: bool = False) -> None:
+    def __init__(
+        self,
+        channel_id: str,
+        lead_id: int,
+        *,
+        amd: bool = False,
+        causes: CauseMapping = DEFAULT_MAPPING,
+    ) -> None:
         self.channel_id = channel_id
+        self.causes = causes  # what the carrier's answers mean for this campaign
         self.lead_id = lead_id
         self.amd = amd  # answering-machine detection runs after the answer
         self.amd_status: str | None = None
@@ -225,6 +223,7 @@ class CallAttempt:
         self.dial_status: pbx.DialStatus | None = None
         self.cause: int | None = None
         self.cause_text: str | None = None
+        self.sip_code: int | None = None  # the SIP final response, when the PBX reports it
         self.failure_reason: str | None = None
         self.channel_seen = False
         self.cancelled = False
@@ -301,9 +300,10 @@ class CallAttempt:
                     self.hold_expired = True
             case pbx.Unbridged():
                 pass
-            case pbx.HungUp(cause=cause, cause_text=text, at=at):
+            case pbx.HungUp(cause=cause, cause_text=text, at=at, sip_code=sip_code):
                 self.cause = cause
                 self.cause_text = text
+                self.sip_code = sip_code
                 if self.taken_back and self.state in _PRE_ANSWER:
                     self.cause_text = f"taken back by the dialer after ringing ({text})"
                 self._end(at, self._result_at_hangup())
@@ -341,21 +341,17 @@ class CallAttempt:
             CallState.ABANDONING,
         ):
             return CallResult.ABANDONED
-        # Not answered. A cause that says the number or the network is wrong wins over the dial
-        # status: Asterisk 22 reports a 404 as DialEnd NOANSWER with Hangup cause 1.
-        if self.cause in _FAILURE_CAUSES:
-            return CallResult.FAILED
-        if self.taken_back:  # it rang the minimum and nobody answered: a no-answer to retry
-            return CallResult.NO_ANSWER
-        if self.dial_status in _DIAL_STATUS_RESULT:
-            return _DIAL_STATUS_RESULT[self.dial_status]
-        if self.cancelled:
-            return CallResult.CANCELLED
-        if self.cause in _BUSY_CAUSES:
-            return CallResult.BUSY
-        if self.cause in _NOANSWER_CAUSES:
-            return CallResult.NO_ANSWER
-        return CallResult.FAILED
+        # Not answered: the carrier's answer decides. A cause wins over the dial status:
+        # Asterisk 22 reports a 404 as DialEnd NOANSWER with Hangup cause 1.
+        return unanswered_result(
+            sip_code=self.sip_code,
+            cause=self.cause,
+            dial_status=self.dial_status,
+            rang=self.ringing_at is not None,
+            taken_back=self.taken_back,
+            cancelled=self.cancelled,
+            mapping=self.causes,
+        )
 
     def _end(self, at: float, result: CallResult) -> None:
         self.state = CallState.ENDED

@@ -245,9 +245,21 @@ class Engine:
                 await self._store.release(lead_ids)
             case cmd.SkipLead(lead_id, delay_s):
                 await self._store.skip(lead_id, delay_s)
+            case cmd.GiveBack(attempt_ids):
+                await self._give_back(attempt_ids)
             case cmd.RestoreHistory(campaign, token, ledgers):
                 if self._history_sync is not None:
                     await self._history_sync.restore(campaign, token, ledgers)
+
+    async def _give_back(self, attempt_ids: Sequence[str]) -> None:
+        """Their ends are written first (the flush), then their leads go back as they were."""
+        try:
+            await self.cdr.flush()
+            n = await self._store.give_back(attempt_ids)
+        except Exception as exc:
+            logger.warning("leads the trunk failed not given back: %s", exc)
+            return
+        logger.info("%d of %d leads the trunk failed given back as they were", n, len(attempt_ids))
 
     async def _lease(self, campaign_id: int, limit: int) -> None:
         try:

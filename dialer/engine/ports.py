@@ -38,6 +38,11 @@ class EngineStore(Protocol):
         """Keep call records the database refused: (kind, record as a spool line, error)."""
         ...
 
+    async def give_back(self, attempt_ids: Sequence[str]) -> int:
+        """The trunk breaker's verdict: these ended attempts failed because of the trunk; their
+        leads go back as they were before them (dialer.store.cdrs.give_back)."""
+        ...
+
     async def close_open(self) -> int: ...
     async def take_over(self, agent_lease_s: float) -> Takeover:
         """Take over what earlier processes of this daemon's name left."""

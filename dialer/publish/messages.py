@@ -20,7 +20,13 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from dialer.core.observe import AgentChanged, CallChanged, LeadOffered, OfferEnded
+from dialer.core.observe import (
+    AgentChanged,
+    CallChanged,
+    LeadOffered,
+    OfferEnded,
+    TrunkBreakerChanged,
+)
 from dialer.domain.agent import AgentState
 from dialer.domain.results import CallResult
 from dialer.pacing.ledger import AbandonCount
@@ -81,6 +87,9 @@ class Topics:
     def stats(self, campaign: str) -> str:
         return f"{self.prefix}/campaigns/{topic_level(campaign)}/stats"
 
+    def trunk_breaker(self, trunk: str) -> str:
+        return f"{self.prefix}/trunks/{topic_level(trunk)}/breaker"
+
     @property
     def all(self) -> str:
         """The filter that matches every topic the dialer publishes."""
@@ -108,6 +117,27 @@ def call_message(topics: Topics, event: CallChanged, wall_at: float) -> Message:
                 "at": round(wall_at, 3),
             }
         ),
+    )
+
+
+def breaker_message(topics: Topics, event: TrunkBreakerChanged, wall_at: float) -> Message:
+    """A trunk's circuit breaker changed state; retained, so a new subscriber sees whether a
+    trunk is paused."""
+    return Message(
+        topics.trunk_breaker(event.trunk),
+        _encode(
+            {
+                "schema": SCHEMA,
+                "type": "trunk_breaker",
+                "trunk": event.trunk,
+                "state": event.state,
+                "reason": event.reason,
+                "given_back": event.given_back,
+                "backoff_s": event.backoff_s,
+                "at": round(wall_at, 3),
+            }
+        ),
+        retain=True,
     )
 
 

@@ -29,12 +29,20 @@ from typing import Any
 
 import aiomqtt
 
-from dialer.core.observe import AgentChanged, CallChanged, EngineEvent, LeadOffered, OfferEnded
+from dialer.core.observe import (
+    AgentChanged,
+    CallChanged,
+    EngineEvent,
+    LeadOffered,
+    OfferEnded,
+    TrunkBreakerChanged,
+)
 from dialer.metrics import EngineView, Metrics
 from dialer.publish.messages import (
     Message,
     Topics,
     agent_message,
+    breaker_message,
     call_message,
     campaign_stats,
     offer_message,
@@ -42,6 +50,10 @@ from dialer.publish.messages import (
     status_message,
 )
 from dialer.settings import MqttSettings
+
+# What is published as it happens (the statistics are sampled apart).
+Published = CallChanged | AgentChanged | LeadOffered | OfferEnded | TrunkBreakerChanged
+_PUBLISHED = (CallChanged, AgentChanged, LeadOffered, OfferEnded, TrunkBreakerChanged)
 
 logger = logging.getLogger(__name__)
 
@@ -67,7 +79,7 @@ class MqttPublisher:
         self._timeout_s = timeout_s
         # Event times are loop (monotonic) times; payloads carry Unix times.
         self._wall_offset = time.time() - asyncio.get_running_loop().time()
-        self._events: deque[CallChanged | AgentChanged | LeadOffered | OfferEnded] = deque()
+        self._events: deque[Published] = deque()
         self._latest: dict[str, Message] = {}  # retained topic -> newest message not yet sent
         self._retry: Message | None = None  # the message whose publish failed
         self._wake = asyncio.Event()
@@ -97,10 +109,9 @@ class MqttPublisher:
     # -- the call path ---------------------------------------------------------------------
 
     def observe(self, event: EngineEvent) -> None:
-        """Engine observer: queue a call or agent change (never blocks, never raises)."""
-        if self._closing or not isinstance(
-            event, CallChanged | AgentChanged | LeadOffered | OfferEnded
-        ):
+        """Engine observer: queue a call, agent, preview offer or trunk breaker change (never
+        blocks, never raises)."""
+        if self._closing or not isinstance(event, _PUBLISHED):
             return
         if len(self._events) >= self.settings.queue_size:
             self._events.popleft()
@@ -263,6 +274,8 @@ class MqttPublisher:
                 return call_message(self.topics, event, at)
             if isinstance(event, AgentChanged):
                 return agent_message(self.topics, event, at)
+            if isinstance(event, TrunkBreakerChanged):
+                return breaker_message(self.topics, event, at)
             return offer_message(self.topics, event, at)
         return None
 

@@ -2,7 +2,9 @@
 
 Rules:
 - Caps count the campaign's earlier calls to the same number (cancelled attempts, which never
-  reached the network, do not count; calls still in progress do).
+  reached the network, do not count, nor calls that failed on the network or that the trunk
+  breaker gave back: the network's fault, not the number's, dialer.domain.causes; calls still
+  in progress do).
 - A day, week (Monday to Sunday) and month are the callee's calendar, in the lead's primary
   zone, so "1 a day" resets at the callee's midnight, not the server's.
 - Rolling 24 hours: at most N calls in any 24-hour span; the next one may go when the oldest

@@ -4,7 +4,8 @@ Rules:
 - Each result has a rule: does the attempt count towards the lifetime cap, is the lead done
   after it, and how long until the next call.
 - Defaults (the store's `retry.DEFAULT_RULES`, repeated here so this package imports no store
-  code): connected → done; busy → 10 min; no answer → 2 h; failed → 30 min; abandoned →
+  code): connected → done; busy → 10 min; no answer → 2 h; failed (the network's fault) →
+  5 min, not counted; invalid number → done; declined → 24 h; unavailable → 1 h; abandoned →
   72 h; machine → 4 h; cancelled → not counted, again at once.
 - A cancelled attempt never counts and never ends the lead: the dialer gave up before the
   network saw the call. An abandoned call is never retried sooner than 72 hours whatever the
@@ -63,7 +64,12 @@ DEFAULT_RESULT_RULES: Mapping[CallResult, ResultRule] = MappingProxyType(
         CallResult.CONNECTED: ResultRule(counts=True, final=True),
         CallResult.BUSY: ResultRule(retry_after=timedelta(minutes=10)),
         CallResult.NO_ANSWER: ResultRule(retry_after=timedelta(hours=2)),
-        CallResult.FAILED: ResultRule(retry_after=timedelta(minutes=30)),
+        # the network's fault, not the number's: soon, outside the caps (dialer.domain.causes)
+        CallResult.FAILED: ResultRule(counts=False, retry_after=timedelta(minutes=5)),
+        CallResult.INVALID: ResultRule(counts=True, final=True),
+        CallResult.DECLINED: ResultRule(retry_after=timedelta(hours=24)),
+        CallResult.UNAVAILABLE: ResultRule(retry_after=timedelta(hours=1)),
+        CallResult.UNREACHABLE: ResultRule(counts=False, final=True),
         CallResult.ABANDONED: ResultRule(retry_after=ABANDON_LOCK),
         CallResult.CANCELLED: ResultRule(counts=False),
         # an answering machine: later in the day a person may answer

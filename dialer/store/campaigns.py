@@ -6,13 +6,14 @@ commit themselves, so a caller can group them.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import func, insert, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from dialer.domain.causes import check_overrides
 from dialer.domain.pbx_values import (
     check_callback_number,
     check_caller_id,
@@ -22,7 +23,14 @@ from dialer.domain.pbx_values import (
 )
 from dialer.rules.policy import validate_ring_timeout
 from dialer.store.errors import NotFound
-from dialer.store.records import Campaign, CampaignStatus, LeadList, PacingMode, Trunk
+from dialer.store.records import (
+    DEFAULT_NETWORK_FAILURE_CAP,
+    Campaign,
+    CampaignStatus,
+    LeadList,
+    PacingMode,
+    Trunk,
+)
 from dialer.store.tables import campaigns, disposition_codes, lead_lists, trunks
 
 
@@ -58,6 +66,8 @@ def _campaign(row: Any) -> Campaign:
         name_prompt=row.name_prompt,
         lines_per_agent=row.lines_per_agent,
         preview_timeout_s=row.preview_timeout_s,
+        network_failure_cap=row.network_failure_cap,
+        cause_results=row.cause_results or {},
     )
 
 
@@ -123,6 +133,8 @@ async def create_campaign(
     name_prompt: str = "",
     lines_per_agent: float = 2.0,
     preview_timeout_s: float = 0.0,
+    network_failure_cap: int = DEFAULT_NETWORK_FAILURE_CAP,
+    cause_results: Mapping[str, Mapping[str, str]] | None = None,
 ) -> Campaign:
     """Raises ValueError for a ring time below 15 s (an unanswered call rings at
     least 15 s; the database refuses it too, ck_campaigns_ring_timeout_min_15), a call-back
@@ -133,6 +145,9 @@ async def create_campaign(
     callback_number = check_callback_number(callback_number)
     name_prompt = check_sound_name(name_prompt)
     machine_message = check_sound_name(machine_message, "machine_message")
+    causes = check_overrides(cause_results or {})  # raises ValueError
+    if network_failure_cap < 1:
+        raise ValueError(f"network_failure_cap must be at least 1, got {network_failure_cap}")
     row = (
         await session.execute(
             insert(campaigns)
@@ -152,6 +167,8 @@ async def create_campaign(
                 name_prompt=name_prompt,
                 lines_per_agent=lines_per_agent,
                 preview_timeout_s=preview_timeout_s,
+                network_failure_cap=network_failure_cap,
+                cause_results=causes,
             )
             .returning(*campaigns.c)
         )

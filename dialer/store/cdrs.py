@@ -5,11 +5,14 @@ daemon flushes attempts in batches (~50 attempts/s at full pace). Write order wi
 starts, then progress, then ends.
 
 `end_attempts` closes attempts and, in the same statement, moves their leads on per the retry
-rules (`retry.py`): attempts+1 (unless cancelled), last result, status and next call time, and
-frees the lease. Ending is idempotent: an attempt that already has a hang-up is left alone and
-its lead is not touched again, so a late hang-up after a stop-time close cannot count twice.
-A batch must not hold two attempts of one lead; the lease makes that so, since a lead is leased
-again only after its attempt's end was written.
+rules (`retry.py`): attempts+1 (unless the rule does not count), last result, status, next call
+time and network failures in a row (`network_failure_cap` of them end the lead `unreachable`),
+and frees the lease. An attempt that failed on the network or as invalid keeps the lead as it
+was before (`lead_before`): `give_back` puts it back so when the trunk breaker finds the trunk,
+not the number, at fault. Ending is idempotent: an attempt that already has a hang-up is left
+alone and its lead is not touched again, so a late hang-up after a stop-time close cannot count
+twice. A batch must not hold two attempts of one lead; the lease makes that so, since a lead is
+leased again only after its attempt's end was written.
 """
 
 from __future__ import annotations
@@ -102,7 +105,12 @@ _END = text(
             agent_connect_at = COALESCE(v.agent_connect_at, a.agent_connect_at),
             agent_id = COALESCE(v.agent_id, a.agent_id),
             answer_to_agent_ms = {_LATENCY},
-            message_at = COALESCE(v.message_at, a.message_at)
+            message_at = COALESCE(v.message_at, a.message_at),
+            lead_before = CASE WHEN v.result IN ('failed', 'invalid') THEN (
+                SELECT jsonb_build_object(
+                    'status', b.status, 'attempts', b.attempts, 'last_result', b.last_result,
+                    'next_call_at', b.next_call_at, 'network_failures', b.network_failures)
+                FROM leads AS b WHERE b.id = a.lead_id) END
         FROM v
         WHERE a.id = v.id AND a.hangup_at IS NULL
         RETURNING a.id, a.lead_id, a.campaign_id, v.result, v.hangup_at, v.counts, v.final,
@@ -124,9 +132,19 @@ _END = text(
     )
     UPDATE leads AS l SET
         attempts = l.attempts + CASE WHEN e.counts THEN 1 ELSE 0 END,
-        last_result = CASE WHEN e.counts THEN e.result ELSE l.last_result END,
+        -- network failures in a row (dialer.store.retry.network_after)
+        network_failures = CASE WHEN e.result = 'failed' THEN l.network_failures + 1
+                                WHEN e.counts THEN 0 ELSE l.network_failures END,
+        last_result = CASE
+            WHEN e.result = 'failed' AND l.network_failures + 1 >= c.network_failure_cap
+                THEN 'unreachable'
+            WHEN e.counts OR e.result = 'failed' THEN e.result
+            ELSE l.last_result
+        END,
         status = CASE
             WHEN e.final THEN 'done'
+            WHEN e.result = 'failed' AND l.network_failures + 1 >= c.network_failure_cap
+                THEN 'done'
             WHEN e.counts AND l.attempts + 1 >= c.max_attempts THEN 'done'
             WHEN l.attempts + CASE WHEN e.counts THEN 1 ELSE 0 END = 0 THEN 'new'
             ELSE 'retry'
@@ -301,3 +319,40 @@ def _attempt(row: Any) -> Attempt:
         result=CallResult(row.result) if row.result is not None else None,
         answer_to_agent_ms=row.answer_to_agent_ms,
     )
+
+
+# The trunk breaker's verdict: these attempts failed because of the trunk. Each lead goes back
+# to what it was before that attempt (`lead_before`), unless it was dialed or leased since.
+_GIVE_BACK = text(
+    """
+    WITH back AS (
+        UPDATE call_attempts AS a SET trunk_fault = true
+        WHERE a.id = ANY(CAST(:ids AS uuid[])) AND a.lead_before IS NOT NULL
+          AND NOT a.trunk_fault
+          AND NOT EXISTS (SELECT 1 FROM call_attempts AS x
+                          WHERE x.lead_id = a.lead_id AND x.originated_at > a.originated_at)
+        RETURNING a.lead_id, a.lead_before AS b
+    )
+    UPDATE leads AS l SET
+        status = back.b ->> 'status',
+        attempts = CAST(back.b ->> 'attempts' AS int),
+        last_result = back.b ->> 'last_result',
+        next_call_at = CAST(back.b ->> 'next_call_at' AS timestamptz),
+        network_failures = CAST(back.b ->> 'network_failures' AS int)
+    FROM back
+    WHERE l.id = back.lead_id AND l.lease_owner IS NULL
+    RETURNING l.id
+    """
+)
+
+
+async def give_back(session: AsyncSession, attempt_ids: Sequence[str]) -> int:
+    """Leads of attempts the trunk failed (not the number) go back as they were before: not
+    counted, not invalid, not one network failure nearer `unreachable`; the attempts stay as
+    they happened, marked `trunk_fault`. Returns the leads given back."""
+    if not attempt_ids:
+        return 0
+    for i in attempt_ids:
+        require_uuid("attempt_id", i)
+    result = await session.execute(_GIVE_BACK, {"ids": list(attempt_ids)})
+    return len(result.fetchall())

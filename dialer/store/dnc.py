@@ -320,7 +320,8 @@ _BLOCKS_FOR = text(
          JOIN call_attempts a ON a.lead_id = l.id
         WHERE l.phone = :phone AND l.campaign_id = :campaign
           AND a.originated_at > CAST(:since AS timestamptz)
-          AND (a.result IS NULL OR a.result <> 'cancelled')) AS recent
+          AND (a.result IS NULL OR a.result NOT IN ('cancelled', 'failed'))
+          AND NOT a.trunk_fault) AS recent
     """
 )
 

@@ -69,7 +69,8 @@ _RECENT = text(
     FROM leads l2 JOIN call_attempts a ON a.lead_id = l2.id
     WHERE l2.campaign_id = :campaign
       AND a.originated_at > CAST(:since AS timestamptz)
-      AND (a.result IS NULL OR a.result <> 'cancelled')
+      AND (a.result IS NULL OR a.result NOT IN ('cancelled', 'failed'))
+      AND NOT a.trunk_fault
       AND (CAST(:phone AS text) IS NULL OR l2.phone = :phone)
     """
 )

@@ -39,6 +39,11 @@ def require_uuid(name: str, value: str) -> None:
         raise ValueError(f"{name} must be a UUID string, got {value!r}") from None
 
 
+# A number that failed on the network on this many calls in a row ends unreachable (a
+# campaign's `network_failure_cap`; dialer.store.retry).
+DEFAULT_NETWORK_FAILURE_CAP = 5
+
+
 class CampaignStatus(enum.StrEnum):
     DRAFT = "draft"
     RUNNING = "running"
@@ -108,6 +113,11 @@ class Campaign:
     # this long with its agent (0: it waits until the agent dials or skips it).
     lines_per_agent: float = 2.0
     preview_timeout_s: float = 0.0
+    # Migration 0012, what the carrier's answers mean (dialer.domain.causes): calls in a row
+    # failing on the network before a number ends unreachable, and the campaign's changes to
+    # the default mapping ({"sip": {"603": "no_answer"}, "q850": {"21": "no_answer"}}).
+    network_failure_cap: int = DEFAULT_NETWORK_FAILURE_CAP
+    cause_results: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)

@@ -61,7 +61,8 @@ _RECENT_CALLS = text(
     FROM leads l JOIN call_attempts a ON a.lead_id = l.id
     WHERE l.campaign_id = :campaign AND l.phone = ANY(CAST(:phones AS text[]))
       AND a.originated_at > CAST(:since AS timestamptz)
-      AND (a.result IS NULL OR a.result <> 'cancelled')
+      AND (a.result IS NULL OR a.result NOT IN ('cancelled', 'failed'))
+      AND NOT a.trunk_fault
     """
 )
 

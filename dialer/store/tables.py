@@ -113,6 +113,12 @@ campaigns = Table(
     Column("preview_timeout_s", Float, nullable=False, server_default="0"),
     CheckConstraint("lines_per_agent >= 1 AND lines_per_agent <= 10", name="lines_per_agent"),
     CheckConstraint("preview_timeout_s >= 0", name="preview_timeout"),
+    # Migration 0012: what the carrier's answers mean (dialer.domain.causes): a number failing
+    # on the network this many calls in a row ends unreachable; the campaign's changes to the
+    # default mapping of SIP responses and Q.850 causes to results.
+    Column("network_failure_cap", Integer, nullable=False, server_default="5"),
+    Column("cause_results", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
+    CheckConstraint("network_failure_cap >= 1", name="network_failure_cap_positive"),
     CheckConstraint(
         "pacer_threshold IS NULL OR (pacer_threshold > 0 AND pacer_threshold <= 1)",
         name="pacer_threshold",
@@ -180,6 +186,9 @@ leads = Table(
     Column("priority", Integer, nullable=False, server_default="0"),
     Column("extra", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    # Migration 0012: calls in a row that failed on the network (dialer.store.retry).
+    Column("network_failures", Integer, nullable=False, server_default="0"),
+    CheckConstraint("network_failures >= 0", name="network_failures_not_negative"),
     ForeignKeyConstraint(
         ["list_id", "campaign_id"],
         ["lead_lists.id", "lead_lists.campaign_id"],
@@ -270,6 +279,10 @@ call_attempts = Table(
     Column("hangup_cause_text", Text, nullable=True),
     Column("result", Text, nullable=True),
     Column("answer_to_agent_ms", Integer, nullable=True),
+    # Migration 0012: the lead before an attempt that failed on the network or as invalid, and
+    # whether the trunk breaker gave it back for that (dialer.domain.breaker).
+    Column("lead_before", JSONB, nullable=True),
+    Column("trunk_fault", Boolean, nullable=False, server_default=false()),
     # target of dispositions' composite key: a disposition's campaign is its attempt's campaign
     UniqueConstraint("id", "campaign_id"),
     CheckConstraint(

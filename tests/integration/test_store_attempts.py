@@ -5,19 +5,25 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
 from sqlalchemy import event, text, update
 
 from dialer.domain.results import CallResult
-from dialer.store.cdrs import end_attempts, get_attempt, start_attempts, update_attempts
+from dialer.store.cdrs import (
+    end_attempts,
+    get_attempt,
+    give_back,
+    start_attempts,
+    update_attempts,
+)
 from dialer.store.engine import Database
 from dialer.store.leads import lease_leads
 from dialer.store.records import AttemptEnd, AttemptProgress, AttemptStart, LeadStatus
 from dialer.store.retry import next_lead_state
-from dialer.store.tables import leads
+from dialer.store.tables import campaigns, leads
 from tests.fixtures.db import T0, Seeded, seed_campaign
 
 
@@ -53,7 +59,7 @@ async def _lead(db: Database, lead_id: int) -> Any:
             await s.execute(
                 text(
                     "SELECT status, attempts, next_call_at, last_result, lease_owner,"
-                    " lease_expires_at FROM leads WHERE id = :i"
+                    " lease_expires_at, network_failures FROM leads WHERE id = :i"
                 ),
                 {"i": lead_id},
             )
@@ -161,25 +167,94 @@ async def test_retry_rule_per_result(store_db: Database, result: CallResult) -> 
     delay = {
         CallResult.BUSY: timedelta(minutes=10),
         CallResult.NO_ANSWER: timedelta(hours=2),
-        CallResult.FAILED: timedelta(minutes=30),
+        CallResult.FAILED: timedelta(minutes=5),
+        CallResult.DECLINED: timedelta(hours=24),
+        CallResult.UNAVAILABLE: timedelta(hours=1),
         CallResult.ABANDONED: timedelta(hours=72),
         CallResult.CANCELLED: timedelta(0),
         CallResult.MACHINE: timedelta(hours=4),
         CallResult.UNKNOWN: timedelta(hours=2),  # as a no-answer
     }
-    if result is CallResult.CONNECTED:
+    if result in (CallResult.CONNECTED, CallResult.INVALID):
         assert lead.status == "done"
         assert lead.attempts == 2
+    elif result is CallResult.UNREACHABLE:  # never an attempt's result; final, not counted
+        assert (lead.status, lead.attempts) == ("done", 1)
     elif result is CallResult.CANCELLED:
         assert lead.status == "retry"
         assert lead.attempts == 1
         assert lead.next_call_at == hangup
         assert lead.last_result is None  # a cancelled attempt is not the lead's last result
+    elif result is CallResult.FAILED:  # the network's fault: not counted, retried soon
+        assert (lead.status, lead.attempts) == ("retry", 1)
+        assert lead.next_call_at == hangup + delay[result]
+        assert lead.last_result == "failed"
     else:
         assert lead.status == "retry"
         assert lead.attempts == 2
         assert lead.next_call_at == hangup + delay[result]
         assert lead.last_result == result.value
+
+
+async def _end_one(
+    db: Database, seeded: Any, lead_id: int, result: CallResult, at: datetime
+) -> str:
+    async with db.transaction() as s:
+        st = _start(seeded, lead_id, at_s=(at - T0).total_seconds())
+        await start_attempts(s, [st])
+        await end_attempts(s, [AttemptEnd(st.attempt_id, at + timedelta(seconds=1), result)])
+    return st.attempt_id
+
+
+async def test_network_failures_in_a_row_end_unreachable(store_db: Database) -> None:
+    async with store_db.transaction() as s:
+        seeded = await seed_campaign(s, leads=1, max_attempts=2)
+        await s.execute(update(campaigns).values(network_failure_cap=3))
+    lead_id = seeded.lead_ids[0]
+    at = T0
+    # A busy line between failures starts the count again; failures never count as attempts.
+    for result in (CallResult.FAILED, CallResult.FAILED, CallResult.BUSY, CallResult.FAILED):
+        await _end_one(store_db, seeded, lead_id, result, at)
+        at += timedelta(hours=1)
+    lead = await _lead(store_db, lead_id)
+    assert (lead.status, lead.attempts, lead.network_failures) == ("retry", 1, 1)
+    await _end_one(store_db, seeded, lead_id, CallResult.FAILED, at)
+    await _end_one(store_db, seeded, lead_id, CallResult.FAILED, at + timedelta(hours=1))
+    lead = await _lead(store_db, lead_id)
+    assert (lead.status, lead.attempts, lead.last_result) == ("done", 1, "unreachable")
+    assert lead.network_failures == 3
+
+
+async def test_give_back_puts_the_lead_back_as_it_was(store_db: Database) -> None:
+    async with store_db.transaction() as s:
+        seeded = await seed_campaign(s, leads=3, max_attempts=5)
+    busy_lead, invalid_lead, failed_lead = seeded.lead_ids
+    await _end_one(store_db, seeded, busy_lead, CallResult.BUSY, T0)
+    before = {i: await _lead(store_db, i) for i in (invalid_lead, failed_lead)}
+    ids = [
+        await _end_one(store_db, seeded, busy_lead, CallResult.NO_ANSWER, T0 + timedelta(1)),
+        await _end_one(store_db, seeded, invalid_lead, CallResult.INVALID, T0),
+        await _end_one(store_db, seeded, failed_lead, CallResult.FAILED, T0),
+    ]
+    assert (await _lead(store_db, invalid_lead)).status == "done"
+    async with store_db.transaction() as s:
+        # the no-answer is not one the trunk failed: its lead keeps its result
+        assert await give_back(s, ids) == 2
+        assert await give_back(s, ids) == 0  # once
+    for i in (invalid_lead, failed_lead):
+        after = await _lead(store_db, i)
+        old = before[i]
+        assert (after.status, after.attempts, after.last_result, after.next_call_at) == (
+            old.status,
+            old.attempts,
+            old.last_result,
+            old.next_call_at,
+        )
+        assert after.network_failures == 0
+    assert (await _lead(store_db, busy_lead)).last_result == "no_answer"
+    # the attempts stay as they happened, marked as the trunk's fault
+    invalid = await _attempt(store_db, ids[1])
+    assert invalid.result is CallResult.INVALID
 
 
 async def test_cancelled_fresh_lead_is_new_and_dialable_now(store_db: Database) -> None:

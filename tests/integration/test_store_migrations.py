@@ -24,8 +24,9 @@ from tests.fixtures.db import ROOT, database_name, recreate_database
 
 # The newest revision (0002 added the dialing rules, 0003 AMD per campaign, 0006 agent
 # owners, 0007 the pacer's calibration, 0008 durable call progress,
-# 0009 refused call records, 0010 the audit log, 0011 preview and power settings).
-HEAD = "0011_campaign_preview_power"
+# 0009 refused call records, 0010 the audit log, 0011 preview and power settings,
+# 0012 what the carrier's answers mean).
+HEAD = "0012_carrier_results"
 
 
 def _diff(connection: Connection) -> list[Any]:

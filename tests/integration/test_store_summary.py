@@ -87,6 +87,10 @@ async def test_summary_figures(store_db: Database) -> None:
         CallResult.CANCELLED: 3,
         CallResult.MACHINE: 0,
         CallResult.UNKNOWN: 0,
+        CallResult.INVALID: 0,
+        CallResult.DECLINED: 0,
+        CallResult.UNAVAILABLE: 0,
+        CallResult.UNREACHABLE: 0,
     }
     assert (summary.answered, summary.connected, summary.abandoned) == (250, 200, 50)
     assert summary.abandonment_rate == pytest.approx(0.2)
@@ -102,8 +106,9 @@ async def test_summary_figures(store_db: Database) -> None:
     ]
     assert dict(summary.dispositions) == {"NI": 1, "SALE": 3}
     assert dict(summary.leads) == {
-        LeadStatus.NEW: 10 + 3,  # never dialed, and the cancelled ones
-        LeadStatus.RETRY: 50 + 30 + 20 + 5,
+        # never dialed, the cancelled ones and the network failures (not counted)
+        LeadStatus.NEW: 10 + 3 + 5,
+        LeadStatus.RETRY: 50 + 30 + 20,
         LeadStatus.DIALING: 2,
         LeadStatus.DONE: 200,
         LeadStatus.BLOCKED: 0,

@@ -65,7 +65,7 @@ def drive(call_id: str, events: list[pbx.PbxEvent], agent_leg: str | None = None
         ("busy", CallResult.BUSY, 17),
         ("ring_out", CallResult.NO_ANSWER, 19),
         ("failure_503", CallResult.FAILED, 34),
-        ("not_found_404", CallResult.FAILED, None),
+        ("not_found_404", CallResult.INVALID, None),
     ],
 )
 def test_unanswered_outcomes(scenario: str, result: CallResult, cause: int | None) -> None:

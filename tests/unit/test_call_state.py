@@ -64,7 +64,7 @@ def test_busy_comes_from_dial_status_not_originate_response() -> None:
     [
         (pbx.DialStatus.NOANSWER, 19, CallResult.NO_ANSWER),
         (pbx.DialStatus.CONGESTION, 34, CallResult.FAILED),
-        (pbx.DialStatus.CHANUNAVAIL, 20, CallResult.FAILED),
+        (pbx.DialStatus.CHANUNAVAIL, 20, CallResult.UNAVAILABLE),
         (None, 17, CallResult.BUSY),
         (None, 19, CallResult.NO_ANSWER),
         (None, 38, CallResult.FAILED),

@@ -20,7 +20,7 @@ from dialer.domain.abandon import caller_id_or_none, no_caller_id_reason
 from dialer.pacing.history import CampaignHistory
 from dialer.store import agents as agent_repo
 from dialer.store import campaigns as campaign_repo
-from dialer.store.cdrs import end_attempts, start_attempts, update_attempts
+from dialer.store.cdrs import end_attempts, give_back, start_attempts, update_attempts
 from dialer.store.cleanup import (
     GONE_TEXT,
     close_by_evidence,
@@ -135,6 +135,11 @@ class PgEngineStore:
         """Close attempts and move their leads on (see `cdrs.end_attempts`)."""
         async with refused_as_store_error(), self.db.transaction() as s:
             return await end_attempts(s, ends, self._policy)
+
+    async def give_back(self, attempt_ids: Sequence[str]) -> int:
+        """Leads of attempts the trunk failed go back as they were (see `cdrs.give_back`)."""
+        async with self.db.transaction() as s:
+            return await give_back(s, attempt_ids)
 
     async def close_open(self) -> int:
         """Clean stop: this owner's open attempts end as cancelled, all its leases released.

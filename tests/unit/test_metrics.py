@@ -269,6 +269,9 @@ class SlowStore:
     async def skip(self, lead_id: int, delay_s: float) -> None:
         return None
 
+    async def give_back(self, attempt_ids: Sequence[str]) -> int:
+        return 0
+
     async def write_starts(self, starts: Sequence[Any]) -> None:
         await asyncio.sleep(0.02)
         if self.fail:

@@ -120,6 +120,9 @@ class FakeStore:
 
     async def skip(self, lead_id: int, delay_s: float) -> None: ...
 
+    async def give_back(self, attempt_ids: Sequence[str]) -> int:
+        return 0
+
     async def write_starts(self, starts: Sequence[AttemptStart]) -> None: ...
 
     async def write_progress(self, updates: Sequence[AttemptProgress]) -> None: ...

@@ -27,11 +27,13 @@ from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import StreamingResponse
 from pydantic import AwareDatetime
 from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.types import Receive, Scope, Send
 
 from dialer.api import queries
 from dialer.api.audit import audited
 from dialer.api.auth import Principal, Role
 from dialer.api.deps import Admin, Anyone, Conflict, Ctx, FieldError, Forbidden, IdPath, Staff
+from dialer.api.guard import BodyTooLarge
 from dialer.api.models import (
     AttemptHistoryOut,
     BlockerOut,
@@ -51,7 +53,7 @@ from dialer.imports.service import (
     FileFormat,
     ImportReport,
     Progress,
-    read_upload,
+    Upload,
     run_import,
 )
 from dialer.rules.verdict import CallbackFact
@@ -151,53 +153,73 @@ async def import_leads(
         else FileFormat.CSV
     )
     # The size limit (http.max_upload_bytes) is the request guard's (dialer.api.guard): it
-    # refuses a declared length over it, and cuts a chunked upload off there.
-    chunks: list[bytes] = []
-    async for part in request.stream():
-        chunks.append(part)
-    data = b"".join(chunks)
-    del chunks
-    if not data.strip():
-        raise FieldError(("body",), "the file is empty")
-    try:
-        read = await read_upload(
-            data,
-            fmt,
-            delimiter=_DELIMITERS[delimiter] if delimiter else None,
-            phone_column=phone_column,
-        )
-    except ImportFormatError as exc:
-        raise FieldError(("body",), str(exc)) from None
-    del data
-    logger.info(
-        "import into campaign %s by %s: %d rows",
-        c.name,
-        who.name,
-        len(read.rows),
-        extra={"campaign": c.name},
+    # refuses a declared length over it, and cuts a chunked upload off there. The body is
+    # parsed as it arrives and never held whole (dialer.imports.service).
+    upload = Upload(
+        request.stream(),
+        fmt,
+        delimiter=_DELIMITERS[delimiter] if delimiter else None,
+        phone_column=phone_column,
+        size=_declared_length(request),
     )
-    steps = run_import(ctx.db, c.id, read, options=options, list_name=list_name, started=started)
+    try:
+        await upload.start()
+    except ImportFormatError as exc:
+        if upload.bytes_read == 0:
+            raise FieldError(("body",), "the file is empty") from None
+        raise FieldError(("body",), str(exc)) from None
+    logger.info(
+        "import into campaign %s by %s started", c.name, who.name, extra={"campaign": c.name}
+    )
+    steps = run_import(ctx.db, c.id, upload, options=options, list_name=list_name, started=started)
     if NDJSON in request.headers.get("accept", ""):
-        return StreamingResponse(_stream(steps), media_type=NDJSON)
-    async for step in steps:
-        if isinstance(step, ImportReport):
-            return report_body(step)
+        return _StreamWhileReading(_stream(steps), media_type=NDJSON)
+    try:
+        async for step in steps:
+            if isinstance(step, ImportReport):
+                return report_body(step)
+    except ImportFormatError as exc:
+        raise FieldError(("body",), f"nothing was stored: {exc}") from None
     raise RuntimeError("the import ended without a report")  # pragma: no cover
 
 
+def _declared_length(request: Request) -> int:
+    try:
+        return max(0, int(request.headers.get("content-length", "0")))
+    except ValueError:
+        return 0
+
+
+class _StreamWhileReading(StreamingResponse):
+    """Streams the answer while the import still reads the request's body. Starlette's
+    StreamingResponse also waits on `receive` for a disconnect (under ASGI spec 2.3, which
+    uvicorn declares) and would take the body's chunks from the import."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self.stream_response(send)
+
+
 async def _stream(steps: AsyncIterator[Progress | ImportReport]) -> AsyncIterator[bytes]:
+    """One line per 1% of progress at most: the client reads the answer only after it has
+    sent the whole body, so what is written meanwhile waits in the socket's buffers."""
+    shown = -1
     try:
         async for step in steps:
             if isinstance(step, Progress):
+                if 0 <= shown < step.done < step.total and step.done - shown < step.total / 100:
+                    continue
+                shown = step.done
                 line: dict[str, Any] = {
                     "phase": step.phase,
                     "done": step.done,
                     "total": step.total,
+                    "bytes": step.bytes_read,
+                    "bytes_total": step.bytes_total,
                 }
             else:
                 line = {"report": report_body(step)}
             yield (json.dumps(line) + "\n").encode()
-    except StoreError as exc:
+    except (StoreError, ImportFormatError, BodyTooLarge) as exc:
         logger.warning("import failed: %s", exc)
         yield (json.dumps({"error": f"nothing was stored: {exc}"}) + "\n").encode()
 

@@ -327,12 +327,14 @@ class ImportReportOut(BaseModel):
     rows: int
     blank_lines: int
     inserted: int
-    rejected_count: int
+    rejected_count: int = Field(description="every rejected row")
     counts: dict[str, int]
     zone_sources: dict[str, int]
     skipped_concurrent: int
     seconds: float
-    rejected: list[RejectedRow]
+    rejected: list[RejectedRow] = Field(
+        description="the first rejected rows by line (at most 1,000); `rejected_count` counts all"
+    )
 
 
 class LeadListOut(BaseModel):

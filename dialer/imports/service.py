@@ -43,9 +43,9 @@ from dialer.store.tables import lead_lists
 
 logger = logging.getLogger(__name__)
 
-STORE_CHUNK = 2_000  # rows stored per statement
-SLICE = 200  # rows checked between two returns to the event loop (~5 ms)
-FEED_BYTES = 65_536  # bytes of the body parsed between two returns to the event loop
+STORE_CHUNK = 1_000  # rows stored per statement
+SLICE = 100  # rows checked between two returns to the event loop (~3 ms)
+FEED_BYTES = 32_768  # bytes of the body parsed between two returns to the event loop
 REJECTED_KEPT = 1_000  # rejected rows the report lists (the first by line); all are counted
 DEFAULT_LIST = "default"
 

@@ -11,10 +11,10 @@ from pydantic import AwareDatetime, BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dialer.api.auth import Principal
-from dialer.api.deps import Ctx, Staff
+from dialer.api.deps import COMMON_ERRORS, Ctx, Staff, errors
 from dialer.store import audit
 
-router = APIRouter(prefix="/api/v1", tags=["audit"])
+router = APIRouter(prefix="/api/v1", tags=["audit"], responses=errors(*COMMON_ERRORS))
 
 
 async def audited(

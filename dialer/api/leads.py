@@ -32,7 +32,18 @@ from starlette.types import Receive, Scope, Send
 from dialer.api import queries
 from dialer.api.audit import audited
 from dialer.api.auth import Principal, Role
-from dialer.api.deps import Admin, Anyone, Conflict, Ctx, FieldError, Forbidden, IdPath, Staff
+from dialer.api.deps import (
+    COMMON_ERRORS,
+    Admin,
+    Anyone,
+    Conflict,
+    Ctx,
+    FieldError,
+    Forbidden,
+    IdPath,
+    Staff,
+    errors,
+)
 from dialer.api.guard import BodyTooLarge
 from dialer.api.models import (
     AttemptHistoryOut,
@@ -64,7 +75,7 @@ from dialer.store.records import mask_phone
 
 logger = logging.getLogger(__name__)
 
-router = APIRouter(prefix="/api/v1", tags=["leads"])
+router = APIRouter(prefix="/api/v1", tags=["leads"], responses=errors(*COMMON_ERRORS))
 
 NDJSON = "application/x-ndjson"
 _DELIMITERS = {",": ",", ";": ";", "tab": "\t", "\t": "\t", "|": "|"}
@@ -110,6 +121,7 @@ _BODY_DOC: dict[str, Any] = {
     summary="Import leads from a CSV or JSON file into one of the campaign's lists",
     openapi_extra=_BODY_DOC,
     response_model=ImportReportOut,
+    responses=errors(404, 409),
 )
 async def import_leads(
     request: Request,
@@ -256,6 +268,7 @@ def _callback_brief(cb: CallbackFact | None) -> LeadCallbackOut | None:
 @router.get(
     "/leads/{lead_id}/why",
     summary="Is the lead dialable now, and if not every reason and until when",
+    responses=errors(404),
 )
 async def lead_why(lead_id: IdPath, ctx: Ctx, who: Anyone, at: At = None) -> LeadWhyOut:
     when = at.astimezone(UTC) if at is not None else datetime.now(UTC)
@@ -292,7 +305,7 @@ async def lead_why(lead_id: IdPath, ctx: Ctx, who: Anyone, at: At = None) -> Lea
     "/leads/{lead_id}/erase",
     summary="Erase a person's data on request (admin): number, fields and notes go",
     response_model=ErasureOut,
-    responses={409: {"description": "the lead is being dialed now"}},
+    responses=errors(404, 409),
 )
 async def erase_lead(lead_id: IdPath, body: EraseBody, ctx: Ctx, who: Admin) -> ErasureOut:
     """The call records stay, anonymised (the statistics count them); with `dnc` the number
@@ -314,7 +327,11 @@ async def erase_lead(lead_id: IdPath, body: EraseBody, ctx: Ctx, who: Admin) -> 
     )
 
 
-@router.get("/leads/{lead_id}/history", summary="Every attempt of the lead, and its callback")
+@router.get(
+    "/leads/{lead_id}/history",
+    summary="Every attempt of the lead, and its callback",
+    responses=errors(404),
+)
 async def lead_history(lead_id: IdPath, ctx: Ctx, who: Anyone) -> LeadHistoryOut:
     async with ctx.db.transaction() as s:
         await _readable_lead(s, lead_id, who)
@@ -361,6 +378,7 @@ async def lead_history(lead_id: IdPath, ctx: Ctx, who: Anyone) -> LeadHistoryOut
 @router.get(
     "/campaigns/{campaign}/reasons",
     summary="The campaign's leads counted by the reason they are not dialed",
+    responses=errors(404),
 )
 async def campaign_reasons(
     campaign: Annotated[str, Path(description="the campaign's id, or its name")],

@@ -9,13 +9,13 @@ stays responsive: parsing a chunk of the body, and checking the numbers in slice
 rows, each return to the loop, pipelined with the database (which works on its own core).
 
 Duplicates within the file: inside one chunk the `Normaliser` finds them; across chunks the
-numbers stored so far and the line that brought each live in a temporary table of the import's
-transaction (Postgres holds them, not the daemon), and one statement per chunk finds the
-numbers already seen in the file or already in the list. Storing is one transaction: the list
-is created if it does not exist, and the new leads of a chunk are inserted with one statement
-(`store.leads.add_leads`, ``ON CONFLICT DO NOTHING``). Accepted rows are stored even when other
-rows are rejected; a database error or a file that turns out unreadable half-way stores nothing.
-Nothing here logs a phone number.
+numbers seen so far and the line that brought each live in a temporary table of the import's
+transaction (Postgres holds them, not the daemon): adding a chunk's numbers there tells which
+were seen before, and one look-up by key per chunk which are already in the list. Storing is
+one transaction: the list is created if it does not exist, and the new leads of a chunk are
+inserted with one statement (`store.leads.add_leads`, ``ON CONFLICT DO NOTHING``). Accepted
+rows are stored even when other rows are rejected; a database error or a file that turns out
+unreadable half-way stores nothing. Nothing here logs a phone number.
 """
 
 from __future__ import annotations
@@ -54,21 +54,16 @@ _SEEN_TABLE = text(
     "ON COMMIT DROP"
 )
 # One array parameter per column, not an IN list: asyncpg allows at most 32,767 bound values.
-# The statement's parts see the tables as they were before it, so the join finds the numbers
-# earlier chunks brought (with their first line) while the insert records this chunk's.
-_CLASSIFY = text(
-    """
-    WITH input AS (
-        SELECT * FROM unnest(CAST(:phones AS text[]), CAST(:lines AS bigint[])) AS i(phone, line)
-    ), seen AS (
-        INSERT INTO import_seen (phone, line) SELECT phone, line FROM input
-        ON CONFLICT (phone) DO NOTHING
-    )
-    SELECT i.phone, s.line FROM input i
-    LEFT JOIN import_seen s ON s.phone = i.phone
-    LEFT JOIN leads l ON l.list_id = :list_id AND l.phone = i.phone
-    WHERE s.phone IS NOT NULL OR l.phone IS NOT NULL
-    """
+# Each statement looks rows up by key (never a join on the temporary table, which has no
+# statistics: Postgres then scanned it whole for every chunk).
+_SEEN_ADD = text(
+    "INSERT INTO import_seen (phone, line) "
+    "SELECT * FROM unnest(CAST(:phones AS text[]), CAST(:lines AS bigint[])) "
+    "ON CONFLICT (phone) DO NOTHING RETURNING phone"
+)
+_SEEN_LINES = text("SELECT phone, line FROM import_seen WHERE phone = ANY(CAST(:phones AS text[]))")
+_IN_LIST = text(
+    "SELECT phone FROM leads WHERE list_id = :list_id AND phone = ANY(CAST(:phones AS text[]))"
 )
 
 
@@ -230,30 +225,33 @@ async def _store_chunk(
     rejected, the rest inserted."""
     if not accepted:
         return
-    found = await session.execute(
-        _CLASSIFY,
-        {
-            "list_id": list_id,
-            "phones": [a.phone for a in accepted],
-            "lines": [a.line for a in accepted],
-        },
+    phones = [a.phone for a in accepted]
+    added = await session.execute(
+        _SEEN_ADD, {"phones": phones, "lines": [a.line for a in accepted]}
     )
-    earlier: dict[str, int | None] = {phone: line for phone, line in found}
+    new = set(added.scalars())
+    earlier: dict[str, int] = {}
+    if len(new) < len(phones):
+        again = [p for p in phones if p not in new]
+        found = await session.execute(_SEEN_LINES, {"phones": again})
+        earlier = {phone: int(line) for phone, line in found}
+    in_list = (
+        set((await session.execute(_IN_LIST, {"list_id": list_id, "phones": list(new)})).scalars())
+        if new
+        else set()
+    )
     fresh: list[NewLead] = []
     for a in accepted:
-        if a.phone not in earlier:
+        line = earlier.get(a.phone)
+        if line is not None:
+            why = f"duplicate of line {line}"
+            tally.reject(Rejected(a.line, RejectCode.DUPLICATE_IN_FILE, why, a.phone))
+        elif a.phone in in_list:
+            why = "already in the list"
+            tally.reject(Rejected(a.line, RejectCode.ALREADY_IN_LIST, why, a.phone))
+        else:
             fresh.append(NewLead(a.phone, a.time_zone, a.priority, None, a.extra))
             tally.zone_sources[a.zone_source] += 1
-            continue
-        line = earlier[a.phone]
-        if line is None:
-            tally.reject(
-                Rejected(a.line, RejectCode.ALREADY_IN_LIST, "already in the list", a.phone)
-            )
-        else:
-            tally.reject(
-                Rejected(a.line, RejectCode.DUPLICATE_IN_FILE, f"duplicate of line {line}", a.phone)
-            )
     tally.fresh += len(fresh)
     tally.inserted += await add_leads(session, list_id, fresh)
 

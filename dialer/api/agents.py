@@ -107,7 +107,7 @@ async def _agent(ctx: ApiContext, ref: str, who: Principal) -> Agent:
     return a
 
 
-@router.get("/agents", summary="Agents with their live state")
+@router.get("/agents", summary="Agents with their live state", responses=errors(404))
 async def list_agents(ctx: Ctx, who: Staff, campaign: str | None = None) -> list[AgentOut]:
     async with ctx.db.transaction() as s:
         campaign_id = (await queries.campaign_by_ref(s, campaign)).id if campaign else None
@@ -454,7 +454,7 @@ async def create_callback(body: CallbackCreate, ctx: Ctx, who: Anyone) -> Callba
     return callback_out(cb)
 
 
-@router.get("/callbacks", summary="Pending callbacks, soonest first")
+@router.get("/callbacks", summary="Pending callbacks, soonest first", responses=errors(404))
 async def list_callbacks(ctx: Ctx, who: Staff, campaign: str | None = None) -> list[CallbackOut]:
     async with ctx.db.transaction() as s:
         campaign_id = (await queries.campaign_by_ref(s, campaign)).id if campaign else None

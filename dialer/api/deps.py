@@ -18,6 +18,7 @@ from pydantic import BaseModel
 
 from dialer.api.auth import EVERYONE, STAFF, Principal, Role
 from dialer.api.context import ApiContext
+from dialer.api.models import MAX_ROW_ID
 
 _bearer = HTTPBearer(auto_error=False, description="a token from http.tokens_file")
 
@@ -102,7 +103,7 @@ def not_stopping(ctx: ApiContext) -> None:
 
 
 # A row id in a path, as Postgres keeps it (bigint): larger is 422, never sent to the database.
-IdPath = Annotated[int, Path(ge=1, le=2**63 - 1)]
+IdPath = Annotated[int, Path(ge=1, le=MAX_ROW_ID)]
 
 
 # -- the error answers, as the OpenAPI schema documents them -------------------------------

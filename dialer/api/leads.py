@@ -19,13 +19,13 @@ from __future__ import annotations
 import json
 import logging
 import time
+import zoneinfo
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import StreamingResponse
-from pydantic import AwareDatetime
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.types import Receive, Scope, Send
 
@@ -53,11 +53,12 @@ from dialer.api.models import (
     EraseBody,
     ErasureOut,
     ImportReportOut,
+    Instant,
     LeadCallbackOut,
     LeadHistoryOut,
     LeadWhyOut,
 )
-from dialer.imports.normalise import Check, Options, known_zone
+from dialer.imports.normalise import SUPPORTED_REGIONS, Check, Options, known_zone
 from dialer.imports.reader import ImportFormatError
 from dialer.imports.service import (
     DEFAULT_LIST,
@@ -78,6 +79,9 @@ logger = logging.getLogger(__name__)
 router = APIRouter(prefix="/api/v1", tags=["leads"], responses=errors(*COMMON_ERRORS))
 
 NDJSON = "application/x-ndjson"
+# What `region` and `time_zone` accept, stated in the schema.
+_REGIONS = sorted(SUPPORTED_REGIONS | {r.lower() for r in SUPPORTED_REGIONS})
+_ZONES = sorted(z for z in zoneinfo.available_timezones() if known_zone(z))
 _DELIMITERS = {",": ",", ";": ";", "tab": "\t", "\t": "\t", "|": "|"}
 
 
@@ -105,6 +109,17 @@ def report_body(report: ImportReport) -> dict[str, Any]:
 
 
 _BODY_DOC: dict[str, Any] = {
+    "responses": {
+        "200": {
+            "content": {
+                NDJSON: {
+                    "schema": {"type": "string"},
+                    "description": "with Accept: application/x-ndjson, progress lines then "
+                    "the report (or an error)",
+                }
+            }
+        }
+    },
     "requestBody": {
         "required": True,
         "description": "the lead file: CSV (header row with a phone column) or JSON array",
@@ -112,7 +127,7 @@ _BODY_DOC: dict[str, Any] = {
             "text/csv": {"schema": {"type": "string"}},
             "application/json": {"schema": {"type": "array", "items": {"type": "object"}}},
         },
-    }
+    },
 }
 
 
@@ -136,10 +151,15 @@ async def import_leads(
         Query(
             pattern=r"^[A-Za-z]{2}$",
             description="default country (ISO 3166) of numbers written without +",
+            json_schema_extra={"enum": _REGIONS},
         ),
     ] = None,
     time_zone: Annotated[
-        str, Query(description="zone of leads whose number does not tell (IANA name)")
+        str,
+        Query(
+            description="zone of leads whose number does not tell (IANA name)",
+            json_schema_extra={"enum": _ZONES},
+        ),
     ] = "UTC",
     check: Annotated[Check, Query(description="how strictly numbers are checked")] = Check.VALID,
     file_format: Annotated[
@@ -239,7 +259,7 @@ async def _stream(steps: AsyncIterator[Progress | ImportReport]) -> AsyncIterato
 # -- why a lead is (not) dialed ----------------------------------------------------
 
 At = Annotated[
-    AwareDatetime | None,
+    Instant | None,
     Query(description="evaluate at this instant (with its UTC offset) instead of now"),
 ]
 

@@ -1,10 +1,17 @@
 """No field from the API reaches the PBX unchecked: every value bound for AMI or ESL (agent
 endpoints, trunk endpoints and dial prefixes, caller IDs, the abandon message's number and
 sounds) that breaks the grammar of dialer/domain/pbx_values.py is a 422 naming the field, on
-create and on edit, and nothing is stored."""
+create and on edit, and nothing is stored.
+
+Malformed input of any kind is a 4xx naming the problem, never a 500: over-long fields and
+records, very wide or huge CSV headers, deeply nested JSON, bytes that are not UTF-8, NUL
+characters, NaN; in lead imports (a whole-file problem is a 422 and nothing is stored, a bad row
+is rejected alone) and in every JSON body. A streamed import of 20,000 rows keeps only the
+first 1,000 rejected rows in its report and counts the rest."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -136,3 +143,183 @@ def test_good_values_still_pass(daemon: Daemon, admin: httpx.Client) -> None:
     body = {"name": unique("ann"), "sip_endpoint": unique("agent")}
     r = admin.post("/api/v1/agents", json=body)
     assert r.status_code == 201, r.text
+
+
+# -- malformed files and bodies ------------------------------------------------------------
+
+
+@pytest.fixture
+def campaign(daemon: Daemon, admin: httpx.Client) -> str:
+    return str(new_campaign(admin, new_trunk(daemon)["name"])["name"])
+
+
+def post_file(
+    admin: httpx.Client, campaign: str, data: bytes | Iterator[bytes], ctype: str = "text/csv"
+) -> httpx.Response:
+    return admin.post(
+        f"/api/v1/campaigns/{campaign}/leads",
+        content=data,
+        params={"check": "format"},
+        headers={"Content-Type": ctype},
+    )
+
+
+def body_refused(r: httpx.Response, words: str) -> str:
+    """A 422 about the body whose message has `words`; returns the message."""
+    assert r.status_code == 422, r.text[:500]
+    (problem,) = r.json()["detail"]
+    assert problem["loc"][0] == "body" and words in problem["msg"], problem
+    return str(problem["msg"])
+
+
+def leads_in(admin: httpx.Client, campaign: str) -> int:
+    lists = admin.get(f"/api/v1/campaigns/{campaign}/lists").json()
+    return sum(sum(x["leads"].values()) for x in lists)
+
+
+WIDE = ",".join(["phone", *(f"c{i}" for i in range(1000))]).encode()
+FILES_REFUSED = [
+    (WIDE + b"\n+15550000001\n", "the header has 1001 columns: at most 200"),
+    (b"phone," + b"h" * 300_000 + b"\n", "line 1: a record longer than 65536"),
+    (b"phone,note\n+15550000001," + b"n" * 100_000 + b"\n", "line 2: a record longer than"),
+    (b"phone,na\x00me\n+15550000001,x\n", "the header contains a NUL character"),
+    (b"phone,name\n+15550000001,H\xc3\xa9l\xc3\xa8ne\n+15550000002,caf\xe9\n", "line 3: byte 0xe9"),
+    (b"phone," + b"x" * 500 + b"\n", "column 2's name has 500 characters: at most 200"),
+]
+
+
+@pytest.mark.parametrize(("data", "words"), FILES_REFUSED)
+def test_csv_files_that_cannot_be_read_are_422_and_store_nothing(
+    admin: httpx.Client, campaign: str, data: bytes, words: str
+) -> None:
+    body_refused(post_file(admin, campaign, data), words)
+    assert leads_in(admin, campaign) == 0
+
+
+JSON_FILES_REFUSED = [
+    (b"[" * 50_000 + b"]" * 50_000, "element 1: nested too deeply"),
+    (b'[{"phone": "+15550000001", "name": "caf\xe9"}]', "line 1: byte 0xe9 is not UTF-8"),
+    (b'[{"phone": "+15550000001", "x": NaN}]', "NaN is not a number JSON allows"),
+    (b'[{"phone": "+15550000001"}, {"phone": ', "not valid JSON: element 2"),
+]
+
+
+@pytest.mark.parametrize(("data", "words"), JSON_FILES_REFUSED)
+def test_json_files_that_cannot_be_read_are_422_and_store_nothing(
+    admin: httpx.Client, campaign: str, data: bytes, words: str
+) -> None:
+    body_refused(post_file(admin, campaign, data, "application/json"), words)
+    assert leads_in(admin, campaign) == 0
+
+
+def test_rows_with_a_long_field_or_a_nul_are_rejected_alone(
+    admin: httpx.Client, campaign: str
+) -> None:
+    csv_file = (
+        b"phone,note\n+15550000001,fine\n+15550000002," + b"n" * 5000 + b"\n+15550000003,a\x00b\n"
+    )
+    r = post_file(admin, campaign, csv_file)
+    assert r.status_code == 200, r.text[:500]
+    report = r.json()
+    assert report["inserted"] == 1
+    assert {x["line"]: x["reason"] for x in report["rejected"]} == {
+        3: "field 'note' has 5000 characters: at most 4000",
+        4: "field 'note' contains a NUL character",
+    }
+    json_file = json.dumps(
+        [{"phone": "+15550000004"}, {"phone": "+15550000005\u0000"}, {"phone": "5" * 5000}]
+    ).encode()
+    r = post_file(admin, campaign, json_file, "application/json")
+    assert r.status_code == 200, r.text[:500]
+    assert r.json()["inserted"] == 1
+    assert [x["reason"] for x in r.json()["rejected"]] == [
+        "contains a NUL character",
+        "field 'phone' has 5000 characters: at most 4000",
+    ]
+
+
+BODIES_REFUSED = [
+    (b"[" * 100_000 + b"]" * 100_000, ["body"], "nested too deeply"),
+    (b'{"name": {"a": ' * 40 + b"1" + b"}" * 80, ["body", "name", "a"], "nested too deeply"),
+    (b'{"name": "caf\xe9", "endpoint": "trunk"}', ["body"], "not UTF-8: byte 0xe9 at offset 13"),
+    (b'{"name": "t", "endpoint": "trunk", "max_channels": 1, "max_cps": NaN}', ["body"], "NaN"),
+    (b'{"name": "t", "max_channels": ' + b"9" * 5000 + b"}", ["body"], "5000 digits"),
+    (b'{"name": "t", "endpoint": ["trunk\\u0000"]}', ["body", "endpoint", 0], "NUL"),
+]
+
+
+@pytest.mark.parametrize(("body", "loc", "words"), BODIES_REFUSED)
+def test_malformed_json_bodies_are_422_naming_the_problem(
+    admin: httpx.Client, body: bytes, loc: list[Any], words: str
+) -> None:
+    for method, path in [("POST", "/api/v1/trunks"), ("PATCH", "/api/v1/campaigns/x")]:
+        r = admin.request(method, path, content=body, headers={"Content-Type": "application/json"})
+        assert r.status_code == 422, r.text[:500]
+        (problem,) = r.json()["detail"]
+        assert problem["loc"] == loc and words in problem["msg"], problem
+
+
+def test_a_streamed_import_keeps_the_first_rejected_rows_and_counts_all(
+    daemon: Daemon, admin: httpx.Client, campaign: str
+) -> None:
+    """20,000 rows sent in pieces without a declared length; 1,500 of them bad."""
+
+    def rows() -> Iterator[bytes]:
+        yield b"phone,note\n"
+        for i in range(20_000):
+            phone = "n/a" if i % 40 == 0 else f"+1555{i:07d}"
+            yield f"{phone},row {i}\n".encode()
+
+    def pieces() -> Iterator[bytes]:
+        buf = b""
+        for row in rows():
+            buf += row
+            if len(buf) > 50_000:
+                yield buf
+                buf = b""
+        yield buf
+
+    r = post_file(admin, campaign, pieces())
+    assert r.status_code == 200, r.text[:500]
+    report = r.json()
+    assert (report["rows"], report["inserted"], report["rejected_count"]) == (20_000, 19_500, 500)
+    assert len(report["rejected"]) == 500
+    r = post_file(admin, campaign, pieces())  # again: every number is now in the list
+    report = r.json()
+    assert (report["inserted"], report["rejected_count"]) == (0, 20_000)
+    assert report["counts"] == {
+        "invalid": 500,
+        "duplicate_in_file": 0,
+        "already_in_list": 19_500,
+        "bad_field": 0,
+    }
+    kept = report["rejected"]
+    assert len(kept) == 1_000
+    assert [x["line"] for x in kept] == list(range(2, 1_002))  # the first by line
+    assert leads_in(admin, campaign) == 19_500
+    lag = [
+        line
+        for line in httpx.get(f"{daemon.url}/metrics").text.splitlines()
+        if line.startswith("dialer_event_loop_lag_seconds_count")
+    ]
+    assert lag and float(lag[0].split()[-1]) > 0, lag
+
+
+def test_a_file_unreadable_half_way_stores_nothing_and_says_so_in_the_stream(
+    admin: httpx.Client, campaign: str
+) -> None:
+    good = b"".join(b"+1555%07d\n" % i for i in range(5_000))
+    data = b"phone\n" + good + b"+15559999999 caf\xc3\xa9\n" + b"x\xff\n"
+    with admin.stream(
+        "POST",
+        f"/api/v1/campaigns/{campaign}/leads",
+        content=data,
+        params={"check": "format"},
+        headers={"Content-Type": "text/csv", "Accept": "application/x-ndjson"},
+    ) as r:
+        assert r.status_code == 200
+        items = [json.loads(line) for line in r.iter_lines() if line]
+    assert "byte 0xff is not UTF-8" in items[-1]["error"], items[-1]
+    assert items[-1]["error"].startswith("nothing was stored")
+    body_refused(post_file(admin, campaign, data), "line 5003: byte 0xff is not UTF-8")
+    assert leads_in(admin, campaign) == 0

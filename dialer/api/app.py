@@ -17,7 +17,7 @@ from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from swagger_ui_bundle import swagger_ui_path
 
@@ -32,7 +32,7 @@ from dialer.api.server import HttpServer
 from dialer.domain.agent import IllegalAgentTransition
 from dialer.engine.engine import Engine
 from dialer.settings import Settings
-from dialer.store.engine import Database
+from dialer.store.engine import Database, sqlstate_of
 from dialer.store.errors import NotFound, StoreUnavailable, UnknownDispositionCode
 
 logger = logging.getLogger(__name__)
@@ -166,6 +166,17 @@ def _add_error_handlers(app: FastAPI) -> None:
         # Two requests raced past our own checks; the constraint says which.
         constraint = getattr(getattr(exc.orig, "__cause__", None), "constraint_name", None)
         return _json(409, f"conflicts with existing data ({constraint or 'a constraint'})")
+
+    @app.exception_handler(DBAPIError)
+    async def refused(_: Request, exc: DBAPIError) -> JSONResponse:
+        # Postgres refused a statement. Its message may quote the request's values (a number,
+        # a note): the log gets the SQLSTATE alone. A refusal of the data (class 22, a
+        # trigger's RAISE) is the request's problem; anything else is ours.
+        state = sqlstate_of(exc)
+        logger.warning("the database refused a statement (SQLSTATE %s)", state)
+        if state.startswith("22") or state == "P0001":
+            return _json(422, f"the database refused the data (SQLSTATE {state})")
+        return _json(500, f"the database refused the statement (SQLSTATE {state})")
 
 
 async def start_api(

@@ -26,6 +26,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import StreamingResponse
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.types import Receive, Scope, Send
 
@@ -71,6 +72,7 @@ from dialer.imports.service import (
 from dialer.rules.verdict import CallbackFact
 from dialer.store import callbacks as callback_repo
 from dialer.store import erasure, explain
+from dialer.store.engine import sqlstate_of
 from dialer.store.errors import StoreError
 from dialer.store.records import mask_phone
 
@@ -254,6 +256,12 @@ async def _stream(steps: AsyncIterator[Progress | ImportReport]) -> AsyncIterato
     except (StoreError, ImportFormatError, BodyTooLarge) as exc:
         logger.warning("import failed: %s", exc)
         yield (json.dumps({"error": f"nothing was stored: {exc}"}) + "\n").encode()
+    except DBAPIError as exc:
+        # Postgres's message may quote the file's values: the log gets the SQLSTATE alone.
+        state = sqlstate_of(exc)
+        logger.warning("import failed: the database refused it (SQLSTATE %s)", state)
+        line = {"error": f"nothing was stored: the database refused it (SQLSTATE {state})"}
+        yield (json.dumps(line) + "\n").encode()
 
 
 # -- why a lead is (not) dialed ----------------------------------------------------

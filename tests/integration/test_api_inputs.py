@@ -11,15 +11,30 @@ first 1,000 rejected rows in its report and counts the rest."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+import re
+import subprocess
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import text
 
+from dialer.store.engine import Database
 from rig.asterisk import Asterisk
-from tests.integration.api_daemon import Daemon, new_campaign, new_trunk, serve_one, unique
+from tests.integration.api_daemon import (
+    REPO,
+    Daemon,
+    new_campaign,
+    new_trunk,
+    serve_one,
+    unique,
+    write_config,
+)
 
 pytestmark = [pytest.mark.rig]
 
@@ -308,12 +323,16 @@ def test_a_streamed_import_keeps_the_first_rejected_rows_and_counts_all(
 def test_a_file_unreadable_half_way_stores_nothing_and_says_so_in_the_stream(
     admin: httpx.Client, campaign: str
 ) -> None:
-    good = b"".join(b"+1555%07d\n" % i for i in range(5_000))
+    good = b"".join(b"+1555%07d\n" % i for i in range(50_000))
     data = b"phone\n" + good + b"+15559999999 caf\xc3\xa9\n" + b"x\xff\n"
+
+    def pieces() -> Iterator[bytes]:  # the bad byte comes long after the header
+        yield from (data[at : at + 65_536] for at in range(0, len(data), 65_536))
+
     with admin.stream(
         "POST",
         f"/api/v1/campaigns/{campaign}/leads",
-        content=data,
+        content=pieces(),
         params={"check": "format"},
         headers={"Content-Type": "text/csv", "Accept": "application/x-ndjson"},
     ) as r:
@@ -321,5 +340,123 @@ def test_a_file_unreadable_half_way_stores_nothing_and_says_so_in_the_stream(
         items = [json.loads(line) for line in r.iter_lines() if line]
     assert "byte 0xff is not UTF-8" in items[-1]["error"], items[-1]
     assert items[-1]["error"].startswith("nothing was stored")
-    body_refused(post_file(admin, campaign, data), "line 5003: byte 0xff is not UTF-8")
+    body_refused(post_file(admin, campaign, pieces()), "line 50003: byte 0xff is not UTF-8")
     assert leads_in(admin, campaign) == 0
+
+
+# -- no log line carries a number or a secret --------------------------------------------
+
+CANARY_PHONE = "+15558675309"
+CANARY_DIGITS = CANARY_PHONE[2:]  # what would be left of it in any unmasked form
+CANARY_SECRET = "Canary-s3cret-Qx7v"
+REFUSE_CANARY = [
+    """CREATE OR REPLACE FUNCTION canary_refused() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+        IF NEW.extra ->> 'refuse' = 'yes' THEN
+            RAISE EXCEPTION 'refused % with %', NEW.phone, NEW.extra;
+        END IF;
+        RETURN NEW;
+    END $$""",
+    "CREATE TRIGGER canary_refused BEFORE INSERT ON leads "
+    "FOR EACH ROW EXECUTE FUNCTION canary_refused()",
+]
+DROP_CANARY = ["DROP TRIGGER canary_refused ON leads", "DROP FUNCTION canary_refused()"]
+
+
+def execute(db_url: str, statements: list[str]) -> None:
+    async def run() -> None:
+        db = Database(db_url)
+        try:
+            async with db.transaction() as s:
+                for sql in statements:
+                    await s.execute(text(sql))
+        finally:
+            await db.dispose()
+
+    asyncio.run(run())
+
+
+def failed_start(tmp: Path, config: Path) -> tuple[int, str]:
+    """Exit code and output of `dialer run` that is expected to give up."""
+    run = subprocess.run(
+        [sys.executable, "-m", "dialer", "run", "--config", str(config)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    return run.returncode, run.stdout + run.stderr
+
+
+def test_no_log_line_carries_the_canary_number_or_secret(
+    daemon: Daemon,
+    admin: httpx.Client,
+    campaign: str,
+    asterisk: Asterisk,
+    store_db_url: str,
+    tmp_path: Path,
+) -> None:
+    """The canaries go through every path that logs: imports (stored, repeated and refused
+    rows), bad requests naming them in the path, the query and the body, an unknown token, a
+    write the database refuses with a message quoting them, a PBX refusing the login, a
+    database refusing the connection. No log line may carry either."""
+    p, s = CANARY_PHONE, CANARY_SECRET
+    rows = f"phone,priority,password\n{p},1,{s}\n{p},2,{s}\n{p}9,{s},{s}\n{p},1,a\x00{s}\n"
+    assert post_file(admin, campaign, rows.encode()).status_code == 200
+    assert post_file(admin, campaign, rows.encode()).status_code == 200  # all in the list now
+    leads = json.dumps([{"phone": p, "token": s}, {"phone": f"{p}\u0000", "secret": s}])
+    assert post_file(admin, campaign, leads.encode(), "application/json").status_code == 200
+    assert admin.get(f"/api/v1/campaigns/{p}").status_code == 404
+    assert admin.get(f"/api/v1/leads/{p}/why").status_code == 404
+    r = admin.post(
+        f"/api/v1/campaigns/{campaign}/leads",
+        params={"phone_column": p, "token": s, "password": s},
+        content=f"phone\n{p}\n",
+        headers={"Content-Type": "text/csv"},
+    )
+    assert r.status_code == 422
+    assert admin.post("/api/v1/trunks", json={"name": s, "endpoint": p}).status_code == 422
+    r = httpx.get(f"{daemon.url}/api/v1/status", headers={"Authorization": f"Bearer {s}"})
+    assert r.status_code == 401
+
+    execute(store_db_url, REFUSE_CANARY)
+    try:
+        refused = f"phone,refuse,password\n{p},yes,{s}\n".encode()
+        r = admin.post(
+            f"/api/v1/campaigns/{campaign}/leads",
+            params={"check": "format", "list": "refused"},
+            content=refused,
+            headers={"Content-Type": "text/csv"},
+        )
+        assert r.status_code == 422 and "SQLSTATE P0001" in r.text, r.text
+        with admin.stream(
+            "POST",
+            f"/api/v1/campaigns/{campaign}/leads",
+            params={"check": "format", "list": "refused"},
+            content=refused,
+            headers={"Content-Type": "text/csv", "Accept": "application/x-ndjson"},
+        ) as stream:
+            last = [json.loads(line) for line in stream.iter_lines() if line][-1]
+        assert "SQLSTATE P0001" in last["error"], last
+    finally:
+        execute(store_db_url, DROP_CANARY)
+
+    config = write_config(tmp_path, asterisk, store_db_url, owner=unique("canary"))
+    text_ = config.read_text()
+    wrong_secret = re.sub(r'secret = ".*"', f'secret = "{s}"', text_)
+    config.write_text(wrong_secret)
+    ami_code, ami_log = failed_start(tmp_path, config)
+    assert ami_code == 4, ami_log[-2000:]
+    no_db = wrong_secret.replace(store_db_url, f"postgresql+asyncpg://postgres:{s}@127.0.0.1:9/x")
+    config.write_text(no_db)
+    db_code, db_log = failed_start(tmp_path, config)
+    assert db_code == 3, db_log[-2000:]
+
+    logs = daemon.log() + ami_log + db_log
+    for canary in (CANARY_DIGITS, s):
+        leaks = [line for line in logs.splitlines() if canary in line]
+        assert not leaks, leaks[:5]
+    # The paths did log: the canaries went by masked.
+    assert "+15*******09" in daemon.log()
+    assert "SQLSTATE P0001" in daemon.log()

@@ -9,7 +9,9 @@ creates a trunk and a campaign over the API, and posts a generated CSV of `--row
 every 0.1 s from /proc, and it reads the daemon's own `dialer_event_loop_lag_seconds`
 histogram from /metrics before and after: the figures are the import's share of it (quantiles
 are the bucket bounds they fall under). Prints RSS before, after and at its peak, and the
-loop-lag quantiles. Not a test: it prints figures.
+loop-lag quantiles, with the idle daemon's for the 10 s before and the machine's load average
+(the loop waits for a CPU too when other processes hold both cores). Not a test: it prints
+figures.
 
     flock /tmp/dialer-rig.lock .venv/bin/python bench/import_stream.py --rows 1000000
 """
@@ -17,6 +19,7 @@ loop-lag quantiles. Not a test: it prints figures.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import tempfile
 import threading
@@ -36,6 +39,7 @@ from rig.proc import rss_bytes
 from tests.integration.api_daemon import TOKENS, start_daemon, write_config
 
 MB = 1024 * 1024
+IDLE_S = 10.0
 LAG = "dialer_event_loop_lag_seconds"
 
 
@@ -98,7 +102,10 @@ def main() -> int:
                 camp = {"name": "bench", "trunk": "bench", "caller_id": "+15550000000"}
                 assert admin.post("/api/v1/campaigns", json=camp).status_code == 201
                 time.sleep(1.0)  # the daemon settles: loop-lag samples of the start-up left out
+                idle_from = lag_buckets(httpx.get(f"{daemon.url}/metrics").text)
+                time.sleep(IDLE_S)  # the lag of the idle daemon on this machine, to compare
                 before_lag = lag_buckets(httpx.get(f"{daemon.url}/metrics").text)
+                load_before = os.getloadavg()[0]
                 rss_before = rss_bytes(daemon.proc.pid)
                 sampler = RssSampler(daemon.proc.pid)
                 sampler.start()
@@ -113,6 +120,7 @@ def main() -> int:
                 sampler.stop.set()
                 sampler.join()
                 rss_after = rss_bytes(daemon.proc.pid)
+                load_after = os.getloadavg()[0]
                 after_lag = lag_buckets(httpx.get(f"{daemon.url}/metrics").text)
             assert r.status_code == 200, r.text[:500]
             report = r.json()
@@ -132,6 +140,12 @@ def main() -> int:
     print(
         f"event-loop lag     {samples:.0f} samples: p50 <= {p50 * 1000:.1f} ms, "
         f"p99 <= {p99 * 1000:.1f} ms"
+    )
+    idle50, idle99 = quantile(idle_from, before_lag, 0.5), quantile(idle_from, before_lag, 0.99)
+    print(
+        f"  the idle daemon  ({IDLE_S:.0f} s before): p50 <= {idle50 * 1000:.1f} ms, "
+        f"p99 <= {idle99 * 1000:.1f} ms; load average {load_before:.1f} before, "
+        f"{load_after:.1f} after (2 cores)"
     )
     return 0
 

@@ -129,6 +129,8 @@ class Upload:
         self.rows = 0
         self._first: list[RawRow | BadRow] = []
         self._ended = False
+        self._chunk = b""  # the body's chunk being parsed, from `_at` on
+        self._at = 0
 
     @classmethod
     def of(cls, data: bytes, fmt: FileFormat = FileFormat.CSV, **kwargs: object) -> Upload:
@@ -155,21 +157,24 @@ class Upload:
                 yield out
 
     async def _pull(self, out: list[RawRow | BadRow]) -> None:
-        try:
-            chunk = await anext(self._chunks)
-        except StopAsyncIteration:
-            self._ended = True
-            rows = self.feed.close()
-            self.rows += len(rows)
-            out += rows
-            return
-        self.bytes_read += len(chunk)
-        for at in range(0, len(chunk), FEED_BYTES):
-            rows = self.feed.feed(chunk[at : at + FEED_BYTES])
-            self.rows += len(rows)
-            out += rows
-            if len(chunk) > FEED_BYTES:
-                await asyncio.sleep(0)
+        """Parse the next `FEED_BYTES` of the body (a chunk that arrived larger is parsed a
+        piece at a time, so its rows never pile up)."""
+        if self._at >= len(self._chunk):
+            try:
+                self._chunk, self._at = await anext(self._chunks), 0
+            except StopAsyncIteration:
+                self._ended = True
+                rows = self.feed.close()
+                self.rows += len(rows)
+                out += rows
+                return
+            self.bytes_read += len(self._chunk)
+        piece = self._chunk[self._at : self._at + FEED_BYTES]
+        self._at += FEED_BYTES
+        rows = self.feed.feed(piece)
+        self.rows += len(rows)
+        out += rows
+        await asyncio.sleep(0)
 
     def estimated_rows(self) -> int:
         if self._ended or not self.size or not self.bytes_read:

@@ -47,9 +47,12 @@ come from `http.tokens_file`). Roles: **admin** (everything), **supervisor** (ev
 trunk configuration), **agent** (only itself: log-in, ready, pause, log-out, dispositions;
 callbacks for its campaign's leads, and why they are (not) dialed and their history).
 
-Errors: 401 missing or unknown token, 403 role not allowed, 404 unknown id or name, 409 the
-current state does not allow it, 422 invalid body or query (the field is named in `loc`),
-503 database unreachable or daemon stopping.
+Errors: 400 a Content-Length that is not a number, 401 missing or unknown token, 403 role not
+allowed, 404 unknown id or name in the path, 409 the current state does not allow it, 413 the
+body is over its size limit, 422 invalid path, query or body (the field is named in `loc`; a
+body naming a row that does not exist is one), 503 database unreachable or daemon stopping.
+No string anywhere may hold a NUL character (Postgres keeps none in text); a JSON body is
+UTF-8, nested at most 32 levels, without NaN or Infinity.
 
 Campaigns, agents and trunks are named in paths by id or by name (digits mean an id).
 """

@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from dialer.imports.normalise import Normaliser, Options
 from dialer.imports.reader import read_csv
-from dialer.imports.service import ImportReport, read_upload, run_import
+from dialer.imports.service import ImportReport, Upload, run_import
 from dialer.store import campaigns as campaign_repo
 from dialer.store.engine import Database
 from dialer.store.migrate import upgrade
@@ -90,10 +90,9 @@ async def store_phase(url: str, data: bytes) -> tuple[ImportReport, float, list[
         stop = asyncio.Event()
         probe = asyncio.create_task(_loop_delays(samples, stop))
         started = time.perf_counter()
-        read = await read_upload(data)
         report = None
         async for step in run_import(
-            db, campaign.id, read, options=Options(region="US"), started=started
+            db, campaign.id, Upload.of(data), options=Options(region="US"), started=started
         ):
             if isinstance(step, ImportReport):
                 report = step

@@ -18,8 +18,10 @@ import sys
 import time
 from typing import Any
 
-_PHONE = re.compile(r"(?<![\w.-])\+?\d[\d ()-]{6,}\d(?![\w.-])")
+# A number may come written with its + percent-encoded (%2B, in a URL's query).
+_PHONE = re.compile(r"(?<![\w.-])(?:\+|%2[Bb])?\d[\d ()-]{6,}\d(?![\w.-])")
 _SECRET = re.compile(r"(?i)\b(secret|password|token)([\"']?\s*[:=]\s*[\"']?)([^\s\"',]+)")
+_PLUS = re.compile("%2[Bb]")
 _EXTRA_KEYS = ("campaign", "call", "lead", "agent", "trunk", "channel", "result")
 
 
@@ -44,7 +46,7 @@ _SQL_PARAMETERS = re.compile(r"\[parameters: .*?\](?=\s*(?:\(Background|$))", re
 
 def mask_text(text: str) -> str:
     text = _SQL_PARAMETERS.sub("[parameters hidden]", text)
-    text = _PHONE.sub(lambda m: mask_phone(m.group(0)), text)
+    text = _PHONE.sub(lambda m: mask_phone(_PLUS.sub("+", m.group(0))), text)
     return _SECRET.sub(lambda m: f"{m.group(1)}{m.group(2)}***", text)
 
 

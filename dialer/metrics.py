@@ -77,6 +77,8 @@ logger = logging.getLogger(__name__)
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 LATENCY_BUCKETS_S = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0)
+LOOP_LAG_BUCKETS_S = (0.001, 0.0025, 0.005, 0.01, 0.02, 0.03, 0.04, 0.05, 0.075, 0.1, 0.25, 1.0)
+LOOP_PROBE_S = 0.02  # how often the event loop's lag is measured
 DB_BUCKETS_S = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 
 # The sample names a metric of each type exposes (prometheus-client's text format).
@@ -318,6 +320,14 @@ class Metrics:
             registry=r,
         )
         self._dead_letters_seen = 0
+        # -- the daemon itself
+        self.loop_lag = Histogram(
+            "dialer_event_loop_lag_seconds",
+            "How late a timer of the event loop fired (what a PBX event or a request waited "
+            f"behind other work), measured every {LOOP_PROBE_S} s.",
+            buckets=LOOP_LAG_BUCKETS_S,
+            registry=r,
+        )
         # -- MQTT publisher
         self.mqtt_connected = Gauge(
             "dialer_mqtt_connected", "1 when the MQTT publisher is connected.", registry=r
@@ -341,6 +351,7 @@ class Metrics:
         self._engine: EngineView | None = None
         self._publisher: PublisherView | None = None
         self._task: asyncio.Task[None] | None = None
+        self._lag_task: asyncio.Task[None] | None = None
 
     # -- exposition -------------------------------------------------------------------------
 
@@ -515,6 +526,8 @@ class Metrics:
         engine.add_observer(self.observe)
         if self._task is None:
             self._task = asyncio.create_task(self._sample_loop(), name="metrics-sampler")
+        if self._lag_task is None:
+            self._lag_task = asyncio.create_task(self._lag_loop(), name="metrics-loop-lag")
 
     def watch_publisher(self, publisher: PublisherView) -> None:
         """Also sample the MQTT publisher's connection state and message counts."""
@@ -529,8 +542,21 @@ class Metrics:
                 logger.exception("metrics sampling failed")
             await asyncio.sleep(self.interval_s)
 
+    async def _lag_loop(self) -> None:
+        """Sleep `LOOP_PROBE_S` and record how much later than that the loop woke us."""
+        loop = asyncio.get_running_loop()
+        while True:
+            asked = loop.time()
+            await asyncio.sleep(LOOP_PROBE_S)
+            self.loop_lag.observe(max(0.0, loop.time() - asked - LOOP_PROBE_S))
+
     async def aclose(self) -> None:
         """Stop the sampler after one last sample."""
+        lag, self._lag_task = self._lag_task, None
+        if lag is not None:
+            lag.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await lag
         task, self._task = self._task, None
         if task is None:
             return

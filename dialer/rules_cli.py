@@ -100,7 +100,7 @@ def _at(text: str | None) -> datetime:
 async def _campaign_id(session: Any, ref: str) -> int:
     from dialer.store import campaigns as campaign_repo
 
-    if ref.isdigit():
+    if ref.isascii() and ref.isdigit():
         return (await campaign_repo.get_campaign(session, int(ref))).id
     return (await campaign_repo.get_campaign_by_name(session, ref)).id
 

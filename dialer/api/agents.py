@@ -24,6 +24,7 @@ from dialer.api.audit import audited
 from dialer.api.auth import Principal, Role
 from dialer.api.context import ApiContext
 from dialer.api.deps import (
+    COMMON_ERRORS,
     Anyone,
     Conflict,
     Ctx,
@@ -31,6 +32,7 @@ from dialer.api.deps import (
     Forbidden,
     IdPath,
     Staff,
+    errors,
     not_stopping,
     require_self,
 )
@@ -57,7 +59,7 @@ from dialer.store.records import Agent
 
 logger = logging.getLogger(__name__)
 
-router = APIRouter(prefix="/api/v1", tags=["agents"])
+router = APIRouter(prefix="/api/v1", tags=["agents"], responses=errors(*COMMON_ERRORS))
 
 AgentPath = Annotated[str, Path(description="the agent's id, or its name")]
 _ROW_WAIT_S = 2.0  # how long to wait for a just-finished call's record to be written
@@ -105,7 +107,7 @@ async def _agent(ctx: ApiContext, ref: str, who: Principal) -> Agent:
     return a
 
 
-@router.get("/agents", summary="Agents with their live state")
+@router.get("/agents", summary="Agents with their live state", responses=errors(404))
 async def list_agents(ctx: Ctx, who: Staff, campaign: str | None = None) -> list[AgentOut]:
     async with ctx.db.transaction() as s:
         campaign_id = (await queries.campaign_by_ref(s, campaign)).id if campaign else None
@@ -114,7 +116,12 @@ async def list_agents(ctx: Ctx, who: Staff, campaign: str | None = None) -> list
     return [await agent_out(ctx, a, owners) for a in agents]
 
 
-@router.post("/agents", status_code=201, summary="Create an agent (name and SIP endpoint)")
+@router.post(
+    "/agents",
+    status_code=201,
+    summary="Create an agent (name and SIP endpoint)",
+    responses=errors(404, 409),
+)
 async def create_agent(body: AgentCreate, ctx: Ctx, who: Staff) -> AgentOut:
     async with ctx.db.transaction() as s:
         campaign_id = None
@@ -143,7 +150,7 @@ async def create_agent(body: AgentCreate, ctx: Ctx, who: Staff) -> AgentOut:
     return await agent_out(ctx, a)
 
 
-@router.get("/agents/{agent}", summary="One agent and its live state")
+@router.get("/agents/{agent}", summary="One agent and its live state", responses=errors(404))
 async def get_agent(agent: AgentPath, ctx: Ctx, who: Anyone) -> AgentOut:
     return await agent_out(ctx, await _agent(ctx, agent, who))
 
@@ -151,6 +158,7 @@ async def get_agent(agent: AgentPath, ctx: Ctx, who: Anyone) -> AgentOut:
 @router.put(
     "/agents/{agent}/campaign",
     summary="Move the agent to another campaign (after its current call and wrap-up if busy)",
+    responses=errors(404, 409),
 )
 async def move_agent(agent: AgentPath, body: AgentMove, ctx: Ctx, who: Staff) -> AgentMoveOut:
     """Stored at once. In this daemon an idle agent (ready, paused, logged out) moves at once,
@@ -198,7 +206,12 @@ async def move_agent(agent: AgentPath, body: AgentMove, ctx: Ctx, who: Staff) ->
     return AgentMoveOut(**out.model_dump(), moved="now" if now else "after_call")
 
 
-@router.post("/agents/{agent}/login", status_code=202, summary="Log in: call the headset")
+@router.post(
+    "/agents/{agent}/login",
+    status_code=202,
+    summary="Log in: call the headset",
+    responses=errors(404, 409),
+)
 async def login(agent: AgentPath, ctx: Ctx, who: Anyone) -> AgentOut:
     not_stopping(ctx)
     a = await _agent(ctx, agent, who)
@@ -235,7 +248,9 @@ def _control(ctx: ApiContext, a: Agent) -> str:
     return key
 
 
-@router.post("/agents/{agent}/ready", summary="Ready for calls (ends a pause)")
+@router.post(
+    "/agents/{agent}/ready", summary="Ready for calls (ends a pause)", responses=errors(404, 409)
+)
 async def ready(agent: AgentPath, ctx: Ctx, who: Anyone) -> AgentOut:
     a = await _agent(ctx, agent, who)
     ctx.engine.resume_agent(_control(ctx, a))
@@ -243,7 +258,11 @@ async def ready(agent: AgentPath, ctx: Ctx, who: Anyone) -> AgentOut:
     return await agent_out(ctx, a)
 
 
-@router.post("/agents/{agent}/pause", summary="Pause (after the current call and wrap-up)")
+@router.post(
+    "/agents/{agent}/pause",
+    summary="Pause (after the current call and wrap-up)",
+    responses=errors(404, 409),
+)
 async def pause(agent: AgentPath, body: PauseBody, ctx: Ctx, who: Anyone) -> AgentOut:
     a = await _agent(ctx, agent, who)
     ctx.engine.pause_agent(_control(ctx, a), body.reason)
@@ -251,7 +270,11 @@ async def pause(agent: AgentPath, body: PauseBody, ctx: Ctx, who: Anyone) -> Age
     return await agent_out(ctx, a)
 
 
-@router.post("/agents/{agent}/logout", summary="Log out (after the current call and wrap-up)")
+@router.post(
+    "/agents/{agent}/logout",
+    summary="Log out (after the current call and wrap-up)",
+    responses=errors(404, 409),
+)
 async def logout(agent: AgentPath, ctx: Ctx, who: Anyone) -> AgentOut:
     a = await _agent(ctx, agent, who)
     ctx.engine.logout_agent(_control(ctx, a))
@@ -278,6 +301,7 @@ def _engine_call_of(ctx: ApiContext, agent_id: int) -> str | None:
     "/agents/{agent}/disposition",
     status_code=201,
     summary="The result of the agent's current or last call, with a note (ends wrap-up)",
+    responses=errors(404, 409),
 )
 async def disposition(
     agent: AgentPath, body: DispositionBody, ctx: Ctx, who: Anyone
@@ -383,7 +407,12 @@ async def _check_callback_rules(
         raise FieldError(("body", "lead_id"), f"lead {lead_id} may not be called then ({why})")
 
 
-@router.post("/callbacks", status_code=201, summary="Schedule a callback for a lead")
+@router.post(
+    "/callbacks",
+    status_code=201,
+    summary="Schedule a callback for a lead",
+    responses=errors(404, 409),
+)
 async def create_callback(body: CallbackCreate, ctx: Ctx, who: Anyone) -> CallbackOut:
     """To a named agent or to anyone; it replaces the lead's pending callback. An agent
     schedules callbacks for its own campaign's leads."""
@@ -425,7 +454,7 @@ async def create_callback(body: CallbackCreate, ctx: Ctx, who: Anyone) -> Callba
     return callback_out(cb)
 
 
-@router.get("/callbacks", summary="Pending callbacks, soonest first")
+@router.get("/callbacks", summary="Pending callbacks, soonest first", responses=errors(404))
 async def list_callbacks(ctx: Ctx, who: Staff, campaign: str | None = None) -> list[CallbackOut]:
     async with ctx.db.transaction() as s:
         campaign_id = (await queries.campaign_by_ref(s, campaign)).id if campaign else None
@@ -433,7 +462,12 @@ async def list_callbacks(ctx: Ctx, who: Staff, campaign: str | None = None) -> l
     return [callback_out(cb) for cb in pending]
 
 
-@router.delete("/callbacks/{callback_id}", status_code=204, summary="Cancel a pending callback")
+@router.delete(
+    "/callbacks/{callback_id}",
+    status_code=204,
+    summary="Cancel a pending callback",
+    responses=errors(404, 409),
+)
 async def cancel_callback(callback_id: IdPath, ctx: Ctx, who: Staff) -> None:
     async with ctx.db.transaction() as s:
         cb = await callbacks.get(s, callback_id)  # 404 when unknown

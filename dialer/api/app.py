@@ -12,10 +12,13 @@ from __future__ import annotations
 import logging
 
 from fastapi import FastAPI, Request
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from swagger_ui_bundle import swagger_ui_path
 
 from dialer import __version__
@@ -29,7 +32,7 @@ from dialer.api.server import HttpServer
 from dialer.domain.agent import IllegalAgentTransition
 from dialer.engine.engine import Engine
 from dialer.settings import Settings
-from dialer.store.engine import Database
+from dialer.store.engine import Database, sqlstate_of
 from dialer.store.errors import NotFound, StoreUnavailable, UnknownDispositionCode
 
 logger = logging.getLogger(__name__)
@@ -44,9 +47,12 @@ come from `http.tokens_file`). Roles: **admin** (everything), **supervisor** (ev
 trunk configuration), **agent** (only itself: log-in, ready, pause, log-out, dispositions;
 callbacks for its campaign's leads, and why they are (not) dialed and their history).
 
-Errors: 401 missing or unknown token, 403 role not allowed, 404 unknown id or name, 409 the
-current state does not allow it, 422 invalid body or query (the field is named in `loc`),
-503 database unreachable or daemon stopping.
+Errors: 400 a Content-Length that is not a number, 401 missing or unknown token, 403 role not
+allowed, 404 unknown id or name in the path, 409 the current state does not allow it, 413 the
+body is over its size limit, 422 invalid path, query or body (the field is named in `loc`; a
+body naming a row that does not exist is one), 503 database unreachable or daemon stopping.
+No string anywhere may hold a NUL character (Postgres keeps none in text); a JSON body is
+UTF-8, nested at most 32 levels, without NaN or Infinity.
 
 Campaigns, agents and trunks are named in paths by id or by name (digits mean an id).
 """
@@ -110,7 +116,26 @@ def _json(status: int, detail: object) -> JSONResponse:
     return JSONResponse({"detail": detail}, status_code=status)
 
 
+def _allowed_methods(app: FastAPI, path: str) -> list[str]:
+    """Every method some route serves at `path` (HEAD, which Starlette adds to GET, left out
+    as the schema does)."""
+    methods: set[str] = set()
+    for route in app.routes:
+        if isinstance(route, APIRoute) and route.path_regex.match(path):
+            methods |= route.methods or set()
+    return sorted(methods - {"HEAD"})
+
+
 def _add_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        if exc.status_code != 405:
+            return await http_exception_handler(request, exc)
+        # Starlette's Allow names the methods of the first route that matched the path only;
+        # RFC 9110 wants every method the resource supports.
+        allow = ", ".join(_allowed_methods(app, request.url.path))
+        return JSONResponse({"detail": exc.detail}, status_code=405, headers={"Allow": allow})
+
     @app.exception_handler(ApiError)
     async def api_error(_: Request, exc: ApiError) -> JSONResponse:
         return _json(exc.status, exc.detail)
@@ -145,6 +170,17 @@ def _add_error_handlers(app: FastAPI) -> None:
         # Two requests raced past our own checks; the constraint says which.
         constraint = getattr(getattr(exc.orig, "__cause__", None), "constraint_name", None)
         return _json(409, f"conflicts with existing data ({constraint or 'a constraint'})")
+
+    @app.exception_handler(DBAPIError)
+    async def refused(_: Request, exc: DBAPIError) -> JSONResponse:
+        # Postgres refused a statement. Its message may quote the request's values (a number,
+        # a note): the log gets the SQLSTATE alone. A refusal of the data (class 22, a
+        # trigger's RAISE) is the request's problem; anything else is ours.
+        state = sqlstate_of(exc)
+        logger.warning("the database refused a statement (SQLSTATE %s)", state)
+        if state.startswith("22") or state == "P0001":
+            return _json(422, f"the database refused the data (SQLSTATE {state})")
+        return _json(500, f"the database refused the statement (SQLSTATE {state})")
 
 
 async def start_api(

@@ -7,14 +7,15 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
-from pydantic import AwareDatetime, BaseModel
+from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dialer.api.auth import Principal
-from dialer.api.deps import Ctx, Staff
+from dialer.api.deps import COMMON_ERRORS, Ctx, Staff, errors
+from dialer.api.models import Instant
 from dialer.store import audit
 
-router = APIRouter(prefix="/api/v1", tags=["audit"])
+router = APIRouter(prefix="/api/v1", tags=["audit"], responses=errors(*COMMON_ERRORS))
 
 
 async def audited(
@@ -53,7 +54,7 @@ class AuditOut(BaseModel):
 async def list_audit(
     ctx: Ctx,
     who: Staff,
-    since: AwareDatetime | None = None,
+    since: Instant | None = None,
     target: Annotated[str | None, Query(max_length=200)] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> list[AuditOut]:

@@ -61,7 +61,11 @@ class Principal:
         (so an agent named "7", from before names of digits were refused, is not agent 7)."""
         if self.agent is None:
             return False
-        return self.agent == str(agent_id) if self.agent.isdigit() else self.agent == agent_name
+        return (
+            self.agent == str(agent_id)
+            if self.agent.isascii() and self.agent.isdigit()
+            else self.agent == agent_name
+        )
 
 
 def digest(token: str) -> str:

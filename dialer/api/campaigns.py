@@ -17,7 +17,16 @@ from dialer.api import queries
 from dialer.api import stats as stats_mod
 from dialer.api.audit import audited
 from dialer.api.auth import Principal
-from dialer.api.deps import Anyone, Conflict, Ctx, FieldError, Staff, not_stopping
+from dialer.api.deps import (
+    COMMON_ERRORS,
+    Anyone,
+    Conflict,
+    Ctx,
+    FieldError,
+    Staff,
+    errors,
+    not_stopping,
+)
 from dialer.api.lifecycle import Action, next_status
 from dialer.api.models import (
     CampaignCreate,
@@ -39,7 +48,7 @@ from dialer.store.summary import campaign_summary
 
 logger = logging.getLogger(__name__)
 
-router = APIRouter(prefix="/api/v1", tags=["campaigns"])
+router = APIRouter(prefix="/api/v1", tags=["campaigns"], responses=errors(*COMMON_ERRORS))
 
 CampaignPath = Annotated[str, Path(description="the campaign's id, or its name")]
 
@@ -77,7 +86,12 @@ async def list_campaigns(
         return [campaign_out(c) for c in await campaign_repo.list_campaigns(s, status)]
 
 
-@router.post("/campaigns", status_code=201, summary="Create a campaign (status draft)")
+@router.post(
+    "/campaigns",
+    status_code=201,
+    summary="Create a campaign (status draft)",
+    responses=errors(404, 409),
+)
 async def create_campaign(body: CampaignCreate, ctx: Ctx, who: Staff) -> CampaignOut:
     async with ctx.db.transaction() as s:
         try:
@@ -122,13 +136,17 @@ async def _name_taken(s: Any, name: str) -> bool:
     return True
 
 
-@router.get("/campaigns/{campaign}", summary="One campaign")
+@router.get("/campaigns/{campaign}", summary="One campaign", responses=errors(404))
 async def get_campaign(campaign: CampaignPath, ctx: Ctx, who: Staff) -> CampaignOut:
     async with ctx.db.transaction() as s:
         return campaign_out(await queries.campaign_by_ref(s, campaign))
 
 
-@router.patch("/campaigns/{campaign}", summary="Edit a campaign (takes effect at once)")
+@router.patch(
+    "/campaigns/{campaign}",
+    summary="Edit a campaign (takes effect at once)",
+    responses=errors(404, 409),
+)
 async def edit_campaign(
     campaign: CampaignPath, body: CampaignUpdate, ctx: Ctx, who: Staff
 ) -> CampaignOut:
@@ -217,27 +235,41 @@ async def _act(ctx: Ctx, ref: str, action: Action, who: Principal) -> CampaignOu
     return campaign_out(c)
 
 
-@router.post("/campaigns/{campaign}/start", summary="Start dialing (its agents are called)")
+@router.post(
+    "/campaigns/{campaign}/start",
+    summary="Start dialing (its agents are called)",
+    responses=errors(404, 409),
+)
 async def start_campaign(campaign: CampaignPath, ctx: Ctx, who: Staff) -> CampaignOut:
     return await _act(ctx, campaign, Action.START, who)
 
 
-@router.post("/campaigns/{campaign}/pause", summary="No new calls; calls in progress go on")
+@router.post(
+    "/campaigns/{campaign}/pause",
+    summary="No new calls; calls in progress go on",
+    responses=errors(404, 409),
+)
 async def pause_campaign(campaign: CampaignPath, ctx: Ctx, who: Staff) -> CampaignOut:
     return await _act(ctx, campaign, Action.PAUSE, who)
 
 
-@router.post("/campaigns/{campaign}/resume", summary="Dial again after a pause")
+@router.post(
+    "/campaigns/{campaign}/resume", summary="Dial again after a pause", responses=errors(404, 409)
+)
 async def resume_campaign(campaign: CampaignPath, ctx: Ctx, who: Staff) -> CampaignOut:
     return await _act(ctx, campaign, Action.RESUME, who)
 
 
-@router.post("/campaigns/{campaign}/stop", summary="Stop: no new calls, leased leads returned")
+@router.post(
+    "/campaigns/{campaign}/stop",
+    summary="Stop: no new calls, leased leads returned",
+    responses=errors(404, 409),
+)
 async def stop_campaign(campaign: CampaignPath, ctx: Ctx, who: Staff) -> CampaignOut:
     return await _act(ctx, campaign, Action.STOP, who)
 
 
-@router.get("/campaigns/{campaign}/stats", summary="Live statistics")
+@router.get("/campaigns/{campaign}/stats", summary="Live statistics", responses=errors(404))
 async def campaign_stats(
     campaign: CampaignPath,
     ctx: Ctx,
@@ -266,7 +298,11 @@ async def campaign_stats(
     )
 
 
-@router.get("/campaigns/{campaign}/dispositions", summary="The campaign's disposition codes")
+@router.get(
+    "/campaigns/{campaign}/dispositions",
+    summary="The campaign's disposition codes",
+    responses=errors(404),
+)
 async def get_dispositions(campaign: CampaignPath, ctx: Ctx, who: Anyone) -> list[DispositionCode]:
     async with ctx.db.transaction() as s:
         c = await queries.campaign_by_ref(s, campaign)
@@ -277,6 +313,7 @@ async def get_dispositions(campaign: CampaignPath, ctx: Ctx, who: Anyone) -> lis
 @router.put(
     "/campaigns/{campaign}/dispositions",
     summary="Add codes or change labels (codes in use are never removed)",
+    responses=errors(404, 409),
 )
 async def put_dispositions(
     campaign: CampaignPath, body: DispositionCodes, ctx: Ctx, who: Staff
@@ -297,7 +334,11 @@ async def put_dispositions(
     return [DispositionCode(code=code, label=label) for code, label in codes]
 
 
-@router.get("/campaigns/{campaign}/lists", summary="Lead lists with their leads by status")
+@router.get(
+    "/campaigns/{campaign}/lists",
+    summary="Lead lists with their leads by status",
+    responses=errors(404),
+)
 async def get_lists(campaign: CampaignPath, ctx: Ctx, who: Staff) -> list[LeadListOut]:
     async with ctx.db.transaction() as s:
         c = await queries.campaign_by_ref(s, campaign)

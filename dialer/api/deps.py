@@ -14,9 +14,11 @@ from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Path, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel
 
 from dialer.api.auth import EVERYONE, STAFF, Principal, Role
 from dialer.api.context import ApiContext
+from dialer.api.models import MAX_ROW_ID
 
 _bearer = HTTPBearer(auto_error=False, description="a token from http.tokens_file")
 
@@ -101,4 +103,41 @@ def not_stopping(ctx: ApiContext) -> None:
 
 
 # A row id in a path, as Postgres keeps it (bigint): larger is 422, never sent to the database.
-IdPath = Annotated[int, Path(ge=1, le=2**63 - 1)]
+IdPath = Annotated[int, Path(ge=1, le=MAX_ROW_ID)]
+
+
+# -- the error answers, as the OpenAPI schema documents them -------------------------------
+
+
+class ErrorOut(BaseModel):
+    detail: str
+
+
+class FieldProblemOut(BaseModel):
+    loc: list[str | int]
+    msg: str
+    type: str
+
+
+class FieldErrorsOut(BaseModel):
+    detail: list[FieldProblemOut]
+
+
+_ERRORS: dict[int, tuple[str, type[BaseModel]]] = {
+    400: ("a malformed request (a Content-Length that is not a number)", ErrorOut),
+    401: ("missing or unknown bearer token", ErrorOut),
+    403: ("the token's role may not do this", ErrorOut),
+    404: ("no such id or name", ErrorOut),
+    409: ("the current state does not allow it, or it conflicts with existing data", ErrorOut),
+    413: ("the request's body is over the size limit", ErrorOut),
+    422: ("a malformed path, query or body: each problem names its field in `loc`", FieldErrorsOut),
+    503: ("the database is unreachable, or the daemon is stopping", ErrorOut),
+}
+# What any /api/v1 request may get: the request guard's answers (dialer.api.guard) and the
+# routes' common failures.
+COMMON_ERRORS = (400, 401, 403, 413, 422, 503)
+
+
+def errors(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """`responses=` for a route or router: the error answers `codes` stand for."""
+    return {code: {"description": _ERRORS[code][0], "model": _ERRORS[code][1]} for code in codes}

@@ -7,6 +7,9 @@
 - The body's size has a limit (413 naming it): `http.max_body_bytes` for every route, and
   `http.max_upload_bytes` for lead imports. A declared Content-Length over it is refused at
   once; a body sent without one is counted as it arrives and cut off there.
+- A JSON body (every route's but the lead import's, which reads its file as it arrives) is
+  read whole, within that limit, and checked by `dialer.api.bodycheck` (UTF-8, depth, numbers,
+  NUL): a problem is a 422 naming it, before FastAPI parses the body.
 
 Roles are still the routes' business (dialer.api.deps); this only keeps strangers and floods
 out. Pure ASGI, no framework: it wraps the app.
@@ -20,6 +23,7 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 from dialer.api.auth import TokenTable
+from dialer.api.bodycheck import json_body_problem
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -52,11 +56,10 @@ async def _reply(send: Send, status: int, detail: str, headers: list[tuple[bytes
     await send({"type": "http.response.body", "body": body})
 
 
-async def _reply_field(send: Send, where: str, message: str) -> None:
+async def _reply_field(send: Send, where: str | list[str | int], message: str) -> None:
     """422 in FastAPI's own shape (a list of errors, each with its location)."""
-    body = json.dumps(
-        {"detail": [{"loc": [where], "msg": message, "type": "value_error"}]}
-    ).encode()
+    loc = [where] if isinstance(where, str) else where
+    body = json.dumps({"detail": [{"loc": loc, "msg": message, "type": "value_error"}]}).encode()
     await send(
         {
             "type": "http.response.start",
@@ -127,8 +130,23 @@ class RequestGuard:
                 started = True
             await send(message)
 
+        method = scope.get("method", "")
+        upload = method == "POST" and _UPLOAD.match(path) is not None
+        ctype = headers.get(b"content-type", b"application/json").lower()
+        inner: Receive = counted
+        if not upload and method in ("POST", "PUT", "PATCH") and b"json" in ctype:
+            try:
+                body, more = await _whole_body(counted)
+            except BodyTooLarge as exc:
+                await _reply(send, 413, str(exc), [])
+                return
+            refused = json_body_problem(body) if body else None
+            if refused is not None:
+                await _reply_field(send, *refused)
+                return
+            inner = _replay(body, more, receive)
         try:
-            await self.app(scope, counted, tracked)
+            await self.app(scope, inner, tracked)
         except BodyTooLarge as exc:
             if started:
                 raise
@@ -141,3 +159,27 @@ class RequestGuard:
         if self.tokens.lookup(token.strip()) is None:
             return "unknown bearer token"
         return None
+
+
+async def _whole_body(receive: Receive) -> tuple[bytes, list[Message]]:
+    """The request's body, and any message that came instead of its end (a disconnect)."""
+    parts: list[bytes] = []
+    while True:
+        message = await receive()
+        if message.get("type") != "http.request":
+            return b"".join(parts), [message]
+        parts.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            return b"".join(parts), []
+
+
+def _replay(body: bytes, more: list[Message], receive: Receive) -> Receive:
+    """A `receive` that gives the body already read as one message, then what was after it."""
+    pending: list[Message] = [{"type": "http.request", "body": body, "more_body": False}, *more]
+
+    async def replay() -> Message:
+        if pending:
+            return pending.pop(0)
+        return await receive()
+
+    return replay

@@ -19,19 +19,33 @@ from __future__ import annotations
 import json
 import logging
 import time
+import zoneinfo
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import StreamingResponse
-from pydantic import AwareDatetime
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.types import Receive, Scope, Send
 
 from dialer.api import queries
 from dialer.api.audit import audited
 from dialer.api.auth import Principal, Role
-from dialer.api.deps import Admin, Anyone, Conflict, Ctx, FieldError, Forbidden, IdPath, Staff
+from dialer.api.deps import (
+    COMMON_ERRORS,
+    Admin,
+    Anyone,
+    Conflict,
+    Ctx,
+    FieldError,
+    Forbidden,
+    IdPath,
+    Staff,
+    errors,
+)
+from dialer.api.guard import BodyTooLarge
 from dialer.api.models import (
     AttemptHistoryOut,
     BlockerOut,
@@ -40,31 +54,36 @@ from dialer.api.models import (
     EraseBody,
     ErasureOut,
     ImportReportOut,
+    Instant,
     LeadCallbackOut,
     LeadHistoryOut,
     LeadWhyOut,
 )
-from dialer.imports.normalise import Check, Options, known_zone
+from dialer.imports.normalise import SUPPORTED_REGIONS, Check, Options, known_zone
 from dialer.imports.reader import ImportFormatError
 from dialer.imports.service import (
     DEFAULT_LIST,
     FileFormat,
     ImportReport,
     Progress,
-    read_upload,
+    Upload,
     run_import,
 )
 from dialer.rules.verdict import CallbackFact
 from dialer.store import callbacks as callback_repo
 from dialer.store import erasure, explain
+from dialer.store.engine import sqlstate_of
 from dialer.store.errors import StoreError
 from dialer.store.records import mask_phone
 
 logger = logging.getLogger(__name__)
 
-router = APIRouter(prefix="/api/v1", tags=["leads"])
+router = APIRouter(prefix="/api/v1", tags=["leads"], responses=errors(*COMMON_ERRORS))
 
 NDJSON = "application/x-ndjson"
+# What `region` and `time_zone` accept, stated in the schema.
+_REGIONS = sorted(SUPPORTED_REGIONS | {r.lower() for r in SUPPORTED_REGIONS})
+_ZONES = sorted(z for z in zoneinfo.available_timezones() if known_zone(z))
 _DELIMITERS = {",": ",", ";": ";", "tab": "\t", "\t": "\t", "|": "|"}
 
 
@@ -92,6 +111,17 @@ def report_body(report: ImportReport) -> dict[str, Any]:
 
 
 _BODY_DOC: dict[str, Any] = {
+    "responses": {
+        "200": {
+            "content": {
+                NDJSON: {
+                    "schema": {"type": "string"},
+                    "description": "with Accept: application/x-ndjson, progress lines then "
+                    "the report (or an error)",
+                }
+            }
+        }
+    },
     "requestBody": {
         "required": True,
         "description": "the lead file: CSV (header row with a phone column) or JSON array",
@@ -99,7 +129,7 @@ _BODY_DOC: dict[str, Any] = {
             "text/csv": {"schema": {"type": "string"}},
             "application/json": {"schema": {"type": "array", "items": {"type": "object"}}},
         },
-    }
+    },
 }
 
 
@@ -108,6 +138,7 @@ _BODY_DOC: dict[str, Any] = {
     summary="Import leads from a CSV or JSON file into one of the campaign's lists",
     openapi_extra=_BODY_DOC,
     response_model=ImportReportOut,
+    responses=errors(404, 409),
 )
 async def import_leads(
     request: Request,
@@ -122,10 +153,15 @@ async def import_leads(
         Query(
             pattern=r"^[A-Za-z]{2}$",
             description="default country (ISO 3166) of numbers written without +",
+            json_schema_extra={"enum": _REGIONS},
         ),
     ] = None,
     time_zone: Annotated[
-        str, Query(description="zone of leads whose number does not tell (IANA name)")
+        str,
+        Query(
+            description="zone of leads whose number does not tell (IANA name)",
+            json_schema_extra={"enum": _ZONES},
+        ),
     ] = "UTC",
     check: Annotated[Check, Query(description="how strictly numbers are checked")] = Check.VALID,
     file_format: Annotated[
@@ -151,61 +187,87 @@ async def import_leads(
         else FileFormat.CSV
     )
     # The size limit (http.max_upload_bytes) is the request guard's (dialer.api.guard): it
-    # refuses a declared length over it, and cuts a chunked upload off there.
-    chunks: list[bytes] = []
-    async for part in request.stream():
-        chunks.append(part)
-    data = b"".join(chunks)
-    del chunks
-    if not data.strip():
-        raise FieldError(("body",), "the file is empty")
-    try:
-        read = await read_upload(
-            data,
-            fmt,
-            delimiter=_DELIMITERS[delimiter] if delimiter else None,
-            phone_column=phone_column,
-        )
-    except ImportFormatError as exc:
-        raise FieldError(("body",), str(exc)) from None
-    del data
-    logger.info(
-        "import into campaign %s by %s: %d rows",
-        c.name,
-        who.name,
-        len(read.rows),
-        extra={"campaign": c.name},
+    # refuses a declared length over it, and cuts a chunked upload off there. The body is
+    # parsed as it arrives and never held whole (dialer.imports.service).
+    upload = Upload(
+        request.stream(),
+        fmt,
+        delimiter=_DELIMITERS[delimiter] if delimiter else None,
+        phone_column=phone_column,
+        size=_declared_length(request),
     )
-    steps = run_import(ctx.db, c.id, read, options=options, list_name=list_name, started=started)
+    try:
+        await upload.start()
+    except ImportFormatError as exc:
+        if upload.bytes_read == 0:
+            raise FieldError(("body",), "the file is empty") from None
+        raise FieldError(("body",), str(exc)) from None
+    logger.info(
+        "import into campaign %s by %s started", c.name, who.name, extra={"campaign": c.name}
+    )
+    steps = run_import(ctx.db, c.id, upload, options=options, list_name=list_name, started=started)
     if NDJSON in request.headers.get("accept", ""):
-        return StreamingResponse(_stream(steps), media_type=NDJSON)
-    async for step in steps:
-        if isinstance(step, ImportReport):
-            return report_body(step)
+        return _StreamWhileReading(_stream(steps), media_type=NDJSON)
+    try:
+        async for step in steps:
+            if isinstance(step, ImportReport):
+                return report_body(step)
+    except ImportFormatError as exc:
+        raise FieldError(("body",), f"nothing was stored: {exc}") from None
     raise RuntimeError("the import ended without a report")  # pragma: no cover
 
 
+def _declared_length(request: Request) -> int:
+    try:
+        return max(0, int(request.headers.get("content-length", "0")))
+    except ValueError:
+        return 0
+
+
+class _StreamWhileReading(StreamingResponse):
+    """Streams the answer while the import still reads the request's body. Starlette's
+    StreamingResponse also waits on `receive` for a disconnect (under ASGI spec 2.3, which
+    uvicorn declares) and would take the body's chunks from the import."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self.stream_response(send)
+
+
 async def _stream(steps: AsyncIterator[Progress | ImportReport]) -> AsyncIterator[bytes]:
+    """One line per 1% of progress at most: the client reads the answer only after it has
+    sent the whole body, so what is written meanwhile waits in the socket's buffers."""
+    shown = -1
     try:
         async for step in steps:
             if isinstance(step, Progress):
+                if 0 <= shown < step.done < step.total and step.done - shown < step.total / 100:
+                    continue
+                shown = step.done
                 line: dict[str, Any] = {
                     "phase": step.phase,
                     "done": step.done,
                     "total": step.total,
+                    "bytes": step.bytes_read,
+                    "bytes_total": step.bytes_total,
                 }
             else:
                 line = {"report": report_body(step)}
             yield (json.dumps(line) + "\n").encode()
-    except StoreError as exc:
+    except (StoreError, ImportFormatError, BodyTooLarge) as exc:
         logger.warning("import failed: %s", exc)
         yield (json.dumps({"error": f"nothing was stored: {exc}"}) + "\n").encode()
+    except DBAPIError as exc:
+        # Postgres's message may quote the file's values: the log gets the SQLSTATE alone.
+        state = sqlstate_of(exc)
+        logger.warning("import failed: the database refused it (SQLSTATE %s)", state)
+        line = {"error": f"nothing was stored: the database refused it (SQLSTATE {state})"}
+        yield (json.dumps(line) + "\n").encode()
 
 
 # -- why a lead is (not) dialed ----------------------------------------------------
 
 At = Annotated[
-    AwareDatetime | None,
+    Instant | None,
     Query(description="evaluate at this instant (with its UTC offset) instead of now"),
 ]
 
@@ -234,6 +296,7 @@ def _callback_brief(cb: CallbackFact | None) -> LeadCallbackOut | None:
 @router.get(
     "/leads/{lead_id}/why",
     summary="Is the lead dialable now, and if not every reason and until when",
+    responses=errors(404),
 )
 async def lead_why(lead_id: IdPath, ctx: Ctx, who: Anyone, at: At = None) -> LeadWhyOut:
     when = at.astimezone(UTC) if at is not None else datetime.now(UTC)
@@ -270,7 +333,7 @@ async def lead_why(lead_id: IdPath, ctx: Ctx, who: Anyone, at: At = None) -> Lea
     "/leads/{lead_id}/erase",
     summary="Erase a person's data on request (admin): number, fields and notes go",
     response_model=ErasureOut,
-    responses={409: {"description": "the lead is being dialed now"}},
+    responses=errors(404, 409),
 )
 async def erase_lead(lead_id: IdPath, body: EraseBody, ctx: Ctx, who: Admin) -> ErasureOut:
     """The call records stay, anonymised (the statistics count them); with `dnc` the number
@@ -292,7 +355,11 @@ async def erase_lead(lead_id: IdPath, body: EraseBody, ctx: Ctx, who: Admin) -> 
     )
 
 
-@router.get("/leads/{lead_id}/history", summary="Every attempt of the lead, and its callback")
+@router.get(
+    "/leads/{lead_id}/history",
+    summary="Every attempt of the lead, and its callback",
+    responses=errors(404),
+)
 async def lead_history(lead_id: IdPath, ctx: Ctx, who: Anyone) -> LeadHistoryOut:
     async with ctx.db.transaction() as s:
         await _readable_lead(s, lead_id, who)
@@ -339,6 +406,7 @@ async def lead_history(lead_id: IdPath, ctx: Ctx, who: Anyone) -> LeadHistoryOut
 @router.get(
     "/campaigns/{campaign}/reasons",
     summary="The campaign's leads counted by the reason they are not dialed",
+    responses=errors(404),
 )
 async def campaign_reasons(
     campaign: Annotated[str, Path(description="the campaign's id, or its name")],

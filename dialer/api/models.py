@@ -6,13 +6,27 @@ no-op.
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    field_validator,
+)
 
 from dialer.domain.causes import check_overrides
 from dialer.domain.pbx_values import (
+    CALLER_ID_PATTERN,
+    DIAL_PREFIX_PATTERN,
+    NAME_PATTERN,
+    SOUND_NAME_PATTERN,
     check_callback_number,
     check_caller_id,
     check_dial_prefix,
@@ -23,29 +37,94 @@ from dialer.pacing.limits import MAX_LINES_PER_AGENT
 from dialer.rules.policy import MIN_RING_TIMEOUT_S
 from dialer.store.records import CampaignStatus, PacingMode
 
-Ref = Annotated[int | str, Field(description="a numeric id or a name")]
+Ref = Annotated[
+    Annotated[int, Field(ge=1, le=2**53)] | str, Field(description="a numeric id or a name")
+]
+
+
+# A row id: a number past the bound is refused with 422, never sent to Postgres (bigint). The
+# bound is the largest integer a JSON number (a double) holds exactly with its neighbours
+# (2**53), so a client reading the schema's maximum as a double does not go past it.
+MAX_ROW_ID = 2**53
+DbId = Annotated[int, Field(ge=1, le=MAX_ROW_ID)]
+
+ASSIGNABLE_PHONE = "assignable-phone"
+"""The schema's format of a call-back number: `+` and digits (spaces, dots, dashes and brackets
+allowed) that `phonenumbers` knows to be a valid number (right length, assigned range)."""
+
+# RFC 3339's date-time with its offset, as the schema's `format: date-time` says: pydantic
+# alone would also take a number of seconds since 1970, or a date alone.
+_RFC3339 = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?"
+    r"([Zz]|[+-][0-9]{2}:[0-9]{2})"
+)
+
+
+def _rfc3339(value: object) -> object:
+    if isinstance(value, str) and _RFC3339.fullmatch(value) is None:
+        raise ValueError("expected a date-time with its offset, e.g. 2026-12-07T10:00:00+01:00")
+    if not isinstance(value, str | datetime):
+        raise ValueError("expected a date-time with its offset, e.g. 2026-12-07T10:00:00+01:00")
+    return value
+
+
+Instant = Annotated[AwareDatetime, BeforeValidator(_rfc3339)]
 
 
 def _not_all_digits(value: str) -> str:
     # Paths and agent tokens read digits as an id: a name of digits would be another's id.
-    if value.isdigit():
+    if value.isascii() and value.isdigit():
         raise ValueError("a name must not be all digits (digits name an id)")
     return value
 
 
+# Every rule a field's validators enforce is stated in its schema pattern, so a client (or a
+# fuzzer) reads from the schema exactly what is accepted. Spaces are ASCII's, spelt out: what
+# `\s` means differs between regex engines.
+_EDGE = r"[^ \t\n\r\x0b\x0c]"  # not a space
+_EDGE_LETTER = r"[^ \t\n\r\x0b\x0c0-9]"  # neither a space nor a digit
+_NAME_RULE = (  # no space at either end, and not all digits
+    rf"^({_EDGE_LETTER}|{_EDGE_LETTER}.*{_EDGE}|{_EDGE}.*{_EDGE_LETTER}|{_EDGE}.*[^0-9].*{_EDGE})$"
+)
+
+
+def _optional(pattern: str) -> str:
+    """`pattern` (anchored) or the empty string."""
+    return f"^({pattern.removeprefix('^').removesuffix('$')})?$"
+
+
+def _exact(check: Callable[[str], str]) -> Callable[[str], str]:
+    """`check` (which drops surrounding spaces) taking the value only as it is: the schema's
+    pattern states no spaces, so the API accepts none."""
+
+    def exact(value: str) -> str:
+        checked = check(value)
+        if checked != value:
+            raise ValueError("must not start or end with spaces")
+        return checked
+
+    return exact
+
+
 Name = Annotated[
     str,
-    Field(min_length=1, max_length=100, pattern=r"^\S(.*\S)?$"),
+    Field(
+        min_length=1,
+        max_length=100,
+        pattern=rf"^{_EDGE}(.*{_EDGE})?$",
+        json_schema_extra={"pattern": _NAME_RULE},
+    ),
     AfterValidator(_not_all_digits),
 ]
 CallerId = Annotated[
     str,
     Field(
         max_length=21,
+        json_schema_extra={"pattern": _optional(CALLER_ID_PATTERN)},
         examples=["+15550000000"],
         description="+ and 2 to 20 digits; '' for none (a campaign then shows its trunk's)",
     ),
-    AfterValidator(check_caller_id),
+    AfterValidator(_exact(check_caller_id)),
 ]
 CallbackNumber = Annotated[
     str,
@@ -54,6 +133,7 @@ CallbackNumber = Annotated[
         examples=["+442079460123"],
         description="the number an abandoned callee is asked to call back, E.164 (a valid "
         "number); '' for none: the caller ID is said instead",
+        json_schema_extra={"format": ASSIGNABLE_PHONE},
     ),
     AfterValidator(check_callback_number),
 ]
@@ -61,27 +141,30 @@ NamePrompt = Annotated[
     str,
     Field(
         max_length=200,
+        json_schema_extra={"pattern": _optional(SOUND_NAME_PATTERN)},
         examples=["dialer/campaign-7"],
         description="the campaign's name as a PBX sound (under its sounds directory, no "
         "extension), said in the abandon message; '' for none",
     ),
-    AfterValidator(check_sound_name),
+    AfterValidator(_exact(check_sound_name)),
 ]
 MachineMessage = Annotated[
     str,
     Field(
         max_length=200,
+        json_schema_extra={"pattern": _optional(SOUND_NAME_PATTERN)},
         examples=["dialer/machine-message"],
         description="with amd_enabled: the PBX sound left on an answering machine after its "
         "beep (under its sounds directory, no extension); '' : machines are hung up on",
     ),
-    AfterValidator(lambda v: check_sound_name(v, "machine_message")),
+    AfterValidator(_exact(lambda v: check_sound_name(v, "machine_message"))),
 ]
 Endpoint = Annotated[
     str,
     Field(
         min_length=1,
         max_length=64,
+        json_schema_extra={"pattern": NAME_PATTERN},
         examples=["agent1"],
         description="the PBX's name for it (a PJSIP endpoint, a FreeSWITCH directory user or "
         "gateway): letters, digits, _ . -; never a dial string (no @ / , or spaces)",
@@ -90,7 +173,11 @@ Endpoint = Annotated[
 ]
 DialPrefix = Annotated[
     str,
-    Field(max_length=20, description="digits, * and # dialled before each number"),
+    Field(
+        max_length=20,
+        json_schema_extra={"pattern": DIAL_PREFIX_PATTERN},
+        description="digits, * and # dialled before each number",
+    ),
     AfterValidator(check_dial_prefix),
 ]
 AmdEnabled = Annotated[
@@ -120,10 +207,6 @@ CauseResults = Annotated[
     ),
     AfterValidator(check_overrides),
 ]
-
-
-# A row id as Postgres keeps it (bigint): a larger number is refused with 422, not sent on.
-DbId = Annotated[int, Field(ge=1, le=2**63 - 1)]
 
 
 class Request(BaseModel):
@@ -350,7 +433,7 @@ class DispositionOut(BaseModel):
 
 class CallbackCreate(Request):
     lead_id: DbId
-    at: AwareDatetime = Field(description="when to call, with its UTC offset")
+    at: Instant = Field(description="when to call, with its UTC offset")
     agent: Ref | None = Field(default=None, description="the agent to give it to; none: anyone")
     note: Annotated[str, Field(max_length=4000)] = ""
 
@@ -384,12 +467,14 @@ class ImportReportOut(BaseModel):
     rows: int
     blank_lines: int
     inserted: int
-    rejected_count: int
+    rejected_count: int = Field(description="every rejected row")
     counts: dict[str, int]
     zone_sources: dict[str, int]
     skipped_concurrent: int
     seconds: float
-    rejected: list[RejectedRow]
+    rejected: list[RejectedRow] = Field(
+        description="the first rejected rows by line (at most 1,000); `rejected_count` counts all"
+    )
 
 
 class LeadListOut(BaseModel):

@@ -17,21 +17,33 @@ from dialer.store.errors import NotFound
 from dialer.store.records import Agent, Campaign, LeadStatus, Trunk
 from dialer.store.tables import agents, call_attempts, campaigns, lead_lists, leads, trunks
 
+MAX_ID = 2**63 - 1  # Postgres's bigint
+
 
 def is_id(ref: int | str) -> bool:
-    return isinstance(ref, int) or ref.isdigit()
+    """Digits (ASCII only: ``int("³")`` fails) name an id; anything else a name."""
+    return isinstance(ref, int) or (ref.isascii() and ref.isdigit())
+
+
+def as_id(ref: int | str, what: str) -> int:
+    """The id `ref` names; `NotFound` outside bigint's ids (no row has it; never sent to
+    Postgres)."""
+    value = int(ref)
+    if not 1 <= value <= MAX_ID:
+        raise NotFound(f"no {what} with id {value}")
+    return value
 
 
 async def campaign_by_ref(session: AsyncSession, ref: int | str) -> Campaign:
     """By id (digits) or by name; `NotFound` otherwise."""
     if is_id(ref):
-        return await campaign_repo.get_campaign(session, int(ref))
+        return await campaign_repo.get_campaign(session, as_id(ref, "campaign"))
     return await campaign_repo.get_campaign_by_name(session, str(ref))
 
 
 async def trunk_by_ref(session: AsyncSession, ref: int | str) -> Trunk:
     if is_id(ref):
-        return await campaign_repo.get_trunk(session, int(ref))
+        return await campaign_repo.get_trunk(session, as_id(ref, "trunk"))
     found = (
         await session.execute(select(trunks.c.id).where(trunks.c.name == str(ref)))
     ).scalar_one_or_none()
@@ -42,7 +54,7 @@ async def trunk_by_ref(session: AsyncSession, ref: int | str) -> Trunk:
 
 async def agent_by_ref(session: AsyncSession, ref: int | str) -> Agent:
     if is_id(ref):
-        return await agent_repo.get_agent(session, int(ref))
+        return await agent_repo.get_agent(session, as_id(ref, "agent"))
     found = (
         await session.execute(select(agents.c.id).where(agents.c.name == str(ref)))
     ).scalar_one_or_none()

@@ -12,7 +12,7 @@ from dialer import __version__
 from dialer.api import queries
 from dialer.api.audit import audited
 from dialer.api.context import ApiContext
-from dialer.api.deps import Admin, Conflict, Ctx, Staff
+from dialer.api.deps import COMMON_ERRORS, Admin, Conflict, Ctx, Staff, errors
 from dialer.api.models import PbxOut, StatusOut, TrunkCreate, TrunkOut, TrunkUpdate
 from dialer.domain.abandon import no_caller_id_reason
 from dialer.store import campaigns as campaign_repo
@@ -20,7 +20,7 @@ from dialer.store.records import CampaignStatus, Trunk
 
 logger = logging.getLogger(__name__)
 
-router = APIRouter(prefix="/api/v1", tags=["system"])
+router = APIRouter(prefix="/api/v1", tags=["system"], responses=errors(*COMMON_ERRORS))
 health_router = APIRouter(tags=["system"])
 
 
@@ -66,7 +66,7 @@ def _trunk_dump(t: Trunk) -> dict[str, Any]:
     }
 
 
-@router.post("/trunks", status_code=201, summary="Add a trunk (admin)")
+@router.post("/trunks", status_code=201, summary="Add a trunk (admin)", responses=errors(409))
 async def create_trunk(body: TrunkCreate, ctx: Ctx, who: Admin) -> TrunkOut:
     async with ctx.db.transaction() as s:
         if any(t.name == body.name for t in await campaign_repo.list_trunks(s)):
@@ -85,7 +85,11 @@ async def create_trunk(body: TrunkCreate, ctx: Ctx, who: Admin) -> TrunkOut:
     return trunk_out(ctx, t)
 
 
-@router.patch("/trunks/{trunk}", summary="Change a trunk's limits (admin; at once)")
+@router.patch(
+    "/trunks/{trunk}",
+    summary="Change a trunk's limits (admin; at once)",
+    responses=errors(404, 409),
+)
 async def edit_trunk(
     trunk: Annotated[str, Path(description="the trunk's id, or its name")],
     body: TrunkUpdate,

@@ -60,6 +60,19 @@ def unavailable_from(exc: BaseException, target: str) -> StoreUnavailable | None
     return None
 
 
+def sqlstate_of(exc: BaseException) -> str:
+    """The SQLSTATE Postgres answered with (asyncpg's error under SQLAlchemy's), or "?"."""
+    for err in (
+        exc,
+        getattr(exc, "orig", None),
+        getattr(getattr(exc, "orig", None), "__cause__", None),
+    ):
+        state = getattr(err, "sqlstate", None)
+        if isinstance(state, str):
+            return state
+    return "?"
+
+
 class Database:
     """An async engine on asyncpg plus its session factory."""
 

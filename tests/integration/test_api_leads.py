@@ -221,7 +221,10 @@ def test_ndjson_progress_stream(http: httpx.Client, campaign: str) -> None:
     assert (done[0], done[-1]) == (0, 12_000)
     assert done == sorted(set(done))
     assert len(done) >= 4  # progress during the import, not only at its ends
-    assert {(p["phase"], p["total"]) for p in progress} == {("importing", 12_000)}
+    assert {p["phase"] for p in progress} == {"importing"}
+    # The total is estimated from the bytes read until the body has all been read.
+    assert progress[-1]["total"] == 12_000
+    assert all(p["done"] <= p["total"] <= 13_000 for p in progress), progress
     assert items[-1]["report"]["inserted"] == 12_000
 
 

@@ -11,7 +11,10 @@ import pytest
 
 from dialer.imports.reader import (
     BadRow,
+    CsvFeed,
     ImportFormatError,
+    JsonFeed,
+    Limits,
     RawRow,
     column_key,
     decode,
@@ -161,3 +164,125 @@ def test_helpers() -> None:
     assert sniff_delimiter("phone") == ","
     assert decode(codecs.BOM_UTF8 + "é".encode()) == "é"
     assert decode("é".encode("cp1252")) == "é"
+
+
+# -- read as it arrives, within limits --------------------------------------------------------
+
+
+def fed(feed: CsvFeed | JsonFeed, data: bytes, size: int) -> list[RawRow | BadRow]:
+    """Every row of `data` given to `feed` in pieces of `size` bytes."""
+    out: list[RawRow | BadRow] = []
+    for at in range(0, len(data), size):
+        out += feed.feed(data[at : at + size])
+    return out + feed.close()
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "crm_export_us.csv",
+        "excel_fr_semicolon_bom.csv",
+        "cp1252_tabs.txt",
+        "excel_utf16.txt",
+        "numbers_only.txt",
+        "unquoted_comma.csv",
+    ],
+)
+@pytest.mark.parametrize("size", [1, 2, 3, 7, 64])
+def test_csv_in_pieces_reads_as_the_whole_file(name: str, size: int) -> None:
+    data = (DATA / name).read_bytes()
+    whole = read_csv(data)
+    feed = CsvFeed()
+    assert fed(feed, data, size) == whole.rows
+    assert (feed.blank_lines, feed.delimiter, feed.columns) == (
+        whole.blank_lines,
+        whole.delimiter,
+        whole.columns,
+    )
+
+
+@pytest.mark.parametrize("size", [1, 5, 64])
+def test_json_in_pieces_reads_as_the_whole_file(size: int) -> None:
+    data = (DATA / "leads.json").read_bytes()
+    assert fed(JsonFeed(), data, size) == read_json(data).rows
+    wrapped = b'{"leads": [{"phone": 12345678901}, {"phone": "+14155550101"}]}'
+    rows = fed(JsonFeed(), wrapped, size)
+    assert [(r.line, r.phone) for r in rows if isinstance(r, RawRow)] == [
+        (1, "12345678901"),  # a number cut between two pieces is read whole
+        (2, "+14155550101"),
+    ]
+
+
+def test_the_header_is_known_from_the_first_piece() -> None:
+    feed = CsvFeed()
+    assert feed.feed(b"name;Phone;city\r\nA;+14155550101;X\r") == []
+    assert feed.header_read and feed.delimiter == ";" and feed.phone_column == "Phone"
+    rows = feed.feed(b"\nB;+14155550102;Y\r\n")  # the CR LF cut in two is one line end
+    assert [(r.line, r.phone) for r in rows if isinstance(r, RawRow)] == [
+        (2, "+14155550101"),
+        (3, "+14155550102"),
+    ]
+
+
+SMALL = Limits(max_columns=5, max_field_chars=20, max_record_chars=200, max_name_chars=10)
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (
+            b"phone," + b",".join(b"c%d" % i for i in range(10)) + b"\n",
+            "the header has 11 columns: at most 5",
+        ),
+        (b"phone," + b"x" * 300 + b"\n+14155550101,1\n", "line 1: a record longer than 200"),
+        (b'phone,name\n+14155550101,"never closed\n' + b"x,y\n" * 100, "line 2: a record"),
+        (b"phone,averyveryverylongname\n", "column 2's name has 21 characters: at most 10"),
+        (b"phone,na\x00me\n", "the header contains a NUL character"),
+        ("phone,name\n+1,Hélène\n".encode() + b"+2,caf\xe9\n", "line 3: byte 0xe9 is not UTF-8"),
+    ],
+)
+def test_files_past_the_limits_cannot_be_read(data: bytes, message: str) -> None:
+    with pytest.raises(ImportFormatError, match=message):
+        fed(CsvFeed(limits=SMALL), data, 16)
+
+
+def test_rows_past_the_limits_are_rejected_alone() -> None:
+    data = b"phone,note\n+14155550101,ok\n+14155550102," + b"n" * 30 + b"\n+14155550103,a\x00b\n"
+    rows = fed(CsvFeed(limits=SMALL), data, 16)
+    assert [(type(r).__name__, r.line) for r in rows] == [
+        ("RawRow", 2),
+        ("BadRow", 3),
+        ("BadRow", 4),
+    ]
+    assert (
+        isinstance(rows[1], BadRow)
+        and rows[1].reason == "field 'note' has 30 characters: at most 20"
+    )
+    assert isinstance(rows[2], BadRow) and rows[2].reason == "field 'note' contains a NUL character"
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (b'[{"phone": "caf\xe9"}]', "line 1: byte 0xe9 is not UTF-8"),
+        (b"[" + b"[" * 5000 + b"]" * 5000 + b"]", "element 1: nested too deeply"),
+        (b'[{"phone": "+1", "x": NaN}]', "NaN is not a number JSON allows"),
+        (b'[{"phone": "+1"}, {"phone": ', "element 2"),
+        (b'[{"phone": "+1"}] [', "more data after the array"),
+        (b'{"other": 1, "leads": []}', "expected a JSON array"),
+        (b"", "the file is empty"),
+    ],
+)
+def test_json_files_that_cannot_be_read(data: bytes, message: str) -> None:
+    with pytest.raises(ImportFormatError, match=message):
+        fed(JsonFeed(limits=Limits(max_record_chars=20_000)), data, 7)
+
+
+def test_json_rows_with_a_nul_or_a_long_field_are_rejected_alone() -> None:
+    data = b'[{"phone": "+1\\u0000"}, {"phone": "+14155550101", "note": "' + b"n" * 30 + b'"}, 7]'
+    rows = fed(JsonFeed(limits=SMALL), data, 5)
+    assert [(type(r).__name__, r.line) for r in rows] == [
+        ("BadRow", 1),
+        ("BadRow", 2),
+        ("RawRow", 3),
+    ]

@@ -78,3 +78,10 @@ def test_sql_errors_do_not_echo_bound_values() -> None:
     assert "Marie Curie" not in text and "33612345678" not in text
     assert "duplicate key" in text and "[parameters hidden]" in text
     assert "INSERT INTO leads" in text  # the statement itself stays: it helps and holds no data
+
+
+def test_numbers_in_a_url_query_are_masked_with_their_encoded_plus() -> None:
+    line = '"GET /api/v1/campaigns/x/leads?phone_column=%2B15558675309&n=15558675309 HTTP/1.1" 422'
+    out = mask_text(line)
+    assert "5558675309" not in out, out
+    assert "phone_column=+15*******09" in out and "n=1********09" in out

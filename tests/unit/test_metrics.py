@@ -5,6 +5,8 @@ exposition (names, bounded labels)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import time
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -384,3 +386,18 @@ def test_each_instance_has_its_own_registry() -> None:
     lifecycle(a, "busy", 0.0)
     assert value(a, "dialer_call_attempts_total", campaign="spring", result="busy") == 1
     assert value(b, "dialer_call_attempts_total", campaign="spring", result="busy") is None
+
+
+async def test_the_event_loop_lag_is_measured_inside_the_loop() -> None:
+    metrics = Metrics()
+    probe = asyncio.create_task(metrics._lag_loop())
+    await asyncio.sleep(0.05)
+    time.sleep(0.12)  # noqa: ASYNC251 (a step that holds the loop: the probe fires late)
+    await asyncio.sleep(0.05)
+    probe.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await probe
+    value = metrics.registry.get_sample_value
+    count = value("dialer_event_loop_lag_seconds_count") or 0
+    late = count - (value("dialer_event_loop_lag_seconds_bucket", {"le": "0.1"}) or 0)
+    assert count >= 2 and late >= 1, (count, late)

@@ -1,7 +1,17 @@
 """AMI actions the dialer sends, as plain header dicts. Pure: no sockets here.
 
 The dialplan contexts named here are defined in deploy/asterisk/extensions.conf; the variables
-are the contract between the daemon and that dialplan (see deploy/asterisk/README.md).
+are the contract between the daemon and that dialplan (see deploy/asterisk/README.md). The
+port's typed call (`dialer.pbx.CustomerCall`) becomes them in `customer_variables`:
+
+| CustomerCall            | channel variable                    |
+|-------------------------|-------------------------------------|
+| channel_id              | DIALER_ATTEMPT (also `channelvars`) |
+| lead_id, campaign_id    | DIALER_LEAD, DIALER_CAMPAIGN        |
+| hold_s                  | DIALER_HOLD (seconds, one decimal)  |
+| amd                     | DIALER_AMD=1, DIALER_MACHINE_MESSAGE |
+| message.callback_number | DIALER_CALLBACK (E.164)             |
+| message.name_prompt     | DIALER_CAMPAIGN_PROMPT (sound name) |
 
 AMI is `Name: value` lines ended by CR LF and panoramisk escapes nothing, so a line break in any
 value would add headers of its own (`Application: System` runs a shell command). The builders
@@ -17,6 +27,8 @@ from dataclasses import dataclass
 
 from dialer.domain import pbx_values as grammar
 from dialer.pbx import AgentLeg, CustomerCall, PbxValueError
+
+MAX_HOLD_S = 60.0  # the dialplan's hold is a backstop of seconds, never minutes
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +63,37 @@ def wire_checked(action: Mapping[str, object]) -> dict[str, object]:
     return dict(action)
 
 
+def customer_variables(call: CustomerCall) -> dict[str, str]:
+    """The channel variables extensions.conf reads for a customer call, checked: ValueError
+    naming the field for a value outside the dialer's grammar."""
+    out = {"DIALER_ATTEMPT": grammar.check_channel_id(call.channel_id)}
+    if call.lead_id is not None:
+        out["DIALER_LEAD"] = str(call.lead_id)
+    if call.campaign_id is not None:
+        out["DIALER_CAMPAIGN"] = str(call.campaign_id)
+    if call.hold_s is not None:
+        # Wait() takes seconds with fractions; NaN fails both comparisons.
+        if not 0 <= call.hold_s <= MAX_HOLD_S:
+            raise ValueError(f"hold time must be 0 to {MAX_HOLD_S:g} s, got {call.hold_s!r}")
+        out["DIALER_HOLD"] = f"{call.hold_s:.1f}"
+    if call.amd is not None:
+        out["DIALER_AMD"] = "1"
+        if call.amd.machine_message:
+            out["DIALER_MACHINE_MESSAGE"] = grammar.check_sound_name(
+                call.amd.machine_message, "machine message"
+            )
+    if call.message is not None:
+        if call.message.callback_number:
+            out["DIALER_CALLBACK"] = grammar.check_caller_id(
+                call.message.callback_number, "call-back number"
+            )
+        if call.message.name_prompt:
+            out["DIALER_CAMPAIGN_PROMPT"] = grammar.check_sound_name(
+                call.message.name_prompt, "campaign prompt"
+            )
+    return out
+
+
 def originate_customer(call: CustomerCall, ctx: Contexts) -> dict[str, object]:
     """ValueError without a caller ID: every customer call shows a number. Without
     the header Asterisk would send the trunk endpoint's default (often none or "asterisk")."""
@@ -59,7 +102,7 @@ def originate_customer(call: CustomerCall, ctx: Contexts) -> dict[str, object]:
     channel_id = grammar.check_channel_id(call.channel_id)
     number = grammar.check_dialled_number(call.number)
     trunk = grammar.check_name(call.trunk, "trunk")
-    variables = {"DIALER_ATTEMPT": channel_id, **call.variables}
+    variables = customer_variables(call)
     return {
         "Action": "Originate",
         "ActionID": f"orig-{channel_id}",
@@ -80,7 +123,9 @@ def originate_agent(leg: AgentLeg, ctx: Contexts) -> dict[str, object]:
     trunk on the agent's always-up leg."""
     channel_id = grammar.check_channel_id(leg.channel_id)
     endpoint = grammar.check_name(leg.endpoint, "agent endpoint")
-    variables = {"DIALER_AGENT_LEG": channel_id, **leg.variables}
+    variables = {"DIALER_AGENT_LEG": channel_id}
+    if leg.agent_id:
+        variables["DIALER_AGENT"] = leg.agent_id
     return {
         "Action": "Originate",
         "ActionID": f"orig-{channel_id}",

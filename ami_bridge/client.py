@@ -24,6 +24,7 @@ from typing import Any
 from panoramisk import Manager
 
 from ami_bridge import actions
+from ami_bridge.adapter import CAPABILITIES
 from ami_bridge.translate import AmiTranslator, live_channel, peers_by_bridge
 from dialer import pbx
 from dialer.settings import PbxSettings
@@ -71,6 +72,8 @@ class _Manager(Manager):  # type: ignore[misc]
 
 class AmiPbx:
     """`dialer.pbx.Pbx` for Asterisk."""
+
+    capabilities = CAPABILITIES
 
     def __init__(self, settings: PbxSettings) -> None:
         self._settings = settings

@@ -17,7 +17,7 @@ import logging
 import signal
 from collections.abc import Callable
 
-from dialer import pbx
+from dialer import pbx, pbx_registry
 from dialer.api.app import start_api
 from dialer.api.auth import TokenTable
 from dialer.api.server import HttpServer, HttpStartError
@@ -60,14 +60,8 @@ def default_pacer(campaign: Campaign, take_back_over: float = TAKE_BACK_OVER) ->
 
 
 def build_pbx(settings: Settings) -> pbx.Pbx:
-    if settings.pbx.kind == "asterisk":
-        from ami_bridge.client import AmiPbx
-
-        return AmiPbx(settings.pbx)
-    from esl_bridge.client import EslPbx
-
-    adapter: pbx.Pbx = EslPbx(settings.pbx)
-    return adapter
+    """The adapter registered under `pbx.kind` (dialer/pbx_registry.py)."""
+    return pbx_registry.adapter_for(settings.pbx.kind).build(settings.pbx)
 
 
 class App:
@@ -125,7 +119,13 @@ class App:
             logger.error("%s", exc)
             await db.dispose()
             return EXIT_CONFIG
-        adapter = build_pbx(s)
+        try:
+            adapter = build_pbx(s)
+        except pbx_registry.UnknownPbxKind as exc:
+            logger.error("invalid configuration: pbx.kind: %s", exc)
+            await name_lock.release()
+            await db.dispose()
+            return EXIT_CONFIG
         try:
             await self._retry(adapter.start, s.database.retry_for_s, "PBX")
         except pbx.PbxAuthError as exc:

@@ -17,8 +17,8 @@ dialer's monotonic clock when the adapter read them).
 from __future__ import annotations
 
 import enum
-from collections.abc import AsyncIterator, Mapping
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
 
@@ -172,16 +172,57 @@ class LiveChannel:
     bridged_to: str | None = None  # the channel it is bridged with
 
 
+class Capability(enum.Enum):
+    """What a PBX adapter may or may not offer beyond placing, bridging and ending calls.
+
+    An adapter declares the ones it has (`Pbx.capabilities`); a campaign that needs one its
+    PBX lacks is refused at start, with the capability's value in the reason
+    (dialer/core/refusals.py), rather than dialing without it."""
+
+    ANSWERING_MACHINE_DETECTION = "answering-machine detection"
+
+
+@dataclass(frozen=True, slots=True)
+class AmdRequest:
+    """Run answering-machine detection on the answered call (needs
+    Capability.ANSWERING_MACHINE_DETECTION). `machine_message` is the sound to leave on a
+    machine once its greeting ends (a sound name, no extension); empty: hang up on a machine."""
+
+    machine_message: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class AbandonMessage:
+    """What the recorded message says to an answered call no agent takes (and the PBX's own
+    fail-safe says when the daemon is gone): the call-back number (E.164, said digit by digit)
+    and the campaign's name prompt (a sound name; empty: none). See dialer/domain/abandon.py."""
+
+    callback_number: str
+    name_prompt: str = ""
+
+
 @dataclass(frozen=True, slots=True)
 class CustomerCall:
-    """An outbound call to a lead through a trunk."""
+    """An outbound call to a lead through a trunk.
+
+    Typed values, not dialplan variables: each adapter turns them into its own PBX's channel
+    variables (ami_bridge/actions.py, esl_bridge/commands.py), and checks each against the
+    dialer's value grammar (dialer/domain/pbx_values.py) there; a value it refuses fails this
+    call as OriginateFailed."""
 
     channel_id: str
     trunk: str
-    number: str  # E.164, with the leading +
+    number: str  # a dial prefix then the number (E.164, with the leading +)
     caller_id: str
     ring_timeout_s: float
-    variables: Mapping[str, str] = field(default_factory=dict)
+    lead_id: int | None = None
+    campaign_id: int | None = None
+    hold_s: float | None = None
+    """How long the PBX's own hold lasts after the answer before it plays the abandon message:
+    a backstop behind the daemon's timer. None: the dialplan's default."""
+    amd: AmdRequest | None = None
+    message: AbandonMessage | None = None
+    """None: the dialplan says the caller ID the callee saw, and no name prompt."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,7 +232,7 @@ class AgentLeg:
     channel_id: str
     endpoint: str
     ring_timeout_s: float = 30.0
-    variables: Mapping[str, str] = field(default_factory=dict)
+    agent_id: str = ""  # shown in the PBX's ready event; empty: none
 
 
 class PbxError(Exception):
@@ -215,6 +256,11 @@ class PbxValueError(PbxError, ValueError):
 @runtime_checkable
 class Pbx(Protocol):
     """What the dialer asks of a PBX. Results come back as events, not return values."""
+
+    @property
+    def capabilities(self) -> frozenset[Capability]:
+        """What this adapter offers of `Capability` (a campaign needing more is refused)."""
+        ...
 
     async def start(self) -> None:
         """Connect and log in.

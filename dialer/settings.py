@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+from dialer import pbx_registry
 from dialer.domain import pbx_values
 from dialer.domain.breaker import BreakerSettings
 from dialer.domain.identity import check_name
@@ -52,9 +53,9 @@ class DatabaseSettings:
 
 @dataclass(frozen=True, slots=True)
 class PbxSettings:
-    kind: str = "asterisk"  # asterisk | freeswitch
+    kind: str = "asterisk"  # an adapter registered under that name (dialer/pbx_registry.py)
     host: str = "127.0.0.1"
-    port: int = 0  # 0: the kind's usual port (AMI 5038, ESL 8021)
+    port: int = 0  # 0: the kind's usual port (its adapter says: AMI 5038, ESL 8021)
     username: str = "dialer"
     secret: str = field(default="", repr=False)
     connect_timeout_s: float = 5.0
@@ -65,8 +66,9 @@ class PbxSettings:
     abandon_context: str = "dialer-abandon"
 
     def check(self) -> None:
-        if self.kind not in ("asterisk", "freeswitch"):
-            raise ConfigError(f"pbx.kind: expected 'asterisk' or 'freeswitch', got {self.kind!r}")
+        known = pbx_registry.known_kinds()
+        if self.kind not in known:
+            raise ConfigError(f"pbx.kind: {pbx_registry.unknown_kind_message(self.kind, known)}")
         if self.port != 0:
             _port("pbx.port", self.port)
         if not self.host:
@@ -314,8 +316,6 @@ class Settings:
         self.http.check()
 
 
-DEFAULT_PORTS = {"asterisk": 5038, "freeswitch": 8021}
-
 _SECTIONS: dict[str, type[Any]] = {
     "database": DatabaseSettings,
     "pbx": PbxSettings,
@@ -363,7 +363,10 @@ def _assemble(path: Path | None, env: Mapping[str, str] | None) -> Settings:
             raise ConfigError(f"{name}: expected a table")
         sections[name] = _build(name, cls, values, env)
     if sections["pbx"].port == 0:
-        default = DEFAULT_PORTS.get(sections["pbx"].kind, 0)
+        try:
+            default = pbx_registry.adapter_for(sections["pbx"].kind).default_port
+        except pbx_registry.UnknownPbxKind:
+            default = 0  # check() names the kind and the known ones
         sections["pbx"] = dataclasses.replace(sections["pbx"], port=default)
     return Settings(**sections)
 

@@ -31,6 +31,7 @@ from dialer import pbx
 from dialer.settings import PbxSettings
 from dialer.tasks import OwnedTasks
 from esl_bridge import codec, commands
+from esl_bridge.adapter import CAPABILITIES
 from esl_bridge.translate import LEG_KINDS, LEG_VARIABLE, WANTED_EVENTS, EslTranslator
 from esl_bridge.translate import live_channels as parse_live_channels
 
@@ -70,6 +71,8 @@ class _Link:
 
 class EslPbx:
     """`dialer.pbx.Pbx` for FreeSWITCH."""
+
+    capabilities = CAPABILITIES
 
     def __init__(self, settings: PbxSettings, options: EslOptions | None = None) -> None:
         self._settings = settings

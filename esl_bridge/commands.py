@@ -7,13 +7,19 @@ variables are the contract between the daemon and that dialplan:
   originate's Job-UUID (see codec.bgapi_command).
 - `dialer_leg` (customer | agent) marks the dialer's legs; the event socket filters on it.
 - `originate_timeout` is the ring time, in whole seconds (see _ring_seconds).
-- `dialer_hold_ms` (optional, from CustomerCall.variables) overrides the dialplan's hold time;
-  the engine's `DIALER_HOLD` (seconds, the name the Asterisk dialplan reads) is turned into it.
 - `origination_caller_id_number` is the call's caller ID, always sent (an empty one is refused).
-- The abandon message: the engine's `DIALER_CALLBACK` (E.164) becomes `dialer_callback_digits`
-  (what `say ... iterated` reads) and `DIALER_CAMPAIGN_PROMPT` (a sound name, no extension)
-  becomes `dialer_campaign_prompt` (`<name>.wav`, relative to FreeSWITCH's sounds directory);
-  see `message_variables`.
+
+The port's typed call (`dialer.pbx.CustomerCall`) becomes the rest (`customer_variables`):
+- `hold_s` becomes `dialer_hold_ms`, which overrides the dialplan's hold time (`hold_ms`).
+- The abandon message (`message_variables`): its call-back number (E.164) becomes
+  `dialer_callback_digits` (what `say ... iterated` reads) and its name prompt (a sound name,
+  no extension) becomes `dialer_campaign_prompt` (`<name>.wav`, relative to FreeSWITCH's
+  sounds directory).
+- `lead_id` and `campaign_id` become `dialer_lead` and `dialer_campaign` (the dialplan does not
+  read them; they name the call in FreeSWITCH's own logs and CDRs).
+- `amd` is refused: this dialplan has no answering-machine detection (the adapter declares no
+  such capability, esl_bridge/adapter.py, and the daemon refuses to start a campaign that asks
+  for it).
 
 Every value goes into an originate's `{...}` block or a space-separated API line, so values are
 checked here against the dialer's one grammar (`dialer.domain.pbx_values`): a number with a
@@ -29,7 +35,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from dialer.domain import pbx_values as grammar
-from dialer.pbx import AgentLeg, CustomerCall
+from dialer.pbx import AbandonMessage, AgentLeg, Capability, CustomerCall
 
 _FORBIDDEN_IN_VALUE = set(" \t\r\n\0{}[]<>'\"^")
 
@@ -81,62 +87,72 @@ def _ring_seconds(seconds: float) -> str:
     return str(math.ceil(seconds) + 1)
 
 
-ENGINE_HOLD_VARIABLE = "DIALER_HOLD"
 HOLD_VARIABLE = "dialer_hold_ms"
 
 
-def hold_ms(variables: Mapping[str, str]) -> dict[str, str]:
-    """`dialer_hold_ms` from the engine's `DIALER_HOLD` (seconds), unless already given.
+def hold_ms(seconds: float) -> str:
+    """`dialer_hold_ms` for a hold of `seconds`.
 
-    The engine sets DIALER_HOLD on every customer call: the dialplan's own hold timer, a backstop
-    that fires after the engine's (which abandons at most 1.5 s after the answer). The FreeSWITCH
-    dialplan reads dialer_hold_ms; without this it kept the vars.xml default (1.5 s) whatever the
-    campaign's hold time, and could start the message just as the engine bridged the call.
+    The engine sets a hold on every customer call: the dialplan's own hold timer, a backstop
+    that fires after the engine's (which abandons at most 1.5 s after the answer). Without it
+    the dialplan keeps the vars.xml default (1.5 s) whatever the campaign's hold time, and could
+    start the message just as the engine bridged the call.
     """
-    seconds = variables.get(ENGINE_HOLD_VARIABLE)
-    if seconds is None or HOLD_VARIABLE in variables:
-        return {}
     try:
-        ms = round(float(seconds) * 1000)
-    except ValueError:
-        raise ValueError(f"invalid {ENGINE_HOLD_VARIABLE}: {seconds!r}") from None
+        ms = round(seconds * 1000)
+    except (ValueError, OverflowError):  # NaN, infinity
+        raise ValueError(f"invalid hold time: {seconds!r} s") from None
     if not 0 <= ms <= 60_000:
-        raise ValueError(f"invalid {ENGINE_HOLD_VARIABLE}: {seconds!r}")
-    return {HOLD_VARIABLE: str(ms)}
+        raise ValueError(f"invalid hold time: {seconds!r} s")
+    return str(ms)
 
 
-ENGINE_CALLBACK_VARIABLE = "DIALER_CALLBACK"
-ENGINE_PROMPT_VARIABLE = "DIALER_CAMPAIGN_PROMPT"
 CALLBACK_DIGITS_VARIABLE = "dialer_callback_digits"
 PROMPT_FILE_VARIABLE = "dialer_campaign_prompt"
 _DIGITS = re.compile(r"^\+?([0-9]{2,20})$")
 
 
-def message_variables(variables: Mapping[str, str]) -> dict[str, str]:
-    """The abandon message's variables for the FreeSWITCH dialplan, from the engine's.
+def message_variables(message: AbandonMessage) -> dict[str, str]:
+    """The abandon message's variables for the FreeSWITCH dialplan.
 
     The XML dialplan has no string functions to keep a number's digits, and FreeSWITCH's
     `playback` needs a file name with its extension (it otherwise looks for a file named after
     the codec), so both are prepared here."""
     out: dict[str, str] = {}
-    callback = variables.get(ENGINE_CALLBACK_VARIABLE, "")
-    if callback:
-        digits = _DIGITS.match(callback)
+    if message.callback_number:
+        digits = _DIGITS.fullmatch(message.callback_number)
         if digits is None:
-            raise ValueError(f"invalid {ENGINE_CALLBACK_VARIABLE}: {callback!r}")
+            raise ValueError(f"invalid call-back number: {message.callback_number!r}")
         out[CALLBACK_DIGITS_VARIABLE] = digits[1]
-    prompt = variables.get(ENGINE_PROMPT_VARIABLE, "")
-    if prompt:
-        out[PROMPT_FILE_VARIABLE] = grammar.check_sound_name(prompt, "campaign prompt") + ".wav"
+    if message.name_prompt:
+        prompt = grammar.check_sound_name(message.name_prompt, "campaign prompt")
+        out[PROMPT_FILE_VARIABLE] = prompt + ".wav"
+    return out
+
+
+def customer_variables(call: CustomerCall) -> dict[str, str]:
+    """The channel variables the dialplan (and FreeSWITCH's logs) get from the typed call."""
+    if call.amd is not None:
+        raise ValueError(
+            f"{Capability.ANSWERING_MACHINE_DETECTION.value} requested, which the FreeSWITCH "
+            "adapter does not offer"
+        )
+    out: dict[str, str] = {}
+    if call.lead_id is not None:
+        out["dialer_lead"] = str(call.lead_id)
+    if call.campaign_id is not None:
+        out["dialer_campaign"] = str(call.campaign_id)
+    if call.hold_s is not None:
+        out[HOLD_VARIABLE] = hold_ms(call.hold_s)
+    if call.message is not None:
+        out.update(message_variables(call.message))
     return out
 
 
 def originate_customer(call: CustomerCall, dialplan: Dialplan, leg_variable: str) -> str:
     """`originate {vars}sofia/gateway/<trunk>/<number> dialer-customer XML dialer`."""
     values = {
-        **grammar.check_variables(call.variables),
-        **hold_ms(call.variables),
-        **message_variables(call.variables),
+        **grammar.check_variables(customer_variables(call)),
         "origination_uuid": grammar.check_channel_id(call.channel_id),
         leg_variable: "customer",
         "originate_timeout": _ring_seconds(call.ring_timeout_s),
@@ -166,7 +182,7 @@ def agent_dial_string(endpoint: str) -> str:
 def originate_agent(leg: AgentLeg, dialplan: Dialplan, leg_variable: str) -> str:
     """`originate {vars}user/<agent> dialer-agent XML dialer`; the leg parks between calls."""
     values = {
-        **grammar.check_variables(leg.variables),
+        **grammar.check_variables({"dialer_agent": leg.agent_id} if leg.agent_id else {}),
         "origination_uuid": grammar.check_channel_id(leg.channel_id),
         leg_variable: "agent",
         "originate_timeout": _ring_seconds(leg.ring_timeout_s),

@@ -7,6 +7,7 @@ on the same database follow the table within `dialer.campaign_poll_s` (dialer/en
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
@@ -37,7 +38,7 @@ from dialer.api.models import (
     LeadListOut,
     StatsOut,
 )
-from dialer.core.refusals import campaign_refusal
+from dialer.core.refusals import campaign_refusal, capability_refusal
 from dialer.domain.abandon import caller_id_or_none, no_caller_id_reason
 from dialer.store import agents as agent_repo
 from dialer.store import campaigns as campaign_repo
@@ -166,6 +167,11 @@ async def edit_campaign(
         caller_id = values.get("caller_id", current.caller_id)
         if current.status in _DIALING and caller_id_or_none(caller_id, trunk.caller_id) is None:
             raise Conflict(no_caller_id_reason(current.name, trunk.name))
+        if current.status in _DIALING and "amd_enabled" in values:
+            edited = dataclasses.replace(current, amd_enabled=values["amd_enabled"])
+            refused = capability_refusal(edited, ctx.engine.core.capabilities)
+            if refused is not None:
+                raise Conflict(refused)
         renamed = "name" in values and values["name"] != current.name
         if renamed and await _name_taken(s, values["name"]):
             raise Conflict(f"a campaign named {values['name']!r} exists")
@@ -207,7 +213,8 @@ async def _act(ctx: Ctx, ref: str, action: Action, who: Principal) -> CampaignOu
             if caller_id_or_none(c.caller_id, t.caller_id) is None:
                 raise Conflict(no_caller_id_reason(c.name, t.name))
             # A row stored before the PBX value grammar (or by hand) is not dialed.
-            refused = campaign_refusal(c, t)
+            # So is one needing a capability the PBX lacks (answering-machine detection).
+            refused = campaign_refusal(c, t, ctx.engine.core.capabilities)
             if refused is not None:
                 raise Conflict(refused)
         before = c.status.value

@@ -105,7 +105,7 @@ class AgentFlow(Dialing):
                     leg_id,
                     agent.endpoint,
                     self.settings.agent_ring_timeout_s,
-                    {"DIALER_AGENT": agent.agent_id},
+                    agent_id=agent.agent_id,
                 ),
             )
         )

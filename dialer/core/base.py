@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 
 from dialer.core import commands as cmd
@@ -23,6 +23,7 @@ from dialer.domain.breaker import Breakers
 from dialer.domain.identity import ProcessIdentity
 from dialer.domain.results import CallResult
 from dialer.pacing.base import CallOutcome, Pacer, ProgressivePacer
+from dialer.pbx import Capability
 from dialer.settings import DialerSettings
 from dialer.store.records import Campaign
 
@@ -54,6 +55,7 @@ class CoreBase:
         settings: DialerSettings,
         clock: WallClock,
         *,
+        capabilities: Collection[Capability],
         pacer_factory: Callable[[Campaign], Pacer] | None = None,
         owner: str | None = None,
         restores_history: bool = False,
@@ -62,6 +64,8 @@ class CoreBase:
     ) -> None:
         self.settings = settings
         self.clock = clock
+        # What the PBX adapter offers (`Pbx.capabilities`): a campaign needing more is refused.
+        self.capabilities: frozenset[Capability] = frozenset(capabilities)
         self.owner = owner or ProcessIdentity.new(settings.owner_name()).owner
         self._pacer_factory = pacer_factory or (lambda _c: ProgressivePacer())
         self._restores_history = restores_history

@@ -278,7 +278,7 @@ class Dialing(CoreBase):
         )
         hold = min(MAX_ANSWER_WAIT_S - 0.1, max(c.hold_s, 0.0) + 0.5)
         # The campaign's caller ID, else the trunk's (a campaign with neither is not
-        # started); the abandon message's number and name prompt ride along as variables.
+        # started); the abandon message's number and name prompt ride along with the call.
         caller_id = abandon.caller_id_or_none(c.caller_id, run.trunk.caller_id) or ""
         request = pbx.CustomerCall(
             channel_id=cid,
@@ -286,26 +286,21 @@ class Dialing(CoreBase):
             number=run.trunk.dial_prefix + lead.phone,
             caller_id=caller_id,
             ring_timeout_s=c.ring_timeout_s,
-            variables={
-                "DIALER_LEAD": str(lead.id),
-                "DIALER_CAMPAIGN": str(c.id),
-                "DIALER_HOLD": f"{hold:.1f}",
-                **_amd_variables(c),
-                **abandon.message_variables(
-                    caller_id=caller_id,
-                    callback_number=c.callback_number,
-                    name_prompt=c.name_prompt,
-                ),
-            },
+            lead_id=lead.id,
+            campaign_id=c.id,
+            hold_s=round(hold, 1),
+            amd=_amd_request(c),
+            message=abandon.message_for(
+                caller_id=caller_id,
+                callback_number=c.callback_number,
+                name_prompt=c.name_prompt,
+            ),
         )
         self._do(cmd.Dial(request, lead))
 
 
-def _amd_variables(c: Campaign) -> dict[str, str]:
-    """The dialplan contract for answering-machine detection (deploy/asterisk/README.md)."""
+def _amd_request(c: Campaign) -> pbx.AmdRequest | None:
+    """Answering-machine detection, when the campaign asks for it."""
     if not c.amd_enabled:
-        return {}
-    out = {"DIALER_AMD": "1"}
-    if c.machine_message:
-        out["DIALER_MACHINE_MESSAGE"] = c.machine_message
-    return out
+        return None
+    return pbx.AmdRequest(machine_message=c.machine_message)

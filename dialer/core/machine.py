@@ -209,7 +209,7 @@ class Core(CallFlow):
     def _refuse_campaign(self, campaign: Campaign, trunk: Trunk) -> bool:
         """Whether stored values keep the campaign from dialing (logged once per reason: the
         campaign follower offers a running campaign again at every poll)."""
-        refused = campaign_refusal(campaign, trunk)
+        refused = campaign_refusal(campaign, trunk, self.capabilities)
         if refused is None:
             self._refused_campaigns.pop(campaign.id, None)
             return False

@@ -7,8 +7,9 @@ Rules:
   a fixed "sorry we missed you", the campaign's name (a sound the admin recorded, when the
   campaign has one), then "please call us back on" and the call-back number digit by digit.
   The call-back number is the campaign's `callback_number`, else the caller ID the callee saw.
-- The daemon hands these to the PBX as channel variables at the originate (`message_variables`);
-  the dialplan plays them (deploy/asterisk/extensions.conf [dialer-abandon],
+- The daemon hands these to the PBX with the call to place (`message_for`, a
+  `dialer.pbx.AbandonMessage`); the adapter turns them into its dialplan's channel variables
+  and the dialplan plays them (deploy/asterisk/extensions.conf [dialer-abandon],
   deploy/freeswitch/dialplan/dialer.xml dialer-abandon), so the fail-safe path, when the daemon
   is gone, says the same.
 
@@ -18,12 +19,7 @@ block): their grammar (caller ID, call-back number, sound name) is in `dialer.do
 
 from __future__ import annotations
 
-from typing import Final
-
-CALLBACK_VARIABLE: Final = "DIALER_CALLBACK"
-"""Channel variable: the call-back number (E.164, with its +); the dialplan says its digits."""
-PROMPT_VARIABLE: Final = "DIALER_CAMPAIGN_PROMPT"
-"""Channel variable: the campaign's name prompt (a sound name); absent when it has none."""
+from dialer.pbx import AbandonMessage
 
 
 def campaign_prompt_name(campaign_id: int) -> str:
@@ -46,12 +42,9 @@ def no_caller_id_reason(campaign_name: str, trunk_name: str) -> str:
     )
 
 
-def message_variables(*, caller_id: str, callback_number: str, name_prompt: str) -> dict[str, str]:
-    """The channel variables of the abandon message for one call (see the module's rules)."""
-    out = {CALLBACK_VARIABLE: callback_number or caller_id}
-    if name_prompt:
-        out[PROMPT_VARIABLE] = name_prompt
-    return out
+def message_for(*, caller_id: str, callback_number: str, name_prompt: str) -> AbandonMessage:
+    """What the abandon message of one call says (see the module's rules)."""
+    return AbandonMessage(callback_number=callback_number or caller_id, name_prompt=name_prompt)
 
 
 def spoken_digits(number: str) -> str:

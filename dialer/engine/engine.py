@@ -69,6 +69,7 @@ class Engine:
         self.core = Core(
             settings,
             WallClock.from_now(self._loop.time()),
+            capabilities=pbx_.capabilities,
             pacer_factory=pacer_factory,
             owner=owner or ProcessIdentity.new(settings.owner_name()).owner,
             restores_history=history is not None,

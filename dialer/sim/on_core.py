@@ -146,6 +146,7 @@ class _World:
         self.core = Core(
             settings,
             WallClock(_EPOCH.timestamp()),
+            capabilities=frozenset(pbx.Capability),  # the simulated PBX does everything
             pacer_factory=lambda _c: sim.pacer,
             owner="sim#0",
             new_id=lambda: str(uuid.UUID(int=next(ids))),

@@ -54,7 +54,7 @@ async def test_a_leg_hung_up_before_asterisk_made_its_channel_still_ends(
     # dialplan for the next hour.
     ids: set[str] = set()
     for endpoint in agent_headsets.endpoints(20):
-        leg = pbx.AgentLeg(str(uuid.uuid4()), endpoint, 10.0, {"DIALER_AGENT": endpoint})
+        leg = pbx.AgentLeg(str(uuid.uuid4()), endpoint, 10.0, agent_id=endpoint)
         ids.add(leg.channel_id)
         await ami_pbx.originate_agent(leg)
         await ami_pbx.hangup(leg.channel_id)  # no error: the adapter keeps it for later
@@ -70,7 +70,7 @@ async def test_closing_right_after_such_a_hang_up_still_ends_the_leg(
     await client.start()
     try:
         for endpoint in agent_headsets.endpoints(10):
-            leg = pbx.AgentLeg(str(uuid.uuid4()), endpoint, 10.0, {"DIALER_AGENT": endpoint})
+            leg = pbx.AgentLeg(str(uuid.uuid4()), endpoint, 10.0, agent_id=endpoint)
             await client.originate_agent(leg)
             await client.hangup(leg.channel_id)
     finally:

@@ -27,7 +27,7 @@ from pathlib import Path
 import pytest
 
 from dialer.domain.abandon import spoken_digits
-from dialer.pbx import CustomerCall
+from dialer.pbx import AbandonMessage, CustomerCall
 from dialer.store.engine import Database
 from esl_bridge import codec, commands
 from esl_bridge.translate import LEG_VARIABLE
@@ -196,7 +196,13 @@ async def test_abandoned_calls_hear_the_campaign_and_its_number_within_2_s(
     )
 
 
-async def originate_held(fs_rig: FsRig, number: str, caller_id: str, **variables: str) -> str:
+async def originate_held(
+    fs_rig: FsRig,
+    number: str,
+    caller_id: str,
+    hold_s: float,
+    message: AbandonMessage | None = None,
+) -> str:
     """Originate a customer call with the adapter's own command (esl_bridge.commands), without
     the daemon: the call runs the dialplan's own hold timer. Returns its channel id once
     answered."""
@@ -206,7 +212,8 @@ async def originate_held(fs_rig: FsRig, number: str, caller_id: str, **variables
         number=number,
         caller_id=caller_id,
         ring_timeout_s=10.0,
-        variables=variables,
+        hold_s=hold_s,
+        message=message,
     )
     command = commands.originate_customer(call, commands.Dialplan(), LEG_VARIABLE)
     reply = await asyncio.to_thread(fs_rig.fs.api, command, 15.0)
@@ -222,7 +229,7 @@ async def test_dialplan_says_the_caller_id_when_the_originate_gives_no_callback(
     caller ID the callee was shown."""
     number = make_number(Behaviour.ANSWER_HOLD, ring_s=0.2, serial=813)
     start = len(esl_observer.events)
-    customer = await originate_held(fs_rig, number, "+15550004321", DIALER_HOLD="0.5")
+    customer = await originate_held(fs_rig, number, "+15550004321", hold_s=0.5)
     await esl_observer.wait_for(event("CHANNEL_HANGUP_COMPLETE", customer), 30, start)
     events = esl_observer.events[start:]
     assert heard(events, customer) == [
@@ -247,9 +254,8 @@ async def test_a_missing_name_prompt_is_skipped_and_the_number_still_said(
         fs_rig,
         number,
         "+15550000000",
-        DIALER_HOLD="10",
-        DIALER_CALLBACK="+442079460123",
-        DIALER_CAMPAIGN_PROMPT="dialer/campaign-no-such-file",
+        hold_s=10.0,
+        message=AbandonMessage("+442079460123", "dialer/campaign-no-such-file"),
     )
     # The daemon's abandon: uuid_transfer to dialer-abandon, long before the 10 s hold.
     reply = await asyncio.to_thread(
@@ -290,7 +296,7 @@ async def test_without_mod_say_en_the_number_is_left_out(
         number = make_number(Behaviour.ANSWER_HOLD, ring_s=0.2, serial=815)
         start = len(esl_observer.events)
         customer = await originate_held(
-            fs_rig, number, "+15550000000", DIALER_HOLD="0.5", DIALER_CALLBACK="+442079460123"
+            fs_rig, number, "+15550000000", hold_s=0.5, message=AbandonMessage("+442079460123")
         )
         await esl_observer.wait_for(event("CHANNEL_HANGUP_COMPLETE", customer), 30, start)
     finally:

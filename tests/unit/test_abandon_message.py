@@ -1,6 +1,6 @@
 """The abandon message's settings and the caller ID, pure: validation of a campaign's
-call-back number and name prompt, which caller ID a call sends, the channel variables of the
-originate, and what the AMI and ESL adapters make of them."""
+call-back number and name prompt, which caller ID a call sends, the message a call carries,
+and the channel variables the AMI and ESL adapters make of it."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from pydantic import ValidationError
 from ami_bridge import actions
 from dialer.api.models import CampaignCreate, CampaignUpdate, TrunkCreate, TrunkUpdate
 from dialer.domain import abandon, pbx_values
-from dialer.pbx import CustomerCall
+from dialer.pbx import AbandonMessage, CustomerCall
 from dialer.prompts import DEPLOY_SOUNDS, FIXED
 from esl_bridge import commands
 
@@ -108,43 +108,52 @@ def test_the_reason_for_no_caller_id_names_both_and_the_fix() -> None:
     assert "set caller_id on the campaign or on the trunk" in reason
 
 
-def test_message_variables() -> None:
-    assert abandon.message_variables(
+def test_the_message_a_call_carries() -> None:
+    assert abandon.message_for(
         caller_id="+15550000000", callback_number="+442079460123", name_prompt="dialer/campaign-7"
-    ) == {"DIALER_CALLBACK": "+442079460123", "DIALER_CAMPAIGN_PROMPT": "dialer/campaign-7"}
-    # No call-back number: the caller ID is said; no name prompt: not said (no variable).
-    assert abandon.message_variables(
+    ) == AbandonMessage("+442079460123", "dialer/campaign-7")
+    # No call-back number: the caller ID is said; no name prompt: none is said.
+    assert abandon.message_for(
         caller_id="+15550000000", callback_number="", name_prompt=""
-    ) == {"DIALER_CALLBACK": "+15550000000"}
+    ) == AbandonMessage("+15550000000", "")
     assert abandon.spoken_digits("+44 20 7946-0123") == "442079460123"
 
 
-def _call(caller_id: str = "+15550000000", **variables: str) -> CustomerCall:
+def _call(caller_id: str = "+15550000000", message: AbandonMessage | None = None) -> CustomerCall:
     return CustomerCall(
         channel_id="5f0b8c1e-9a57-4c1b-8a55-0f8a7c3d2e10",
         trunk="trunk",
         number="+155510030000001",
         caller_id=caller_id,
         ring_timeout_s=20.0,
-        variables=variables,
+        message=message,
     )
 
 
+NAMED = AbandonMessage("+442079460123", "dialer/campaign-7")
+
+
 def test_ami_originate_always_carries_the_caller_id_and_the_message_variables() -> None:
-    call = _call(DIALER_CALLBACK="+442079460123", DIALER_CAMPAIGN_PROMPT="dialer/campaign-7")
-    action = actions.originate_customer(call, actions.Contexts())
+    action = actions.originate_customer(_call(message=NAMED), actions.Contexts())
     assert action["CallerID"] == "+15550000000"
     variables = action["Variable"]
     assert isinstance(variables, list)
     assert "DIALER_CALLBACK=+442079460123" in variables
     assert "DIALER_CAMPAIGN_PROMPT=dialer/campaign-7" in variables
+    # Without a message the dialplan says the caller ID and no name (extensions.conf).
+    bare = actions.originate_customer(_call(), actions.Contexts())["Variable"]
+    assert isinstance(bare, list)
+    assert not any(v.startswith(("DIALER_CALLBACK=", "DIALER_CAMPAIGN_PROMPT=")) for v in bare)
     with pytest.raises(ValueError, match="no caller ID"):
         actions.originate_customer(_call(caller_id=" "), actions.Contexts())
+    with pytest.raises(ValueError, match="call-back number"):
+        actions.originate_customer(
+            _call(message=AbandonMessage("+44 20,System(id)")), actions.Contexts()
+        )
 
 
 def test_esl_originate_sends_the_caller_id_and_prepares_the_message() -> None:
-    call = _call(DIALER_CALLBACK="+442079460123", DIALER_CAMPAIGN_PROMPT="dialer/campaign-7")
-    line = commands.originate_customer(call, commands.Dialplan(), "dialer_leg")
+    line = commands.originate_customer(_call(message=NAMED), commands.Dialplan(), "dialer_leg")
     block = line.split("}", 1)[0].removeprefix("originate {")
     values = dict(part.split("=", 1) for part in block.split(","))
     assert values["origination_caller_id_number"] == "+15550000000"
@@ -152,11 +161,11 @@ def test_esl_originate_sends_the_caller_id_and_prepares_the_message() -> None:
     assert values["dialer_campaign_prompt"] == "dialer/campaign-7.wav"
     with pytest.raises(ValueError, match=r"(?i)caller id"):
         commands.originate_customer(_call(caller_id=""), commands.Dialplan(), "dialer_leg")
-    with pytest.raises(ValueError, match="DIALER_CALLBACK"):
-        commands.message_variables({"DIALER_CALLBACK": "+44 20"})
+    with pytest.raises(ValueError, match="call-back number"):
+        commands.message_variables(AbandonMessage("+44 20"))
     with pytest.raises(ValueError, match="campaign prompt"):
-        commands.message_variables({"DIALER_CAMPAIGN_PROMPT": "../x"})
-    assert commands.message_variables({}) == {}
+        commands.message_variables(AbandonMessage("+442079460123", "../x"))
+    assert commands.message_variables(AbandonMessage("")) == {}
 
 
 def _locs(exc: ValidationError) -> list[tuple[Any, ...]]:

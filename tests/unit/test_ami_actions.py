@@ -11,7 +11,14 @@ from hypothesis import strategies as st
 
 from ami_bridge import actions
 from ami_bridge.translate import WANTED_EVENTS
-from dialer.pbx import AgentLeg, CustomerCall, PbxError, PbxValueError
+from dialer.pbx import (
+    AbandonMessage,
+    AgentLeg,
+    AmdRequest,
+    CustomerCall,
+    PbxError,
+    PbxValueError,
+)
 from rig import DEPLOY_ASTERISK
 
 CTX = actions.Contexts()
@@ -32,7 +39,8 @@ def customer(**changes: object) -> CustomerCall:
         "number": "+15550100",
         "caller_id": "+15550000000",
         "ring_timeout_s": 20.0,
-        "variables": {"DIALER_CALLBACK": "+442079460123", "DIALER_HOLD": "1.5"},
+        "hold_s": 1.5,
+        "message": AbandonMessage("+442079460123"),
     }
     values.update(changes)
     return CustomerCall(**values)  # type: ignore[arg-type]
@@ -43,12 +51,39 @@ def test_originates_as_before() -> None:
     assert action["Channel"] == "PJSIP/+15550100@trunk"
     assert action["Variable"] == [
         f"DIALER_ATTEMPT={UUID}",
-        "DIALER_CALLBACK=+442079460123",
         "DIALER_HOLD=1.5",
+        "DIALER_CALLBACK=+442079460123",
     ]
-    agent = actions.originate_agent(AgentLeg(UUID, "agent1"), CTX)
+    agent = actions.originate_agent(AgentLeg(UUID, "agent1", agent_id="7"), CTX)
     assert agent["Channel"] == "PJSIP/agent1"
+    assert agent["Variable"] == [f"DIALER_AGENT_LEG={UUID}", "DIALER_AGENT=7"]
     assert actions.wire_checked(agent) == agent
+
+
+def test_typed_values_become_the_variables_extensions_conf_reads() -> None:
+    call = customer(
+        lead_id=42,
+        campaign_id=7,
+        hold_s=1.94,
+        amd=AmdRequest(machine_message="dialer/machine"),
+        message=AbandonMessage("+442079460123", "dialer/campaign-7"),
+    )
+    assert actions.originate_customer(call, CTX)["Variable"] == [
+        f"DIALER_ATTEMPT={UUID}",
+        "DIALER_LEAD=42",
+        "DIALER_CAMPAIGN=7",
+        "DIALER_HOLD=1.9",  # seconds, one decimal, as Wait() takes them
+        "DIALER_AMD=1",
+        "DIALER_MACHINE_MESSAGE=dialer/machine",
+        "DIALER_CALLBACK=+442079460123",
+        "DIALER_CAMPAIGN_PROMPT=dialer/campaign-7",
+    ]
+    # AMD without a message: a machine is hung up on; no hold or message: the dialplan's own.
+    bare = customer(hold_s=None, amd=AmdRequest(), message=None)
+    assert actions.originate_customer(bare, CTX)["Variable"] == [
+        f"DIALER_ATTEMPT={UUID}",
+        "DIALER_AMD=1",
+    ]
 
 
 @pytest.mark.parametrize(
@@ -67,9 +102,14 @@ def test_an_agent_endpoint_is_only_a_name(endpoint: str) -> None:
         {"number": "+15550100\r\nApplication: System"},
         {"number": "+15550100@other"},
         {"caller_id": "+15550000000\r\nApplication: System"},
-        {"variables": {"DIALER_HOLD": "1\r\nApplication: System"}},
-        {"variables": {"DIALER_HOLD\r\nApplication: System": "1"}},
-        {"variables": {"DIALER_CAMPAIGN_PROMPT": "x,System(id)"}},
+        {"message": AbandonMessage("+442079460123\r\nApplication: System")},
+        {"message": AbandonMessage("+442079460123", "x,System(id)")},
+        {"message": AbandonMessage("+442079460123", "x\nApplication: System")},
+        {"amd": AmdRequest("dialer/machine&/etc/passwd")},
+        {"amd": AmdRequest("x\r\nApplication: System")},
+        {"hold_s": -1.0},
+        {"hold_s": float("nan")},
+        {"hold_s": 3600.0},
     ],
 )
 def test_customer_values_outside_the_grammar_are_refused(bad: dict[str, object]) -> None:

@@ -62,11 +62,13 @@ class Harness:
         pacer_factory: Callable[[Campaign], Pacer] | None = None,
         amd: bool = False,
         the_campaign: Campaign | None = None,
+        capabilities: frozenset[pbx.Capability] = frozenset(pbx.Capability),
     ) -> None:
         ids = (str(uuid.UUID(int=n)) for n in itertools.count(1))
         self.core = Core(
             DialerSettings(),
             WallClock(1_900_000_000.0),
+            capabilities=capabilities,
             pacer_factory=pacer_factory or (lambda _c: pacer or PowerPacer(ratio)),
             owner="test#1",
             new_id=lambda: next(ids),
@@ -96,6 +98,10 @@ class Harness:
         """Lease `n` leads; the calls the core dials with them."""
         self.feed(ev.LeadsLeased(1, [lead(i) for i in range(1, n + 1)]))
         return self.of(cmd.Dial)
+
+    def dial_ready(self, n: int) -> list[cmd.Dial]:
+        self.ready_agents()
+        return self.dial(n)
 
     def answer(self, call_id: str, at: float) -> list[cmd.Command]:
         self.feed(pbx.Ringing(call_id, at - 3.0), at - 3.0)
@@ -356,3 +362,36 @@ def test_the_core_loads_no_io_library() -> None:
     ).stdout.split()
     io = {"asyncio", "sqlalchemy", "asyncpg", "panoramisk", "aiomqtt", "fastapi", "httpx"}
     assert io.isdisjoint(loaded), sorted(io.intersection(loaded))
+
+
+def test_the_call_to_place_carries_typed_values_not_dialplan_variables() -> None:
+    h = Harness(agents=1, amd=True)
+    h.ready_agents()
+    [dial] = h.dial(1)
+    call = dial.call
+    assert (call.lead_id, call.campaign_id, call.caller_id) == (1, 1, "+15550000000")
+    assert call.hold_s == 1.5  # the campaign's 1.0 s and 0.5 s behind the core's own timer
+    assert call.amd == pbx.AmdRequest(machine_message="")
+    # No call-back number of its own: the message says the caller ID.
+    assert call.message == pbx.AbandonMessage(callback_number="+15550000000", name_prompt="")
+    [plain] = Harness(agents=1).dial_ready(1)
+    assert plain.call.amd is None
+
+
+def test_a_campaign_needing_a_capability_its_pbx_lacks_is_not_dialed(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    h = Harness(agents=1, amd=True, capabilities=frozenset())
+    assert h.core.campaigns == {}  # loaded at start-up: refused
+    h.ready_agents()
+    assert h.of(cmd.CallAgent) == [] and h.dial(1) == []
+    assert h.of(cmd.ReleaseLeads) == [cmd.ReleaseLeads([1])]
+    h.feed(ev.AddCampaign(campaign(amd=True), TRUNK, [(1, "agent1")]))  # started: refused too
+    assert h.core.campaigns == {}
+    refusals = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
+    assert len(refusals) == 1  # logged once per reason
+    assert "answering-machine detection (for amd_enabled)" in refusals[0]
+    assert "'c1'" in refusals[0]
+    # The same campaign without AMD dials on that PBX.
+    h.feed(ev.AddCampaign(campaign(amd=False), TRUNK, [(1, "agent1")]))
+    assert list(h.core.campaigns) == [1]

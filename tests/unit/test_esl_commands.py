@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 
-from dialer.pbx import AgentLeg, CustomerCall
+from dialer.pbx import AbandonMessage, AgentLeg, AmdRequest, CustomerCall
 from esl_bridge import commands
 
 DP = commands.Dialplan()
@@ -32,28 +34,37 @@ def test_customer_originate() -> None:
     )
 
 
-def test_call_variables_come_first_and_cannot_override_ours() -> None:
+def test_typed_values_become_the_dialplans_variables_and_cannot_override_ours() -> None:
     text = commands.originate_customer(
-        call(variables={"dialer_hold_ms": "800", "origination_uuid": "evil"}), DP, "dialer_leg"
+        call(lead_id=42, campaign_id=7, hold_s=1.9, message=AbandonMessage("+15550004321")),
+        DP,
+        "dialer_leg",
     )
-    assert text.startswith("originate {dialer_hold_ms=800,origination_uuid=0b6f4a52-")
-    assert "evil" not in text
-
-
-def test_the_engines_hold_in_seconds_becomes_the_dialplans_hold_in_ms() -> None:
-    text = commands.originate_customer(call(variables={"DIALER_HOLD": "1.9"}), DP, "dialer_leg")
-    assert text.startswith("originate {DIALER_HOLD=1.9,dialer_hold_ms=1900,origination_uuid=")
-    # An explicit dialer_hold_ms wins.
-    text = commands.originate_customer(
-        call(variables={"DIALER_HOLD": "1.9", "dialer_hold_ms": "800"}), DP, "dialer_leg"
+    assert text.startswith(
+        "originate {dialer_lead=42,dialer_campaign=7,dialer_hold_ms=1900,"
+        "dialer_callback_digits=15550004321,origination_uuid=0b6f4a52-"
     )
-    assert "dialer_hold_ms=800," in text and "1900" not in text
+    # The engine's Asterisk names are not sent: this dialplan reads its own.
+    assert "DIALER_" not in text
 
 
-@pytest.mark.parametrize("bad", ["soon", "-1", "nan", "3600"])
-def test_a_bad_engine_hold_fails_the_attempt(bad: str) -> None:
-    with pytest.raises(ValueError, match="invalid DIALER_HOLD"):
-        commands.originate_customer(call(variables={"DIALER_HOLD": bad}), DP, "dialer_leg")
+def test_the_hold_in_seconds_becomes_the_dialplans_hold_in_ms() -> None:
+    assert commands.hold_ms(1.9) == "1900"
+    assert commands.hold_ms(0.0) == "0"
+    assert commands.hold_ms(60.0) == "60000"
+
+
+@pytest.mark.parametrize("bad", [-1.0, math.nan, math.inf, 3600.0])
+def test_a_bad_hold_fails_the_attempt(bad: float) -> None:
+    with pytest.raises(ValueError, match="invalid hold time"):
+        commands.originate_customer(call(hold_s=bad), DP, "dialer_leg")
+
+
+def test_answering_machine_detection_is_refused_not_ignored() -> None:
+    # The dialplan has none: a call asking for it fails rather than wait for a verdict that
+    # never comes (the daemon refuses such a campaign at start, dialer/core/refusals.py).
+    with pytest.raises(ValueError, match="answering-machine detection"):
+        commands.originate_customer(call(amd=AmdRequest()), DP, "dialer_leg")
 
 
 @pytest.mark.parametrize(("ring", "limit"), [(0.4, "2"), (2.0, "3"), (2.5, "4"), (30.0, "31")])
@@ -77,9 +88,9 @@ def test_ring_timeout_is_rounded_up_plus_one_second(ring: float, limit: str) -> 
         {"number": "+15550100@trunk"},
         {"trunk": "trunk\r\nApplication: System"},
         {"ring_timeout_s": 0.0},
-        {"variables": {"bad name": "1"}},
-        {"variables": {"x": "a b"}},
-        {"variables": {"x": "}sofia/gateway/other/1"}},
+        {"message": AbandonMessage("+1555 1234")},
+        {"message": AbandonMessage("+15551234", "x}sofia/gateway/other/1")},
+        {"message": AbandonMessage("+15551234", "a b")},
     ],
 )
 def test_values_that_would_change_the_command_are_refused(bad: dict[str, object]) -> None:
@@ -96,6 +107,10 @@ def test_agent_originate_parks_after_bridge() -> None:
     assert commands.originate_agent(leg, DP, "dialer_leg") == (
         "originate {origination_uuid=a-1,dialer_leg=agent,originate_timeout=11,"
         "park_after_bridge=true}user/agent1 dialer-agent XML dialer"
+    )
+    named = AgentLeg(channel_id="a-1", endpoint="agent1", ring_timeout_s=10, agent_id="7")
+    assert commands.originate_agent(named, DP, "dialer_leg").startswith(
+        "originate {dialer_agent=7,origination_uuid=a-1,"
     )
 
 

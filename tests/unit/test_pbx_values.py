@@ -15,6 +15,7 @@ from dialer import settings
 from dialer.cli import build_parser
 from dialer.core.refusals import agent_refusal, campaign_refusal
 from dialer.domain import pbx_values as grammar
+from dialer.pbx import Capability
 from dialer.store.records import Campaign, CampaignStatus, PacingMode, Trunk
 
 INJECTIONS = [
@@ -200,10 +201,11 @@ def _campaign(**changes: object) -> Campaign:
 
 
 TRUNK = Trunk(1, "carrier", max_channels=1, max_cps=1.0, dial_prefix="", endpoint="trunk")
+ALL = frozenset(Capability)
 
 
 def test_good_stored_rows_are_dialed() -> None:
-    assert campaign_refusal(_campaign(), TRUNK) is None
+    assert campaign_refusal(_campaign(), TRUNK, ALL) is None
     assert agent_refusal("7", "agent1") is None
 
 
@@ -224,7 +226,7 @@ def test_bad_stored_campaign_rows_are_refused_naming_the_field(
     campaign: dict[str, object], trunk: dict[str, object], field: str
 ) -> None:
     t = dataclasses.replace(TRUNK, **trunk)  # type: ignore[arg-type]
-    reason = campaign_refusal(_campaign(**campaign), t)
+    reason = campaign_refusal(_campaign(**campaign), t, ALL)
     assert reason is not None and field in reason and "not dialed" in reason
 
 

@@ -65,6 +65,8 @@ def lead(lead_id: int, phone: str, agent: int | None = None) -> LeasedLead:
 class FakePbx:
     """Agent legs answer at once; customer calls wait for the test to answer them."""
 
+    capabilities = frozenset(pbx.Capability)
+
     def __init__(self) -> None:
         self.queue: asyncio.Queue[pbx.PbxEvent] = asyncio.Queue()
         self.dialed: dict[str, str] = {}  # number -> channel id

@@ -174,8 +174,21 @@ def test_sign_in_bad_passwords_and_the_limit(
     try:
         sign_in(page, daemon, other, PASSWORD)
         expect(page.get_by_role("alert")).to_have_text("This account is disabled.")
+        # Enabled again with a new password: the old one no longer opens it.
+        users_cli(store_db_url, "enable", other)
+        users_cli(store_db_url, "passwd", other, password="a brand new passphrase")
+        sign_in(page, daemon, other, PASSWORD)
+        expect(page.get_by_role("alert")).to_have_text("Wrong name or password.")
+        sign_in(page, daemon, other, "a brand new passphrase")
+        expect(page.locator("#who")).to_have_text(f"{other} (supervisor)")
     finally:
         context.close()
+    actions = sql(
+        store_db_url,
+        "SELECT action FROM audit_log WHERE target = :t ORDER BY id",
+        t=f"user {other}",
+    )
+    assert [a.action for a in actions] == ["create", "disable", "enable", "set password"]
 
 
 def test_a_change_without_the_csrf_token_is_refused(

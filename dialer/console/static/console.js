@@ -76,7 +76,7 @@
 
   async function signedIn(s) {
     session = s;
-    $("who").textContent = t("app.signed_in_as", { name: s.name, role: s.role });
+    $("who").textContent = t("app.signed_in_as", { name: s.name, role: t(`role.${s.role}`) });
     $("signout").hidden = false;
     if (s.role === "agent" && s.agent_id !== null) {
       show("agent-view");
@@ -388,7 +388,9 @@
     await window.I18n.load(lang);
     $("language").value = window.I18n.language;
     fillReasons();
-    if (session) $("who").textContent = t("app.signed_in_as", { name: session.name, role: session.role });
+    if (session) {
+      $("who").textContent = t("app.signed_in_as", { name: session.name, role: t(`role.${session.role}`) });
+    }
     setLink($("link").dataset.link === "up");
     drawState();
     if (call) drawCall();

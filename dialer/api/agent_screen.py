@@ -29,6 +29,7 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel
 
 from dialer.api import queries
+from dialer.api.auth import Principal
 from dialer.api.context import ApiContext
 from dialer.api.deps import Anyone, Ctx, not_stopping, require_self, session_principal
 from dialer.api.guard import SESSION_STATE
@@ -93,7 +94,7 @@ class AgentCallOut(BaseModel):
     call: CallCardOut | None
 
 
-async def _agent(ctx: ApiContext, ref: str, who: Any) -> Agent:
+async def _agent(ctx: ApiContext, ref: str, who: Principal) -> Agent:
     async with ctx.db.transaction() as s:
         a = await queries.agent_by_ref(s, ref)
     require_self(who, a.id, a.name)

@@ -10,9 +10,11 @@ Each screen is saved to docs/screenshots/ (the README's console section shows th
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 import subprocess
 import sys
+import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -379,3 +381,42 @@ def test_an_agents_call_on_the_screen(browser: Any, daemon: Daemon, store_db_url
         ("connected", "callback", "asked to be called back on Monday", None),
         ("connected", "sale", "wants the gold plan", agent_name),
     ]
+
+
+def test_a_script_follows_an_agent_and_the_stream_ends_with_the_daemon(daemon: Daemon) -> None:
+    """The event stream with a bearer token (scripts), and a daemon stopping under an open
+    stream ends it cleanly (the response finishes; it is not cut off at the shutdown timeout).
+    This stops the module's daemon: it is the module's last test."""
+    lines: list[str] = []
+    failed: list[BaseException] = []
+    with daemon.client("admin") as admin:
+        r = admin.post("/api/v1/agents", json={"name": unique("sse"), "sip_endpoint": "agent11"})
+        assert r.status_code == 201, r.text
+        agent = r.json()
+
+        def follow() -> None:
+            try:
+                with admin.stream("GET", f"/api/v1/agents/{agent['id']}/events") as reply:
+                    assert reply.status_code == 200
+                    assert reply.headers["content-type"].startswith("text/event-stream")
+                    lines.extend(reply.iter_lines())
+            except BaseException as exc:
+                failed.append(exc)
+
+        reader = threading.Thread(target=follow)
+        reader.start()
+        try:
+            wait_for(lambda: any(x.startswith("data:") for x in list(lines)), 10, "the first state")
+        finally:
+            assert daemon.stop() == 0, daemon.log()[-3000:]
+            reader.join(30)
+    assert not reader.is_alive()
+    assert not failed, failed
+    events = [x for x in lines if x.startswith("event:")]
+    first = json.loads(next(x for x in lines if x.startswith("data:"))[len("data:") :])
+    assert events[0] == "event: state"
+    assert (first["agent_id"], first["state"], first["call_id"]) == (
+        agent["id"],
+        "logged_out",
+        None,
+    )

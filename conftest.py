@@ -5,4 +5,5 @@ pytest_plugins = [
     "tests.fixtures.rig",
     "tests.fixtures.freeswitch",
     "tests.fixtures.pbx",
+    "tests.fixtures.browser",
 ]

@@ -94,6 +94,10 @@ def build_parser() -> argparse.ArgumentParser:
     from dialer import rules_cli  # on the database: leads why/history, campaign reasons/rules, dnc
 
     rules_cli.add_commands(sub)
+
+    from dialer import users_cli  # on the database: the web console's accounts
+
+    users_cli.add_commands(sub)
     return parser
 
 

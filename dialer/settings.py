@@ -299,6 +299,34 @@ class HttpSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class ConsoleSettings:
+    """The web console for agents and supervisors (dialer/console/), served by the HTTP API
+    under /console. People sign in with the user accounts of `dialer users`; a session ends
+    after `session_idle_s` without a request. Failed sign-ins are limited per name and per
+    client address within `signin_window_s`; over a limit, sign-in is refused (429) until the
+    oldest failure leaves the window, without checking the password."""
+
+    enabled: bool = True
+    session_idle_s: float = 1800.0
+    signin_window_s: float = 300.0
+    signin_failures_per_name: int = 5
+    signin_failures_per_address: int = 20
+    language: str = "en"  # the default language of the console's texts: en | ru
+
+    def check(self) -> None:
+        _positive("console.session_idle_s", self.session_idle_s)
+        _positive("console.signin_window_s", self.signin_window_s)
+        for key, value in (
+            ("console.signin_failures_per_name", self.signin_failures_per_name),
+            ("console.signin_failures_per_address", self.signin_failures_per_address),
+        ):
+            if value < 1:
+                raise ConfigError(f"{key}: must be at least 1, got {value}")
+        if self.language not in ("en", "ru"):
+            raise ConfigError(f"console.language: expected 'en' or 'ru', got {self.language!r}")
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     database: DatabaseSettings = field(default_factory=DatabaseSettings)
     pbx: PbxSettings = field(default_factory=PbxSettings)
@@ -306,6 +334,7 @@ class Settings:
     log: LogSettings = field(default_factory=LogSettings)
     mqtt: MqttSettings = field(default_factory=MqttSettings)
     http: HttpSettings = field(default_factory=HttpSettings)
+    console: ConsoleSettings = field(default_factory=ConsoleSettings)
 
     def check(self) -> None:
         self.database.check()
@@ -314,6 +343,7 @@ class Settings:
         self.log.check()
         self.mqtt.check()
         self.http.check()
+        self.console.check()
 
 
 _SECTIONS: dict[str, type[Any]] = {
@@ -323,6 +353,7 @@ _SECTIONS: dict[str, type[Any]] = {
     "log": LogSettings,
     "mqtt": MqttSettings,
     "http": HttpSettings,
+    "console": ConsoleSettings,
 }
 
 

@@ -22,7 +22,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from swagger_ui_bundle import swagger_ui_path
 
 from dialer import __version__
-from dialer.api import agents, audit, campaigns, leads, preview, system
+from dialer.api import agent_screen, agents, audit, campaigns, console, leads, preview, system
 from dialer.api.auth import TokenTable
 from dialer.api.context import ApiContext, MetricsHandler
 from dialer.api.deps import ApiError, FieldError
@@ -46,6 +46,10 @@ Every endpoint under `/api/v1` needs `Authorization: Bearer <token>` (tokens and
 come from `http.tokens_file`). Roles: **admin** (everything), **supervisor** (everything but
 trunk configuration), **agent** (only itself: log-in, ready, pause, log-out, dispositions;
 callbacks for its campaign's leads, and why they are (not) dialed and their history).
+
+The web console (`/console`) signs people in with the accounts of `dialer users` into a
+session cookie, which these endpoints accept too; with it, every change needs the session's
+`X-CSRF-Token` header.
 
 Errors: 400 a Content-Length that is not a number, 401 missing or unknown token, 403 role not
 allowed, 404 unknown id or name in the path, 409 the current state does not allow it, 413 the
@@ -76,6 +80,14 @@ def build_app(ctx: ApiContext, metrics_handler: MetricsHandler | None = None) ->
     app.include_router(preview.router)
     app.include_router(system.router)
     app.include_router(audit.router)
+    app.include_router(agent_screen.router)
+    if ctx.settings.console.enabled:
+        app.mount(
+            console.STATIC_URL,
+            StaticFiles(directory=str(console.STATIC_DIR)),
+            name="console-static",
+        )
+        app.include_router(console.router)
     _add_error_handlers(app)
     # The token and the body's size are checked before any route reads the body.
     app.add_middleware(
@@ -83,6 +95,7 @@ def build_app(ctx: ApiContext, metrics_handler: MetricsHandler | None = None) ->
         tokens=ctx.tokens,
         max_body=ctx.settings.http.max_body_bytes,
         max_upload=ctx.settings.http.max_upload_bytes,
+        sessions=ctx.sessions,
     )
     if metrics_handler is not None:
         handler = metrics_handler

@@ -9,6 +9,8 @@ reached 503.
 
 from __future__ import annotations
 
+import logging
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Annotated, Any
 
@@ -18,7 +20,15 @@ from pydantic import BaseModel
 
 from dialer.api.auth import EVERYONE, STAFF, Principal, Role
 from dialer.api.context import ApiContext
+from dialer.api.guard import SESSION_STATE
 from dialer.api.models import MAX_ROW_ID
+from dialer.console.sessions import Session, credential_of
+from dialer.store import users
+from dialer.store.errors import NotFound
+
+logger = logging.getLogger(__name__)
+
+RECHECK_S = 30.0  # how often a session's account is read again (disabled? new password?)
 
 _bearer = HTTPBearer(auto_error=False, description="a token from http.tokens_file")
 
@@ -66,14 +76,48 @@ Ctx = Annotated[ApiContext, Depends(get_ctx)]
 
 
 async def principal(
-    ctx: Ctx, creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+    request: Request,
+    ctx: Ctx,
+    creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
     if creds is None or not creds.credentials:
+        session: Session | None = request.scope.get("state", {}).get(SESSION_STATE)
+        if session is not None:  # checked by the guard: live, CSRF token given for changes
+            return await session_principal(ctx, session)
         raise HTTPException(401, "missing bearer token", headers={"WWW-Authenticate": "Bearer"})
     who = ctx.tokens.lookup(creds.credentials)
     if who is None:
         raise HTTPException(401, "unknown bearer token", headers={"WWW-Authenticate": "Bearer"})
     return who
+
+
+async def session_principal(ctx: ApiContext, session: Session) -> Principal:
+    """Who a console session stands for. Its account is read again every RECHECK_S: a disabled
+    account or a changed password ends its sessions (401)."""
+    now = time.monotonic()
+    if now - session.checked_at >= RECHECK_S:
+        async with ctx.db.transaction() as s:
+            try:
+                user = await users.get_user(s, session.user_id)
+            except NotFound:  # the account is gone
+                user = None
+        if (
+            user is None
+            or user.disabled
+            or credential_of(user.password_hash) != session.credential
+            or user.role != session.role
+            or user.agent_id != session.agent_id
+        ):
+            ended = ctx.sessions.end_user(session.user_id)
+            logger.info("console: %d session(s) of %s ended", ended, session.user_name)
+            raise HTTPException(401, "the session has ended: sign in again")
+        session.checked_at = now
+    return principal_of(session)
+
+
+def principal_of(session: Session) -> Principal:
+    agent = str(session.agent_id) if session.agent_id is not None else None
+    return Principal(session.user_name, Role(session.role), agent)
 
 
 def allow(*roles: Role) -> Callable[..., Awaitable[Principal]]:

@@ -3,6 +3,12 @@
 - The bearer token is checked first (401, as the routes' own check says it): FastAPI reads and
   parses a request's body before it resolves a route's dependencies, so without this a caller
   with no token could make the daemon read and parse any body it sends.
+- A request with no Authorization header may instead carry a console session cookie
+  (dialer/console/sessions.py): the session must be live (401 otherwise), and a change (any
+  method but GET, HEAD, OPTIONS) must carry the session's CSRF token in X-CSRF-Token (403
+  otherwise). The session is put in the request's state for the routes; a request renews it,
+  but an agent screen's event stream does not (it is not the person's doing).
+- /console requests (the page and sign-in) need no token, but their bodies have the same limit.
 - A NUL in the path or the query is refused (422 naming which): Postgres keeps no NUL in text.
 - The body's size has a limit (413 naming it): `http.max_body_bytes` for every route, and
   `http.max_upload_bytes` for lead imports. A declared Content-Length over it is refused at
@@ -19,11 +25,15 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
+from starlette.requests import cookie_parser
+
 from dialer.api.auth import TokenTable
 from dialer.api.bodycheck import json_body_problem
+from dialer.console.sessions import COOKIE, CSRF_HEADER, SessionTable, csrf_ok
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -32,6 +42,9 @@ Send = Callable[[Message], Awaitable[None]]
 App = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 _UPLOAD = re.compile(r"^/api/v1/campaigns/[^/]+/leads$")
+_STREAM = re.compile(r"^/api/v1/agents/[^/]+/events$")  # reads a session without renewing it
+SESSION_STATE = "console_session"  # the request state's key for the session (deps.principal)
+_CSRF = CSRF_HEADER.lower().encode()
 
 
 class BodyTooLarge(Exception):
@@ -74,9 +87,17 @@ async def _reply_field(send: Send, where: str | list[str | int], message: str) -
 
 
 class RequestGuard:
-    def __init__(self, app: App, tokens: TokenTable, max_body: int, max_upload: int) -> None:
+    def __init__(
+        self,
+        app: App,
+        tokens: TokenTable,
+        max_body: int,
+        max_upload: int,
+        sessions: SessionTable | None = None,
+    ) -> None:
         self.app = app
         self.tokens = tokens
+        self.sessions = sessions
         self.max_body = max_body
         self.max_upload = max_upload
 
@@ -85,14 +106,29 @@ class RequestGuard:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path = scope.get("path", "")
-        if scope["type"] != "http" or not path.startswith("/api/"):
+        console = path == "/console" or path.startswith("/console/")
+        if scope["type"] != "http" or not (path.startswith("/api/") or console):
             await self.app(scope, receive, send)
             return
         headers = {k.lower(): v for k, v in scope.get("headers", [])}
-        problem = self._token_problem(headers.get(b"authorization", b""))
-        if problem is not None:
-            await _reply(send, 401, problem, [(b"www-authenticate", b"Bearer")])
-            return
+        if not console:
+            authorization = headers.get(b"authorization")
+            cookie = self._session_cookie(headers)
+            if authorization is None and cookie is not None and self.sessions is not None:
+                session = self.sessions.get(cookie, time.monotonic(), touch=not _STREAM.match(path))
+                if session is None:
+                    await _reply(send, 401, "the session has ended: sign in again", [])
+                    return
+                csrf = headers.get(_CSRF)
+                if not csrf_ok(session, scope.get("method", ""), csrf and csrf.decode("latin-1")):
+                    await _reply(send, 403, f"a change needs the session's {CSRF_HEADER}", [])
+                    return
+                scope.setdefault("state", {})[SESSION_STATE] = session
+            else:
+                problem = self._token_problem(authorization or b"")
+                if problem is not None:
+                    await _reply(send, 401, problem, [(b"www-authenticate", b"Bearer")])
+                    return
         # Postgres stores no NUL in text: a path or query carrying one is refused here, not
         # with a 500 from the database.
         for where, raw in (("path", path.encode()), ("query", scope.get("query_string", b""))):
@@ -151,6 +187,13 @@ class RequestGuard:
             if started:
                 raise
             await _reply(send, 413, str(exc), [])
+
+    @staticmethod
+    def _session_cookie(headers: dict[bytes, bytes]) -> str | None:
+        raw = headers.get(b"cookie")
+        if raw is None:
+            return None
+        return cookie_parser(raw.decode("latin-1")).get(COOKIE) or None
 
     def _token_problem(self, authorization: bytes) -> str | None:
         scheme, _, token = authorization.decode("latin-1").partition(" ")

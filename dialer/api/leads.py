@@ -355,6 +355,22 @@ async def erase_lead(lead_id: IdPath, body: EraseBody, ctx: Ctx, who: Admin) -> 
     )
 
 
+def attempt_out(h: explain.HistoryEntry) -> AttemptHistoryOut:
+    return AttemptHistoryOut(
+        attempt_id=h.attempt_id,
+        originated_at=h.originated_at,
+        answer_at=h.answer_at,
+        hangup_at=h.hangup_at,
+        result=h.result,
+        cause=h.cause,
+        cause_text=h.cause_text,
+        agent=h.agent,
+        disposition=h.disposition,
+        note=h.note,
+        answer_to_agent_ms=h.answer_to_agent_ms,
+    )
+
+
 @router.get(
     "/leads/{lead_id}/history",
     summary="Every attempt of the lead, and its callback",
@@ -370,22 +386,7 @@ async def lead_history(lead_id: IdPath, ctx: Ctx, who: Anyone) -> LeadHistoryOut
         text += "\n" + explain.render_callback(cb)
     return LeadHistoryOut(
         lead_id=lead_id,
-        attempts=[
-            AttemptHistoryOut(
-                attempt_id=h.attempt_id,
-                originated_at=h.originated_at,
-                answer_at=h.answer_at,
-                hangup_at=h.hangup_at,
-                result=h.result,
-                cause=h.cause,
-                cause_text=h.cause_text,
-                agent=h.agent,
-                disposition=h.disposition,
-                note=h.note,
-                answer_to_agent_ms=h.answer_to_agent_ms,
-            )
-            for h in entries
-        ],
+        attempts=[attempt_out(h) for h in entries],
         callback=None
         if cb is None
         else CallbackOut(

@@ -162,13 +162,29 @@ class LeadRow:
     status: LeadStatus
     attempts: int
     extra: Mapping[str, Any]
+    phone: str = ""
+    time_zone: str = "UTC"
 
 
 async def get_lead(session: AsyncSession, lead_id: int) -> LeadRow:
     stmt = select(
-        leads.c.id, leads.c.campaign_id, leads.c.status, leads.c.attempts, leads.c.extra
+        leads.c.id,
+        leads.c.campaign_id,
+        leads.c.status,
+        leads.c.attempts,
+        leads.c.extra,
+        leads.c.phone,
+        leads.c.time_zone,
     ).where(leads.c.id == lead_id)
     row = (await session.execute(stmt)).one_or_none()
     if row is None:
         raise NotFound(f"no lead with id {lead_id}")
-    return LeadRow(row.id, row.campaign_id, LeadStatus(row.status), row.attempts, row.extra)
+    return LeadRow(
+        row.id,
+        row.campaign_id,
+        LeadStatus(row.status),
+        row.attempts,
+        row.extra,
+        row.phone,
+        row.time_zone,
+    )

@@ -500,6 +500,25 @@ audit_log = Table(
     Index(None, "at"),
 )
 
+# People who sign in to the web console (dialer.store.users): an agent's account names its agent.
+USER_ROLES = ["admin", "supervisor", "agent"]
+users = Table(
+    "users",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=True),
+    Column("name", Text, nullable=False, unique=True),
+    Column("role", Text, nullable=False),
+    Column("password_hash", Text, nullable=False),
+    Column("agent_id", BigInteger, ForeignKey("agents.id", ondelete="RESTRICT"), nullable=True),
+    Column("disabled", Boolean, nullable=False, server_default=false()),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    CheckConstraint(_one_of("role", USER_ROLES), name="role_known"),
+    CheckConstraint("(role = 'agent') = (agent_id IS NOT NULL)", name="agent_for_agents"),
+    CheckConstraint("length(name) BETWEEN 1 AND 100", name="name_length"),
+    UniqueConstraint("agent_id"),
+)
+
 ALL_TABLES = (
     trunks,
     campaigns,
@@ -517,6 +536,7 @@ ALL_TABLES = (
     pbx_cdr,
     cdr_dead_letters,
     audit_log,
+    users,
 )
 
 __all__ = [
@@ -538,4 +558,5 @@ __all__ = [
     "metadata",
     "pbx_cdr",
     "trunks",
+    "users",
 ]

@@ -13,7 +13,9 @@
 #     "listener 1883 127.0.0.1" with anonymous access.
 set -euo pipefail
 
-PACKAGES=(sip-tester debootstrap espeak-ng sox postgresql mosquitto)
+# chromium: the console's browser tests drive Debian's Chromium through Playwright (which is
+# never let download a browser of its own).
+PACKAGES=(sip-tester debootstrap espeak-ng sox postgresql mosquitto chromium)
 
 if [ "$(id -u)" -ne 0 ]; then
     echo "system-deps.sh: must run as root" >&2

@@ -12,6 +12,7 @@ import dataclasses
 import ipaddress
 import os
 import socket
+import ssl
 import tomllib
 import types
 import typing
@@ -53,7 +54,7 @@ class DatabaseSettings:
 class PbxSettings:
     kind: str = "asterisk"  # asterisk | freeswitch
     host: str = "127.0.0.1"
-    port: int = 0  # 0: the kind's usual port (AMI 5038, ESL 8021)
+    port: int = 0  # 0: the kind's usual port (AMI 5038, AMI over TLS 5039, ESL 8021)
     username: str = "dialer"
     secret: str = field(default="", repr=False)
     connect_timeout_s: float = 5.0
@@ -62,10 +63,28 @@ class PbxSettings:
     customer_context: str = "dialer-customer"
     agent_context: str = "dialer-agent"
     abandon_context: str = "dialer-abandon"
+    # AMI over TLS (Asterisk's manager.conf `tlsenable`; port 0 then means 5039). The PBX's
+    # certificate is checked against `tls_ca` (PEM; empty: the system's trust store) and must
+    # name `host`. FreeSWITCH's event socket has no TLS.
+    tls: bool = False
+    tls_ca: str = ""
 
     def check(self) -> None:
         if self.kind not in ("asterisk", "freeswitch"):
             raise ConfigError(f"pbx.kind: expected 'asterisk' or 'freeswitch', got {self.kind!r}")
+        if self.tls and self.kind != "asterisk":
+            raise ConfigError("pbx.tls: only Asterisk's AMI speaks TLS (FreeSWITCH's ESL does not)")
+        if self.tls_ca and not self.tls:
+            raise ConfigError("pbx.tls_ca: set pbx.tls = true too")
+        if self.tls_ca and not Path(self.tls_ca).is_file():
+            raise ConfigError(f"pbx.tls_ca: {self.tls_ca} is not a readable file")
+        if self.tls_ca:
+            try:
+                ssl.create_default_context(cafile=self.tls_ca)
+            except (ssl.SSLError, ValueError) as exc:
+                raise ConfigError(
+                    f"pbx.tls_ca: {self.tls_ca} holds no PEM certificate: {exc}"
+                ) from None
         if self.port != 0:
             _port("pbx.port", self.port)
         if not self.host:
@@ -294,6 +313,15 @@ class Settings:
 
 
 DEFAULT_PORTS = {"asterisk": 5038, "freeswitch": 8021}
+AMI_TLS_PORT = 5039  # Asterisk's usual `tlsbindaddr` port
+
+
+def default_pbx_port(kind: str, tls: bool) -> int:
+    """The port `pbx.port = 0` stands for: the kind's usual one (AMI over TLS: 5039)."""
+    if tls and kind == "asterisk":
+        return AMI_TLS_PORT
+    return DEFAULT_PORTS.get(kind, 0)
+
 
 _SECTIONS: dict[str, type[Any]] = {
     "database": DatabaseSettings,
@@ -342,7 +370,7 @@ def _assemble(path: Path | None, env: Mapping[str, str] | None) -> Settings:
             raise ConfigError(f"{name}: expected a table")
         sections[name] = _build(name, cls, values, env)
     if sections["pbx"].port == 0:
-        default = DEFAULT_PORTS.get(sections["pbx"].kind, 0)
+        default = default_pbx_port(sections["pbx"].kind, sections["pbx"].tls)
         sections["pbx"] = dataclasses.replace(sections["pbx"], port=default)
     return Settings(**sections)
 

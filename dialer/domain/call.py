@@ -165,7 +165,7 @@ _NOANSWER_CAUSES = frozenset({18, 19, 16})
 # Unallocated number, no route, number changed, destination out of order, invalid format,
 # no circuit, network out of order, temporary failure, congestion, unavailable.
 _FAILURE_CAUSES = frozenset({1, 2, 3, 22, 27, 28, 34, 38, 41, 42, 44, 47})
-_DIAL_STATUS_RESULT = {
+DIAL_STATUS_RESULT = {
     pbx.DialStatus.BUSY: CallResult.BUSY,
     pbx.DialStatus.NOANSWER: CallResult.NO_ANSWER,
     pbx.DialStatus.CONGESTION: CallResult.FAILED,
@@ -347,8 +347,8 @@ class CallAttempt:
             return CallResult.FAILED
         if self.taken_back:  # it rang the minimum and nobody answered: a no-answer to retry
             return CallResult.NO_ANSWER
-        if self.dial_status in _DIAL_STATUS_RESULT:
-            return _DIAL_STATUS_RESULT[self.dial_status]
+        if self.dial_status in DIAL_STATUS_RESULT:
+            return DIAL_STATUS_RESULT[self.dial_status]
         if self.cancelled:
             return CallResult.CANCELLED
         if self.cause in _BUSY_CAUSES:

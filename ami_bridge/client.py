@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import ssl
 from collections import deque
 from collections.abc import AsyncIterator, Callable
 from typing import Any
@@ -70,6 +71,14 @@ class _Manager(Manager):  # type: ignore[misc]
         self._on_lost(exc)
 
 
+def tls_context(settings: PbxSettings) -> ssl.SSLContext | None:
+    """The TLS context for AMI over TLS (`pbx.tls`), None for plain TCP. The certificate is
+    checked against `pbx.tls_ca` (else the system's trust store) and must name `pbx.host`."""
+    if not settings.tls:
+        return None
+    return ssl.create_default_context(cafile=settings.tls_ca or None)
+
+
 class AmiPbx:
     """`dialer.pbx.Pbx` for Asterisk."""
 
@@ -90,6 +99,7 @@ class AmiPbx:
         self._lost = asyncio.Event()
         self._tasks = OwnedTasks(logger, "AMI")
         self._names: dict[str, str] = {}  # Uniqueid -> channel name, for actions that need names
+        self._tls = tls_context(settings)  # made once: the CA file is read at start-up
         # Channels we originated that have not ended (no Hangup, no failed Originate): a hang-up
         # of one of them that finds no channel is tried again (see `hangup`).
         self._ours: set[str] = set()
@@ -130,9 +140,10 @@ class AmiPbx:
             events="off",
             ping_delay=3600,
             forgetable_actions=_AllForgetable(),
+            ssl=self._tls or False,
         )
         manager.register_event("*", self._on_event)
-        where = f"{s.host}:{s.port}"
+        where = f"{s.host}:{s.port}" + (" over TLS" if self._tls is not None else "")
         try:
             await asyncio.wait_for(manager.connect(), s.connect_timeout_s)
         except (OSError, TimeoutError) as exc:

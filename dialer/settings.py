@@ -12,6 +12,7 @@ import dataclasses
 import ipaddress
 import os
 import socket
+import ssl
 import tomllib
 import types
 import typing
@@ -55,7 +56,9 @@ class DatabaseSettings:
 class PbxSettings:
     kind: str = "asterisk"  # an adapter registered under that name (dialer/pbx_registry.py)
     host: str = "127.0.0.1"
-    port: int = 0  # 0: the kind's usual port (its adapter says: AMI 5038, ESL 8021)
+    port: int = (
+        0  # 0: the kind's usual port (its adapter says: AMI 5038, ESL 8021; AMI over TLS 5039)
+    )
     username: str = "dialer"
     secret: str = field(default="", repr=False)
     connect_timeout_s: float = 5.0
@@ -64,11 +67,29 @@ class PbxSettings:
     customer_context: str = "dialer-customer"
     agent_context: str = "dialer-agent"
     abandon_context: str = "dialer-abandon"
+    # AMI over TLS (Asterisk's manager.conf `tlsenable`; port 0 then means 5039). The PBX's
+    # certificate is checked against `tls_ca` (PEM; empty: the system's trust store) and must
+    # name `host`. FreeSWITCH's event socket has no TLS.
+    tls: bool = False
+    tls_ca: str = ""
 
     def check(self) -> None:
         known = pbx_registry.known_kinds()
         if self.kind not in known:
             raise ConfigError(f"pbx.kind: {pbx_registry.unknown_kind_message(self.kind, known)}")
+        if self.tls and self.kind != "asterisk":
+            raise ConfigError("pbx.tls: only Asterisk's AMI speaks TLS (FreeSWITCH's ESL does not)")
+        if self.tls_ca and not self.tls:
+            raise ConfigError("pbx.tls_ca: set pbx.tls = true too")
+        if self.tls_ca and not Path(self.tls_ca).is_file():
+            raise ConfigError(f"pbx.tls_ca: {self.tls_ca} is not a readable file")
+        if self.tls_ca:
+            try:
+                ssl.create_default_context(cafile=self.tls_ca)
+            except (ssl.SSLError, ValueError) as exc:
+                raise ConfigError(
+                    f"pbx.tls_ca: {self.tls_ca} holds no PEM certificate: {exc}"
+                ) from None
         if self.port != 0:
             _port("pbx.port", self.port)
         if not self.host:
@@ -346,6 +367,9 @@ class Settings:
         self.console.check()
 
 
+AMI_TLS_PORT = 5039  # Asterisk's usual `tlsbindaddr` port
+
+
 _SECTIONS: dict[str, type[Any]] = {
     "database": DatabaseSettings,
     "pbx": PbxSettings,
@@ -398,6 +422,8 @@ def _assemble(path: Path | None, env: Mapping[str, str] | None) -> Settings:
             default = pbx_registry.adapter_for(sections["pbx"].kind).default_port
         except pbx_registry.UnknownPbxKind:
             default = 0  # check() names the kind and the known ones
+        if sections["pbx"].tls and sections["pbx"].kind == "asterisk":
+            default = AMI_TLS_PORT
         sections["pbx"] = dataclasses.replace(sections["pbx"], port=default)
     return Settings(**sections)
 

@@ -76,6 +76,10 @@ class FreeswitchSettings:
     say_sounds: str | None = None
     """The English prompts mod_say_en reads the digits from (a directory with `digits/N.wav`);
     None: the rig renders espeak-ng stand-ins into the run's own sounds directory."""
+    cdr_database: str | None = None
+    """The database (migrated, on the rig's Postgres) FreeSWITCH writes its call records into
+    (mod_cdr_pg_csv, table pbx_cdr); None: vars.xml's default connection, which the rig does
+    not have (records then go to the spool under the run's log directory)."""
 
     def environment(self) -> dict[str, str]:
         env = {
@@ -93,6 +97,11 @@ class FreeswitchSettings:
         }
         if self.abandon_message:
             env["DIALER_FS_ABANDON_MESSAGE"] = self.abandon_message
+        if self.cdr_database:
+            env["DIALER_FS_CDR_DB"] = (
+                f"host={LOOPBACK} port=5432 dbname={self.cdr_database} user=postgres "
+                "connect_timeout=5 application_name=rig-freeswitch-cdr"
+            )
         return env
 
 

@@ -21,9 +21,9 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from dialer.core.observe import AgentChanged, CallChanged, EngineEvent
 from dialer.domain.agent import AgentState
 from dialer.engine.engine import Engine
-from dialer.core.observe import AgentChanged, CallChanged, EngineEvent
 
 
 @dataclass(frozen=True, slots=True)

@@ -90,6 +90,11 @@ _DIAL_STATUS: Mapping[pbx.DialStatus, CallResult] = MappingProxyType(
 )
 
 
+def dial_status_result(status: pbx.DialStatus) -> CallResult | None:
+    """What a dial status alone says of an unanswered call (None: nothing, as for a cancel)."""
+    return _DIAL_STATUS.get(status)
+
+
 def _result(value: Any, where: str) -> CallResult:
     try:
         result = CallResult(value)

@@ -455,9 +455,12 @@ daemons = Table(
     Column("seen_until", DateTime(timezone=True), nullable=False),
 )
 
-# The PBX's own record of each call (Asterisk cdr_pgsql writes it at the hang-up, with or without
-# a daemon listening; deploy/asterisk/cdr_pgsql.conf.example). Column names are the CDR fields
-# cdr_pgsql fills by name; times are epoch seconds (float columns get microseconds), 0 when unset.
+# The PBX's own record of each call, written at the hang-up with or without a daemon listening:
+# by Asterisk's cdr_pgsql (deploy/asterisk/cdr_pgsql_local.conf.example), or by FreeSWITCH's
+# mod_cdr_pg_csv (deploy/freeswitch/autoload_configs/cdr_pg_csv.conf.xml, one row per leg,
+# `disposition` its hang-up cause, `channel` left empty). Column names are the CDR fields
+# cdr_pgsql fills by name; times are epoch seconds (float columns get microseconds from Asterisk,
+# whole seconds from FreeSWITCH), 0 when unset.
 pbx_cdr = Table(
     "pbx_cdr",
     metadata,

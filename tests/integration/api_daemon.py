@@ -23,6 +23,7 @@ import httpx
 import pytest
 from sqlalchemy import text
 
+from dialer.settings import PbxSettings
 from dialer.store.engine import Database
 from dialer.store.tables import ALL_TABLES
 from rig.asterisk import Asterisk
@@ -66,9 +67,13 @@ def write_tokens(path: Path) -> Path:
 
 
 def write_config(
-    tmp: Path, asterisk: Asterisk, db_url: str, http_port: int = 0, **dialer: Any
+    tmp: Path, pbx: Asterisk | PbxSettings, db_url: str, http_port: int = 0, **dialer: Any
 ) -> Path:
-    creds = asterisk.credentials
+    """A daemon's config file on the Asterisk rig (its deploy login) or on the PBX `pbx` says
+    (the FreeSWITCH rig's: tests.fixtures.pbx.CampaignPbx.pbx_settings)."""
+    if isinstance(pbx, Asterisk):
+        c = pbx.credentials
+        pbx = PbxSettings(host=c.host, port=c.port, username=c.username, secret=c.secret)
     values = {
         "owner": unique("api-test"),
         "tick_s": 0.05,
@@ -82,10 +87,13 @@ def write_config(
         f'url = "{db_url}"',
         "retry_for_s = 2.0",
         "[pbx]",
-        f'host = "{creds.host}"',
-        f"port = {creds.port}",
-        f'username = "{creds.username}"',
-        f'secret = "{creds.secret}"',
+        f'kind = "{pbx.kind}"',
+        f'host = "{pbx.host}"',
+        f"port = {pbx.port}",
+        f'username = "{pbx.username}"',
+        f'secret = "{pbx.secret}"',
+        f"reconnect_min_s = {pbx.reconnect_min_s}",
+        f"reconnect_max_s = {pbx.reconnect_max_s}",
         "[dialer]",
         *(f"{k} = {_toml(v)}" for k, v in values.items()),
         "[http]",

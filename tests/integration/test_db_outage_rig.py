@@ -1,5 +1,6 @@
-"""The database stopped and restarted mid-campaign, on the real Asterisk rig and a private
-PostgreSQL the test starts itself (the machine's shared one is never stopped).
+"""The database stopped and restarted mid-campaign, on the real Asterisk rig (and on FreeSWITCH
+when a binary is found) and a private PostgreSQL the test starts itself (the machine's shared
+one is never stopped).
 
 While the database is away no call is dialed, the calls already talking to agents go on to
 their own end, and every record of them reaches the database once it is back. A daemon stopped
@@ -17,11 +18,10 @@ from typing import Any
 import pytest
 
 from dialer.store.migrate import upgrade
-from rig.asterisk import Asterisk
 from rig.numbers import Behaviour, make_number
 from rig.sipp import Sipp
 from tests.fixtures import private_pg
-from tests.fixtures.rig import AgentHeadsets
+from tests.fixtures.pbx import CampaignPbx
 from tests.integration.api_daemon import (
     Daemon,
     import_numbers,
@@ -69,20 +69,19 @@ def _rows(url: str) -> dict[str, Any]:
 
 
 def test_a_database_outage_loses_nothing(
-    pg: private_pg.PrivatePostgres,
-    tmp_path: Path,
-    asterisk: Asterisk,
-    sipp_trunk: Sipp,
-    agent_headsets: AgentHeadsets,
+    pg: private_pg.PrivatePostgres, tmp_path: Path, pbx: CampaignPbx
 ) -> None:
+    sipp_trunk = pbx.trunk
     url = pg.create_database("dialer")
     upgrade(url)
     state = tmp_path / "state"
-    config = write_config(tmp_path, asterisk, url, owner=unique("outage"), state_dir=str(state))
+    config = write_config(
+        tmp_path, pbx.pbx_settings(), url, owner=unique("outage"), state_dir=str(state)
+    )
     daemon = start_daemon(tmp_path, config)
     second: Daemon | None = None
     try:
-        agents = [(unique("agent"), e) for e in agent_headsets.endpoints(3)]
+        agents = [(unique("agent"), e) for e in pbx.agent_endpoints(3)]
         name = set_up_campaign(
             daemon, [*TALK, *LATER], agents, trunk={"max_channels": 10, "max_cps": 10}
         )

@@ -207,7 +207,7 @@ async def test_malformed_number_fails_only_that_attempt(client: EslPbx) -> None:
     await client.originate_customer(call)
     failed = await ev.until(is_(pbx.OriginateFailed, call.channel_id), within=1)
     assert isinstance(failed, pbx.OriginateFailed)
-    assert "invalid number" in failed.reason
+    assert "invalid originate: number must be" in failed.reason
 
 
 async def test_cancel_while_ringing(client: EslPbx) -> None:

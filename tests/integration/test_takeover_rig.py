@@ -1,4 +1,5 @@
-"""Another daemon takes over a dead daemon's agents and calls, on the real Asterisk rig.
+"""Another daemon takes over a dead daemon's agents and calls, on the real Asterisk rig and on
+FreeSWITCH (when a binary is found).
 
 Daemon A holds all four agents (it started first; agents are never taken away to rebalance)
 while daemon B runs beside it on the same database. A is killed with SIGKILL while two of its
@@ -21,10 +22,8 @@ from typing import Any
 import pytest
 
 from dialer.domain.identity import name_of
-from rig.asterisk import Asterisk
 from rig.numbers import Behaviour, make_number
-from rig.sipp import Sipp
-from tests.fixtures.rig import AgentHeadsets
+from tests.fixtures.pbx import CampaignPbx
 from tests.integration.api_daemon import (
     import_numbers,
     query,
@@ -54,24 +53,22 @@ def _by_phone(db_url: str) -> dict[str, Any]:
 
 
 def test_another_daemon_takes_over_a_dead_daemons_agents_and_calls(
-    tmp_path: Path,
-    asterisk: Asterisk,
-    sipp_trunk: Sipp,
-    agent_headsets: AgentHeadsets,
-    store_db_url: str,
+    tmp_path: Path, pbx: CampaignPbx, store_db_url: str
 ) -> None:
     asyncio.run(truncate_all(store_db_url))
     daemons = {}
     for name in ("a", "b"):
         home = tmp_path / name
         home.mkdir()
-        config = write_config(home, asterisk, store_db_url, owner=unique(name), lease_s=LEASE_S)
+        config = write_config(
+            home, pbx.pbx_settings(), store_db_url, owner=unique(name), lease_s=LEASE_S
+        )
         daemons[name] = (home, config)
     a = start_daemon(*daemons["a"])
     b = None
     killed = False
     try:
-        agents = [(unique("agent"), e) for e in agent_headsets.endpoints(4)]
+        agents = [(unique("agent"), e) for e in pbx.agent_endpoints(4)]
         name = set_up_campaign(
             a, [*TALK, *SHORT], agents, trunk={"max_channels": 10, "max_cps": 10}, max_attempts=3
         )
@@ -97,7 +94,7 @@ def test_another_daemon_takes_over_a_dead_daemons_agents_and_calls(
 
         wait_for(two_talking_two_idle, 30, "two agents talking, two idle again")
         time.sleep(1.0)  # the idle ones' wrap-up (0.5 s)
-        headset_calls = agent_headsets.sipp.stats().incoming_calls
+        headset_calls = pbx.headsets.stats().incoming_calls
         a.proc.kill()
         a.proc.wait(5)
         killed = True
@@ -125,7 +122,7 @@ def test_another_daemon_takes_over_a_dead_daemons_agents_and_calls(
             "the talking calls to end",
         )
         time.sleep(1.5)  # SIPp writes its counters every second
-        assert agent_headsets.sipp.stats().incoming_calls == headset_calls  # none called again
+        assert pbx.headsets.stats().incoming_calls == headset_calls  # none called again
         log = b.log()
     finally:
         if not killed:
@@ -150,7 +147,7 @@ def test_another_daemon_takes_over_a_dead_daemons_agents_and_calls(
     took = re.search(r"took over from daemons whose leases expired: (\d+) calls \((\d+) ended", log)
     assert took is not None and took.groups() == ("2", "0"), log[-3000:]
     assert "headset leg adopted" in log
-    invites = [i.user for i in sipp_trunk.invites()]
+    invites = [i.user for i in pbx.trunk.invites()]
     for number in [*TALK, *SHORT, *EXTRA]:
         assert invites.count(number.lstrip("+")) + invites.count(number) == 1, number
     leads = query(store_db_url, "SELECT status, lease_owner FROM leads")

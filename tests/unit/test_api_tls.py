@@ -4,7 +4,6 @@ address other machines may reach. Local sockets only (127.0.0.1)."""
 from __future__ import annotations
 
 import ssl
-import subprocess
 from pathlib import Path
 
 import httpx
@@ -13,20 +12,7 @@ from fastapi import FastAPI
 
 from dialer.api.server import HttpServer
 from dialer.settings import ConfigError, HttpSettings
-
-
-def self_signed(tmp_path: Path) -> tuple[Path, Path]:
-    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
-    subprocess.run(
-        [
-            "openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
-            "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
-            "-keyout", str(key), "-out", str(cert),
-        ],
-        check=True,
-        capture_output=True,
-    )  # fmt: skip
-    return cert, key
+from tests.fixtures.certs import self_signed
 
 
 async def test_the_api_serves_https_with_its_certificate(tmp_path: Path) -> None:

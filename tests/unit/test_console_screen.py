@@ -5,9 +5,8 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime
 
-from dialer.core.observe import AgentChanged, CallChanged, PacingDecided
-
 from dialer.console.screen import ScreenHub, lead_card, local_time
+from dialer.core.observe import AgentChanged, CallChanged, PacingDecided
 
 
 def test_the_name_comes_from_a_name_column_and_the_rest_are_fields() -> None:

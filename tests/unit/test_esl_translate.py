@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 
 from dialer import pbx
+from dialer.domain.freeswitch_causes import dial_status
 from esl_bridge import codec
-from esl_bridge.translate import EslTranslator, dial_status, live_channels, q850
+from esl_bridge.translate import EslTranslator, live_channels, q850
 
 DATA = Path(__file__).resolve().parent.parent / "data" / "esl"
 D = pbx.DialStatus

@@ -10,7 +10,7 @@ from dialer.core.records import WallClock, progress_of
 from dialer.domain import agent as ag
 from dialer.domain import call as cl
 from dialer.domain.identity import ProcessIdentity, check_name, name_of
-from dialer.domain.recovery import result_without_hangup
+from dialer.domain.recovery import PbxRecord, recorded_result, result_without_hangup
 from dialer.domain.results import CallResult
 from dialer.rules.retry import ResultRule, retry_rules
 from dialer.store.retry import DEFAULT_POLICY
@@ -32,6 +32,36 @@ def test_result_without_hangup(
     outcome: CallResult | None, answered: bool, expected: CallResult
 ) -> None:
     assert result_without_hangup(outcome, answered) is expected
+
+
+@pytest.mark.parametrize(
+    ("disposition", "expected"),
+    [
+        # Asterisk's CDR (cdr_pgsql)
+        ("NO ANSWER", CallResult.NO_ANSWER),
+        ("BUSY", CallResult.BUSY),
+        ("CONGESTION", CallResult.FAILED),
+        ("FAILED", CallResult.FAILED),
+        # FreeSWITCH's hang-up cause (mod_cdr_pg_csv), read as on the event socket
+        ("NO_ANSWER", CallResult.NO_ANSWER),  # originate_timeout while ringing
+        ("NO_USER_RESPONSE", CallResult.UNAVAILABLE),  # a 480: it never rang
+        ("USER_BUSY", CallResult.BUSY),
+        ("CALL_REJECTED", CallResult.DECLINED),  # a 603: the person refused the call
+        ("NORMAL_TEMPORARY_FAILURE", CallResult.FAILED),  # a 503
+        ("UNALLOCATED_NUMBER", CallResult.INVALID),  # a 404
+        ("ORIGINATOR_CANCEL", CallResult.UNKNOWN),  # a cancel nobody the dialer knows made
+        ("NORMAL_CLEARING", CallResult.UNKNOWN),
+        # nothing that tells
+        ("", CallResult.UNKNOWN),
+        ("no answer", CallResult.UNKNOWN),
+    ],
+)
+def test_the_pbx_record_of_an_unanswered_call(disposition: str, expected: CallResult) -> None:
+    assert recorded_result(disposition) is expected
+    record = PbxRecord(answered_at=None, disposition=disposition, ended_at=T0)
+    assert result_without_hangup(None, False, record) is expected
+    answered = PbxRecord(answered_at=T0, disposition=disposition, ended_at=T0)
+    assert result_without_hangup(None, False, answered) is CallResult.ABANDONED
 
 
 def test_only_outcomes_known_before_the_hangup_are_evidence() -> None:

@@ -98,6 +98,24 @@ def test_pbx_port_defaults_to_the_kind(tmp_path: Path) -> None:
     assert (ast.pbx.port, fs.pbx.port, explicit.pbx.port) == (5038, 8021, 9000)
 
 
+def test_ami_over_tls_settings(tmp_path: Path) -> None:
+    ca = tmp_path / "ca.pem"
+    ca.write_text("not a certificate\n")
+    tls = load(write(tmp_path, '[pbx]\nsecret = "x"\ntls = true\n'), env={})
+    assert (tls.pbx.tls, tls.pbx.tls_ca, tls.pbx.port) == (True, "", 5039)  # AMI's TLS port
+    env = {"DIALER_PBX_TLS": "true", "DIALER_PBX_PORT": "6039"}
+    assert load(write(tmp_path, '[pbx]\nsecret = "x"\n'), env=env).pbx.port == 6039
+    refused = {
+        'kind = "freeswitch"\ntls = true': "pbx.tls: only Asterisk",
+        f'tls_ca = "{ca}"': r"pbx.tls_ca: set pbx.tls = true too",
+        f'tls = true\ntls_ca = "{tmp_path / "none.pem"}"': "is not a readable file",
+        f'tls = true\ntls_ca = "{ca}"': "holds no PEM certificate",
+    }
+    for text, message in refused.items():
+        with pytest.raises(ConfigError, match=message):
+            load(write(tmp_path, f'[pbx]\nsecret = "x"\n{text}\n'), env={})
+
+
 def test_database_commands_read_only_the_database_section(tmp_path: Path) -> None:
     """`dialer migrate`, `dialer leads why`, `dialer dnc`: no PBX secret, no tokens file needed,
     while `dialer run` (`load`) still insists on them."""

@@ -114,7 +114,7 @@ class Engine:
         # Meanwhile they are claimed only if no other daemon is on the database.
         self._settle_s = settings.campaign_poll_s + 0.5 if settings.campaign_poll_s > 0 else 0.0
         self._run_started: dict[int, float] = {}
-        self._trunk_rates = TrunkRates()  # one calls-per-second budget per trunk
+        self._trunk_rates = TrunkRates()  # calls-per-second limits per trunk and campaign
         # Each campaign's stored history, restored when its run starts.
         self._history = history
         self._next_others_sync = 0.0
@@ -850,6 +850,7 @@ class Engine:
         run = self.campaigns[campaign.id]
         new_mode = campaign.pacing_mode != run.campaign.pacing_mode
         run.campaign = campaign
+        run.bucket = self._trunk_rates.for_campaign(campaign, trunk)
         if new_mode:
             run.pacer = self._pacer_factory(campaign)
             self._spawn_restore(run, ledgers=False)
@@ -863,7 +864,7 @@ class Engine:
         for run in self.campaigns.values():
             if run.trunk.id == trunk.id and run.trunk != trunk:
                 run.trunk = trunk
-                run.bucket = self._trunk_rates.of(trunk, self._loop.time())
+                run.bucket = self._trunk_rates.for_campaign(run.campaign, trunk)
                 if self._refuse_campaign(run.campaign, trunk):
                     run.paused = True  # no new calls with a trunk the grammar refuses
 
@@ -1132,7 +1133,7 @@ class Engine:
             campaign=campaign,
             trunk=trunk,
             pacer=self._pacer_factory(campaign),
-            bucket=self._trunk_rates.of(trunk, self._loop.time()),
+            bucket=self._trunk_rates.for_campaign(campaign, trunk),
         )
         self.campaigns[campaign.id] = run
         now = self._loop.time()
@@ -1339,6 +1340,7 @@ class Engine:
                 break
             lead = run.next_lead()
             if lead is None:
+                run.bucket.release()
                 break
             self._originate(run, lead, now)
         if not run.wants_leads():
@@ -1367,7 +1369,7 @@ class Engine:
             lead = run.next_named_callback(now)
             if lead is None:
                 return
-            run.bucket.take(now)
+            run.bucket.take(now)  # reserved; counted as sent when the originate goes
             self._originate(run, lead, now)
 
     async def _refill(self, run: CampaignRun) -> None:
@@ -1469,6 +1471,7 @@ class Engine:
                 logger.warning(
                     "lead %d not dialed: %s", lead.id, refused, extra={"call": request.channel_id}
                 )
+                run.bucket.release()
                 now = self._loop.time()
                 self._on_call_event(run, request.channel_id, cl.Cancel(now))
                 self._on_call_event(
@@ -1477,6 +1480,9 @@ class Engine:
                     pbx.OriginateFailed(request.channel_id, f"not dialed: {refused}", now),
                 )
                 return
+        # The calls-per-second limits count the originate when it goes, not when it was
+        # decided: the check above may hold one call longer than another.
+        run.bucket.sent(self._loop.time())
         try:
             await self._pbx.originate_customer(request)
         except pbx.PbxError as exc:

@@ -7,5 +7,6 @@
 - `risk`: the chance a new call finds no agent, summed exactly (small teams) or as normal
 - `estimators`: online contact rate and duration distributions
 - `ledger`: abandonment accounting over rolling windows (24 hours, 30 days, life)
-- `limits`: the hard limits every pacer obeys, and the per-trunk calls-per-second token bucket
+- `limits`: the hard limits every pacer obeys
+- `callrate`: calls per second, per trunk and per campaign, held in every sliding second
 """

@@ -38,7 +38,7 @@ from dialer.pacing.base import (
     PacingLimits,
     PacingSnapshot,
 )
-from dialer.pacing.limits import CallRateLimiter
+from dialer.pacing.callrate import CallRateLimiter, CallRates
 from dialer.sim.scenario import Scenario
 
 DAY_S = 86_400.0
@@ -122,6 +122,7 @@ class RawResult:
     waits: list[float] = field(default_factory=list)  # agent ready time before each call
     in_flight_area: float = 0.0  # integral of calls ringing or waiting over dialing time
     decisions: int = 0
+    dial_times: list[float] = field(default_factory=list)  # each originate's time, ascending
     decide_s: float = 0.0  # CPU time inside decide() (this thread's)
     decide_max_s: float = 0.0
     decide_times: list[float] = field(default_factory=list)  # CPU seconds, one per decision
@@ -179,7 +180,13 @@ class Simulation:
         heap: list[tuple[float, int, int, object]] = []
         seq = 0
         talking = 0
-        limiter = CallRateLimiter(sc.calls_per_second, now=0.0)
+        trunk_rate = CallRateLimiter(sc.calls_per_second, sc.trunk_burst)
+        limiter = (
+            CallRates(trunk_rate)
+            if sc.campaign_cps is None
+            else CallRates(trunk_rate, CallRateLimiter(sc.campaign_cps))
+        )
+        dial_times = res.dial_times
 
         for d in range(sc.days):
             heap.append((d * DAY_S, seq, _DAY_START, d))
@@ -456,7 +463,8 @@ class Simulation:
             if n > max_new or n + len(ringing) + len(waiting) > snap.limits.max_in_flight:
                 raise PacerViolation(f"pacer broke a hard limit at t={t:.1f}: {decision}")
             res.last_decision = decision
-            limiter.take(t, n)
+            limiter.start(t, n)
+            dial_times.extend([t] * n)
             res.dialed += n
             trace.dialed[int(t // bin_s)] += n
             offset = t - day_start

@@ -7,7 +7,8 @@ Definitions:
   per clock hour of each day;
 - agent wait: time an agent is ready before each call reaches them;
 - talk minutes per agent-hour; calls dialed (and connected) per hour of the campaign;
-- lines per agent: calls ringing or waiting for an agent, per logged-in agent, averaged over time.
+- lines per agent: calls ringing or waiting for an agent, per logged-in agent, averaged over time;
+- calls per second: the most originates in any sliding second (what a trunk's provider counts).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from dialer.pacing.base import PacingDecision
+from dialer.pacing.callrate import max_in_any_window
 from dialer.sim.engine import DAY_S, RawResult
 
 
@@ -68,6 +70,7 @@ def summarize(raw: RawResult) -> dict[str, Any]:
                 worst_hour = r
         hourly.append(row)
     w24, w24_end = worst_window(tr.minute_answered, tr.minute_abandoned, day_min)
+    max_second, max_second_at = max_in_any_window(raw.dial_times, 1.0)
     days = [_rate(ab, ans) for ab, ans in zip(raw.day_abandoned, raw.day_answered, strict=True)]
     agent_hours = raw.logged_s / 3600.0
     campaign_hours = sc.days * sc.day_hours
@@ -94,6 +97,9 @@ def summarize(raw: RawResult) -> dict[str, Any]:
         "connected": raw.connected,
         "dialed": raw.dialed,
         "cancelled": raw.cancelled,
+        # the most originates in any sliding second [s, s + 1), and when that second started
+        "max_calls_any_second": max_second,
+        "max_calls_second_at_h": round(max_second_at / 3600.0, 4),
         "agent_wait_s": {
             "mean": round(sum(raw.waits) / len(raw.waits), 2) if raw.waits else 0.0,
             "median": round(_quantile(raw.waits, 0.5), 2),
@@ -145,6 +151,7 @@ def format_summary(s: dict[str, Any]) -> str:
         f"  calls                  {s['calls_per_hour']:.0f} dialed, "
         f"{s['connects_per_hour']:.0f} connected per hour",
         f"  lines per agent        {s['lines_per_agent']:.2f}",
+        f"  calls per second       {s['max_calls_any_second']} at most in any sliding second",
         f"  pacing                 {s['decisions']} decisions, "
         f"{s['decision_us_mean']:.0f} us mean, {s['decision_us_p99']:.0f} us p99, "
         f"{s['decision_us_max']:.0f} us max (CPU)",

@@ -2,7 +2,10 @@
 
 A scenario file (see `scenarios/reference.toml`) has top-level `name`, `description`, `seed`,
 `agents`, `days`, `day_hours`, and the tables `[callee]`, `[agent]`, `[trunk]`, `[pacing]`;
-`callee.changes` entries change the contact rate at an hour of each day; `[pacing]` holds `mode`
+`callee.changes` entries change the contact rate at an hour of each day; `[trunk]` holds
+`channels`, `calls_per_second`, `burst` (calls that may start back to back; the second's rate
+when absent), `campaign_calls_per_second` (the campaign's own lower limit) and `max_in_flight`;
+`[pacing]` holds `mode`
 (preview, progressive, power, adaptive_ratio, predictive), `target`, `cap`, `lines_per_agent`,
 `ratio_target`, `cancel_over` (predictive hangs up the oldest ringing call that has rung 15 s
 when even one more call would be this many times over its threshold; 10 by default, 0 never),
@@ -133,6 +136,8 @@ class Scenario:
     # trunk and campaign
     trunk_channels: int = 100_000
     calls_per_second: float = 1000.0
+    trunk_burst: int | None = None  # calls that may start back to back (None: the second's)
+    campaign_cps: float | None = None  # the campaign's own limit, under the trunk's
     max_in_flight: int = 100_000
     # pacing
     mode: str = "predictive"
@@ -160,6 +165,10 @@ class Scenario:
             raise ScenarioError("no_answer_timeout_s must be > 0 and grace_s >= 0")
         if self.trunk_channels < 1 or self.max_in_flight < 1 or self.calls_per_second <= 0:
             raise ScenarioError("trunk_channels, max_in_flight and calls_per_second must be > 0")
+        if (self.trunk_burst is not None and self.trunk_burst < 1) or (
+            self.campaign_cps is not None and not self.campaign_cps > 0
+        ):
+            raise ScenarioError("trunk burst must be >= 1 and campaign calls_per_second > 0")
 
     @property
     def day_s(self) -> float:
@@ -213,7 +222,11 @@ def parse_scenario(raw: Mapping[str, Any], default_name: str = "scenario") -> Sc
         },
     )
     _only(agent, "agent", {"talk", "wrapup", "grace_s"})
-    _only(trunk, "trunk", {"channels", "calls_per_second", "max_in_flight"})
+    _only(
+        trunk,
+        "trunk",
+        {"channels", "calls_per_second", "burst", "campaign_calls_per_second", "max_in_flight"},
+    )
     _only(
         pacing,
         "pacing",
@@ -254,6 +267,12 @@ def parse_scenario(raw: Mapping[str, Any], default_name: str = "scenario") -> Sc
             grace_s=float(agent.get("grace_s", d.grace_s)),
             trunk_channels=int(trunk.get("channels", d.trunk_channels)),
             calls_per_second=float(trunk.get("calls_per_second", d.calls_per_second)),
+            trunk_burst=int(trunk["burst"]) if "burst" in trunk else None,
+            campaign_cps=(
+                float(trunk["campaign_calls_per_second"])
+                if "campaign_calls_per_second" in trunk
+                else None
+            ),
             max_in_flight=int(trunk.get("max_in_flight", d.max_in_flight)),
             mode=str(pacing.get("mode", d.mode)),
             lines_per_agent=float(pacing.get("lines_per_agent", d.lines_per_agent)),

@@ -35,6 +35,7 @@ def _trunk(row: Any) -> Trunk:
         dial_prefix=row.dial_prefix,
         endpoint=row.endpoint,
         caller_id=row.caller_id,
+        cps_burst=row.cps_burst,
     )
 
 
@@ -56,6 +57,7 @@ def _campaign(row: Any) -> Campaign:
         machine_message=row.machine_message,
         callback_number=row.callback_number,
         name_prompt=row.name_prompt,
+        max_cps=row.max_cps,
     )
 
 

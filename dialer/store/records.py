@@ -83,6 +83,8 @@ class Trunk:
     dial_prefix: str
     endpoint: str
     caller_id: str = ""  # shown by calls of campaigns that have none of their own (migration 0004)
+    # Calls that may start back to back (dialer.pacing.callrate); None: up to the second's rate.
+    cps_burst: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +108,9 @@ class Campaign:
     # PBX sound (empty: the message does not name the campaign).
     callback_number: str = ""
     name_prompt: str = ""
+    # The campaign's own calls-per-second limit, under its trunk's (the lower binds); None: the
+    # trunk's alone.
+    max_cps: float | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -25,7 +25,7 @@ from tests.fixtures.db import ROOT, database_name, recreate_database
 # The newest revision (0002 added the dialing rules, 0003 AMD per campaign, 0006 agent
 # owners, 0007 the pacer's calibration, 0008 durable call progress,
 # 0009 refused call records, 0010 the audit log).
-HEAD = "0010"
+HEAD = "0011_call_rate_limits"
 
 
 def _diff(connection: Connection) -> list[Any]:

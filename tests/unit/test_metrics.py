@@ -14,11 +14,11 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from dialer.domain import agent as ag
 from dialer.domain import call as cl
-from dialer.engine.bucket import TokenBucket
 from dialer.engine.campaign import CampaignRun
 from dialer.engine.observe import AgentChanged, CallChanged, EngineEvent, PacingDecided
 from dialer.metrics import Metrics, is_abandoned
 from dialer.pacing.base import ProgressivePacer
+from dialer.pacing.callrate import CallRateLimiter, CallRates
 from dialer.store.records import Campaign, CampaignStatus, PacingMode, Trunk
 
 HOUR = 3600.0
@@ -157,7 +157,9 @@ def campaign_run(cid: int, name: str, trunk: Trunk, agents: int) -> CampaignRun:
         now,
         now,
     )
-    run = CampaignRun(campaign, trunk, ProgressivePacer(), TokenBucket(trunk.max_cps))
+    run = CampaignRun(
+        campaign, trunk, ProgressivePacer(), CallRates(CallRateLimiter(trunk.max_cps))
+    )
     for i in range(agents):
         run.agents[f"{cid}-{i}"] = ag.Agent(f"{cid}-{i}", f"agent{i}")
     return run

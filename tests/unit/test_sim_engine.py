@@ -17,6 +17,7 @@ from dialer.pacing.base import (
     PacingSnapshot,
     ProgressivePacer,
 )
+from dialer.pacing.callrate import max_in_any_window
 from dialer.sim import (
     PacerViolation,
     Scenario,
@@ -26,7 +27,6 @@ from dialer.sim import (
     simulate,
     summarize,
 )
-from dialer.pacing.callrate import max_in_any_window
 from dialer.sim.cli import add_arguments, run
 from dialer.sim.report import worst_window
 from dialer.sim.scenario import SCENARIO_DIR, Dist, parse_scenario

@@ -9,8 +9,14 @@ when absent), `campaign_calls_per_second` (the campaign's own lower limit) and `
 (preview, progressive, power, adaptive_ratio, predictive), `target`, `cap`, `lines_per_agent`,
 `ratio_target`, `cancel_over` (predictive hangs up the oldest ringing call that has rung 15 s
 when even one more call would be this many times over its threshold; 10 by default, 0 never),
-`preview_s` and `tick_s` (the pacer also runs this long after its last run, as
-the daemon's timer does; 1 s). Distributions are
+`preview_s`, `tick_s` (the pacer also runs this long after its last run, as
+the daemon's timer does; 1 s) and `max_lines_per_agent`. Changes over the run
+(dialer.sim.schedule, dialer.sim.agents): `callee.steps` (`{ at_hour, contact_rate, once,
+ramp_min }`: once since the start of the run or daily, a jump or a ramp), `callee.machine_share`
+and `callee.amd_delay` (answering machines and the time detection takes), `agent.talk_steps`
+and `agent.wrapup_steps` (`{ at_hour, talk | wrapup = distribution, once }`), `agent.waves`
+(`{ at_hour, kind = "join" | "leave" | "pause", count | share, pause_min, once }`).
+Distributions are
 inline tables: `{ dist = "constant", value = 15 }`, `{ dist = "uniform", low = 5, high = 25 }`,
 `{ dist = "exponential", mean = 120 }`, `{ dist = "lognormal", mean = 120, sigma = 1.0 }`
 (sigma of the log; the mean is the distribution's own mean).
@@ -27,6 +33,9 @@ from pathlib import Path
 from typing import Any
 
 from dialer.pacing.base import TAKE_BACK_OVER
+from dialer.pacing.limits import MAX_LINES_PER_AGENT
+from dialer.sim.agents import AgentWave, WaveKind
+from dialer.sim.schedule import Schedule, Step
 
 # "fixed_ratio" and "adaptive_ratio" are baselines to compare with (the daemon offers neither):
 # a bare fixed ratio, and one tuned by feedback; "power" is the daemon's, under the cap.
@@ -129,10 +138,19 @@ class Scenario:
     no_answer_timeout_s: float = 25.0
     busy_share: float = 0.0  # share of the calls nobody answers that end busy (early)
     busy_delay: Dist = field(default_factory=lambda: Dist("uniform", 2.0, 6.0))
+    # more contact-rate steps: once or daily, jumps or ramps (slow drifts)
+    contact_steps: tuple[Step[float], ...] = ()
+    # answering machines: a share of the answers, each known as a machine after `amd_delay`
+    # (detection); not a live answer (counted apart), fed to the pacer as no contact
+    machine_share: float = 0.0
+    amd_delay: Dist = field(default_factory=lambda: Dist("uniform", 2.0, 4.0))
     # agents
     talk: Dist = field(default_factory=lambda: Dist("exponential", 120.0))
     wrapup: Dist = field(default_factory=lambda: Dist("constant", 15.0))
     grace_s: float = 2.0
+    talk_steps: tuple[Step[Dist], ...] = ()  # talk time changes (once or daily)
+    wrapup_steps: tuple[Step[Dist], ...] = ()
+    waves: tuple[AgentWave, ...] = ()  # agents joining, leaving, pausing
     # trunk and campaign
     trunk_channels: int = 100_000
     calls_per_second: float = 1000.0
@@ -148,13 +166,21 @@ class Scenario:
     cancel_over: float = TAKE_BACK_OVER  # predictive: PredictiveSettings.cancel_over (0: off)
     preview_s: float = 10.0  # preview: time an agent spends on the lead before the call starts
     tick_s: float = 1.0  # the pacer also runs this long after its last run (the daemon's timer)
+    max_lines_per_agent: float = MAX_LINES_PER_AGENT  # predictive and power: calls per agent
 
     def __post_init__(self) -> None:
         if self.agents < 1 or self.days < 1:
             raise ScenarioError("agents and days must be >= 1")
         if not 0.0 < self.day_hours <= 24.0:
             raise ScenarioError("day_hours must be in (0, 24]")
-        for r in (self.contact_rate, *(c.contact_rate for c in self.changes), self.busy_share):
+        rates = (
+            self.contact_rate,
+            *(c.contact_rate for c in self.changes),
+            *(c.value for c in self.contact_steps),
+            self.busy_share,
+            self.machine_share,
+        )
+        for r in rates:
             if not 0.0 <= r <= 1.0:
                 raise ScenarioError("rates and shares must be in [0, 1]")
         if self.mode not in MODES:
@@ -175,12 +201,21 @@ class Scenario:
         return self.day_hours * 3600.0
 
     def contact_rate_at(self, offset_s: float) -> float:
-        """The contact rate `offset_s` seconds into a day."""
-        rate = self.contact_rate
-        for c in self.changes:
-            if c.at_s <= offset_s:
-                rate = c.contact_rate
-        return rate
+        """The contact rate `offset_s` seconds into the run (into the first day)."""
+        return self.contact_schedule.at(offset_s)
+
+    @property
+    def contact_schedule(self) -> Schedule[float]:
+        daily = tuple(Step(c.at_s, c.contact_rate) for c in self.changes)
+        return Schedule(self.contact_rate, daily + self.contact_steps)
+
+    @property
+    def talk_schedule(self) -> Schedule[Dist]:
+        return Schedule(self.talk, self.talk_steps)
+
+    @property
+    def wrapup_schedule(self) -> Schedule[Dist]:
+        return Schedule(self.wrapup, self.wrapup_steps)
 
 
 def load_scenario(ref: str | Path) -> Scenario:
@@ -219,9 +254,12 @@ def parse_scenario(raw: Mapping[str, Any], default_name: str = "scenario") -> Sc
             "no_answer_timeout_s",
             "busy_share",
             "busy_delay",
+            "steps",
+            "machine_share",
+            "amd_delay",
         },
     )
-    _only(agent, "agent", {"talk", "wrapup", "grace_s"})
+    _only(agent, "agent", {"talk", "wrapup", "grace_s", "talk_steps", "wrapup_steps", "waves"})
     _only(
         trunk,
         "trunk",
@@ -239,6 +277,7 @@ def parse_scenario(raw: Mapping[str, Any], default_name: str = "scenario") -> Sc
             "cancel_over",
             "preview_s",
             "tick_s",
+            "max_lines_per_agent",
         },
     )
     d = Scenario()
@@ -262,6 +301,21 @@ def parse_scenario(raw: Mapping[str, Any], default_name: str = "scenario") -> Sc
             no_answer_timeout_s=float(callee.get("no_answer_timeout_s", d.no_answer_timeout_s)),
             busy_share=float(callee.get("busy_share", d.busy_share)),
             busy_delay=_dist(callee, "busy_delay", d.busy_delay),
+            contact_steps=tuple(
+                _step(x, "contact_rate", lambda v: float(v)) for x in callee.get("steps", [])
+            ),
+            machine_share=float(callee.get("machine_share", d.machine_share)),
+            amd_delay=_dist(callee, "amd_delay", d.amd_delay),
+            talk_steps=tuple(
+                _step(x, "talk", lambda v: Dist.parse(v, "talk"))
+                for x in agent.get("talk_steps", [])
+            ),
+            wrapup_steps=tuple(
+                _step(x, "wrapup", lambda v: Dist.parse(v, "wrapup"))
+                for x in agent.get("wrapup_steps", [])
+            ),
+            waves=tuple(_wave(x) for x in agent.get("waves", [])),
+            max_lines_per_agent=float(pacing.get("max_lines_per_agent", d.max_lines_per_agent)),
             talk=_dist(agent, "talk", d.talk),
             wrapup=_dist(agent, "wrapup", d.wrapup),
             grace_s=float(agent.get("grace_s", d.grace_s)),
@@ -287,6 +341,38 @@ def parse_scenario(raw: Mapping[str, Any], default_name: str = "scenario") -> Sc
         if isinstance(e, ScenarioError):
             raise
         raise ScenarioError(str(e)) from e
+
+
+def _step(raw: Any, key: str, value: Any) -> Step[Any]:
+    """`{ at_hour = 2, <key> = ..., once = false, ramp_min = 0 }`."""
+    if not isinstance(raw, Mapping) or "at_hour" not in raw or key not in raw:
+        raise ScenarioError(f"steps need at_hour and {key}")
+    try:
+        return Step(
+            float(raw["at_hour"]) * 3600.0,
+            value(raw[key]),
+            daily=not bool(raw.get("once", False)),
+            ramp_s=float(raw.get("ramp_min", 0.0)) * 60.0,
+        )
+    except ValueError as e:
+        raise ScenarioError(f"step: {e}") from None
+
+
+def _wave(raw: Any) -> AgentWave:
+    """`{ at_hour = 3, kind = "leave", count = 5 | share = 0.3, pause_min = 10, once = false }`."""
+    if not isinstance(raw, Mapping) or "at_hour" not in raw or "kind" not in raw:
+        raise ScenarioError("agent waves need at_hour and kind")
+    try:
+        return AgentWave(
+            float(raw["at_hour"]) * 3600.0,
+            WaveKind(str(raw["kind"])),
+            count=int(raw.get("count", 0)),
+            share=float(raw.get("share", 0.0)),
+            pause_s=float(raw.get("pause_min", 0.0)) * 60.0,
+            daily=not bool(raw.get("once", False)),
+        )
+    except ValueError as e:
+        raise ScenarioError(f"agent wave: {e}") from None
 
 
 def _table(raw: Mapping[str, Any], key: str) -> Mapping[str, Any]:

@@ -19,7 +19,8 @@ and `agent.wrapup_steps` (`{ at_hour, talk | wrapup = distribution, once }`), `a
 Distributions are
 inline tables: `{ dist = "constant", value = 15 }`, `{ dist = "uniform", low = 5, high = 25 }`,
 `{ dist = "exponential", mean = 120 }`, `{ dist = "lognormal", mean = 120, sigma = 1.0 }`
-(sigma of the log; the mean is the distribution's own mean).
+(sigma of the log; the mean is the distribution's own mean), `{ dist = "two_humped", short = 40,
+long = 300, share = 0.3 }` (quick calls and real conversations: two log-normal humps).
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ from dialer.sim.schedule import Schedule, Step
 # a bare fixed ratio, and one tuned by feedback; "power" is the daemon's, under the cap.
 MODES = ("preview", "progressive", "power", "fixed_ratio", "adaptive_ratio", "predictive")
 SCENARIO_DIR = Path(__file__).resolve().parents[2] / "scenarios"
+_HUMP_SIGMA = 0.35
 
 
 class ScenarioError(ValueError):
@@ -51,12 +53,13 @@ class ScenarioError(ValueError):
 class Dist:
     """A duration distribution in seconds."""
 
-    kind: str  # constant | uniform | exponential | lognormal
-    a: float  # constant: value; uniform: low; exponential: mean; lognormal: mean
-    b: float = 0.0  # uniform: high; lognormal: sigma
+    kind: str  # constant | uniform | exponential | lognormal | two_humped
+    a: float  # constant: value; uniform: low; exponential, lognormal: mean; two_humped: short
+    b: float = 0.0  # uniform: high; lognormal: sigma; two_humped: the long hump's mean
+    c: float = 0.0  # two_humped: the long hump's share (each hump log-normal, sigma 0.35)
 
     def __post_init__(self) -> None:
-        if self.kind not in ("constant", "uniform", "exponential", "lognormal"):
+        if self.kind not in ("constant", "uniform", "exponential", "lognormal", "two_humped"):
             raise ScenarioError(f"unknown distribution {self.kind!r}")
         if not (math.isfinite(self.a) and math.isfinite(self.b)) or self.a < 0 or self.b < 0:
             raise ScenarioError("distribution parameters must be finite and >= 0")
@@ -64,11 +67,15 @@ class Dist:
             raise ScenarioError("uniform needs low <= high")
         if self.kind in ("exponential", "lognormal") and self.a <= 0:
             raise ScenarioError(f"{self.kind} needs a mean > 0")
+        if self.kind == "two_humped" and not (0 < self.a <= self.b and 0.0 <= self.c <= 1.0):
+            raise ScenarioError("two_humped needs 0 < short <= long and a share in [0, 1]")
 
     @property
     def mean(self) -> float:
         if self.kind == "uniform":
             return (self.a + self.b) / 2
+        if self.kind == "two_humped":
+            return (1.0 - self.c) * self.a + self.c * self.b
         return self.a
 
     def sampler(self, rng: random.Random) -> Any:
@@ -83,8 +90,15 @@ class Dist:
             expo = rng.expovariate
             rate = 1.0 / a
             return lambda: expo(rate)
-        mu = math.log(a) - b * b / 2
         logn = rng.lognormvariate
+        if self.kind == "two_humped":
+            sig = _HUMP_SIGMA
+            mu_a = math.log(a) - sig * sig / 2
+            mu_b = math.log(b) - sig * sig / 2
+            share = self.c
+            pick = rng.random
+            return lambda: logn(mu_b if pick() < share else mu_a, sig)
+        mu = math.log(a) - b * b / 2
         return lambda: logn(mu, b)
 
     @classmethod
@@ -103,6 +117,8 @@ class Dist:
                 return cls(kind, float(raw["mean"]))
             if kind == "lognormal":
                 return cls(kind, float(raw["mean"]), float(raw["sigma"]))
+            if kind == "two_humped":
+                return cls(kind, float(raw["short"]), float(raw["long"]), float(raw["share"]))
         except KeyError as e:
             raise ScenarioError(f"{what}: missing {e.args[0]!r}") from None
         raise ScenarioError(f"{what}: unknown distribution {kind!r}")
@@ -114,6 +130,8 @@ class Dist:
             return f"uniform {self.a:g}-{self.b:g} s"
         if self.kind == "exponential":
             return f"exponential, mean {self.a:g} s"
+        if self.kind == "two_humped":
+            return f"two humps, {self.a:g} s and {self.b:g} s ({self.c:.0%})"
         return f"log-normal, mean {self.a:g} s, sigma {self.b:g}"
 
 

@@ -97,14 +97,14 @@ def main(argv: list[str] | None = None) -> int:
         teams, n, days, hours = [5, 25], 3, 1, 4.0
     seeds = list(range(args.first_seed, args.first_seed + n))
     started = time.perf_counter()
-    with ProcessPoolExecutor(max_workers=max(1, args.jobs)) as pool:
-        # the largest teams first: the pool's last runs are then the short ones
-        futures = {
-            (a, s): pool.submit(one, a, s, days, hours)
-            for a in sorted(teams, reverse=True)
-            for s in seeds
-        }
-        results = {key: f.result() for key, f in futures.items()}
+    # the largest teams first: the pool's last runs are then the short ones
+    keys = [(a, s) for a in sorted(teams, reverse=True) for s in seeds]
+    if args.jobs <= 1:
+        results = {(a, s): one(a, s, days, hours) for a, s in keys}
+    else:
+        with ProcessPoolExecutor(max_workers=args.jobs) as pool:
+            futures = {(a, s): pool.submit(one, a, s, days, hours) for a, s in keys}
+            results = {key: f.result() for key, f in futures.items()}
 
     rows = [
         "| agents | pacer | utilisation | worst rolling hour (mean) | hours over 6% "

@@ -62,6 +62,7 @@ def campaign_out(c: Campaign) -> CampaignOut:
         name_prompt=c.name_prompt,
         amd_enabled=c.amd_enabled,
         machine_message=c.machine_message,
+        max_cps=c.max_cps,
     )
 
 
@@ -96,6 +97,7 @@ async def create_campaign(body: CampaignCreate, ctx: Ctx, who: Staff) -> Campaig
             hold_s=body.hold_s,
             amd_enabled=body.amd_enabled,
             machine_message=body.machine_message,
+            max_cps=body.max_cps,
         )
         if body.dispositions:
             await campaign_repo.set_disposition_codes(
@@ -145,6 +147,8 @@ async def edit_campaign(
             raise Conflict(f"a campaign named {values['name']!r} exists")
         if "pacing_mode" in values:
             values["pacing_mode"] = values["pacing_mode"].value
+        if values.get("max_cps") == 0:
+            values["max_cps"] = None  # no limit of its own: the trunk's alone
         updated = await queries.update_campaign(s, current.id, values)
         trunk_now = await campaign_repo.get_trunk(s, updated.trunk_id)
         await audited(

@@ -158,6 +158,7 @@ class CampaignCreate(Request):
     amd_enabled: AmdEnabled = False
     machine_message: MachineMessage = ""
     dispositions: DispositionList = Field(default_factory=list)
+    max_cps: CampaignCps | None = None
 
 
 class CampaignUpdate(Request):
@@ -173,6 +174,7 @@ class CampaignUpdate(Request):
     hold_s: Annotated[float, Field(ge=0, le=2)] | None = None
     amd_enabled: AmdEnabled | None = None
     machine_message: MachineMessage | None = None
+    max_cps: Annotated[float, Field(ge=0, le=10_000, description="0: none")] | None = None
 
 
 class CampaignOut(BaseModel):
@@ -192,10 +194,18 @@ class CampaignOut(BaseModel):
     name_prompt: str = Field(default="", description="'' : the message does not name it")
     amd_enabled: bool = False
     machine_message: str = Field(default="", description="'' : machines are hung up on")
+    max_cps: float | None = Field(default=None, description="None: the trunk's limit alone")
 
 
 class DispositionCodes(Request):
     codes: DispositionList
+
+
+# Calls per second (dialer.pacing.callrate): a trunk's burst, a campaign's own limit.
+CpsBurst = Annotated[int, Field(ge=1, le=100_000, description="calls that may start back to back")]
+CampaignCps = Annotated[
+    float, Field(gt=0, le=10_000, description="calls per second, under the trunk's")
+]
 
 
 class TrunkCreate(Request):
@@ -205,6 +215,7 @@ class TrunkCreate(Request):
     max_cps: Annotated[float, Field(gt=0, le=10_000)]
     dial_prefix: DialPrefix = ""
     caller_id: CallerId = ""
+    cps_burst: CpsBurst | None = None
 
 
 class TrunkUpdate(Request):
@@ -213,6 +224,7 @@ class TrunkUpdate(Request):
     max_cps: Annotated[float, Field(gt=0, le=10_000)] | None = None
     dial_prefix: DialPrefix | None = None
     caller_id: CallerId | None = None
+    cps_burst: Annotated[int, Field(ge=0, le=100_000, description="0: none")] | None = None
 
 
 class TrunkOut(BaseModel):
@@ -223,6 +235,7 @@ class TrunkOut(BaseModel):
     max_cps: float
     dial_prefix: str
     caller_id: str = Field(default="", description="for campaigns without their own")
+    cps_burst: int | None = Field(default=None, description="None: up to the second's rate")
     in_use: int = Field(description="calls of running campaigns on this trunk now")
 
 

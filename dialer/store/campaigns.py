@@ -70,6 +70,7 @@ async def create_trunk(
     max_cps: float,
     dial_prefix: str = "",
     caller_id: str = "",
+    cps_burst: int | None = None,
 ) -> Trunk:
     """A trunk: `endpoint` is the PBX's name for it (e.g. the PJSIP endpoint); `caller_id` is
     shown by calls of campaigns that have none of their own."""
@@ -86,6 +87,7 @@ async def create_trunk(
                 max_cps=max_cps,
                 dial_prefix=dial_prefix,
                 caller_id=caller_id,
+                cps_burst=cps_burst,
             )
             .returning(*trunks.c)
         )
@@ -121,6 +123,7 @@ async def create_campaign(
     machine_message: str = "",
     callback_number: str = "",
     name_prompt: str = "",
+    max_cps: float | None = None,
 ) -> Campaign:
     """Raises ValueError for a ring time below 15 s (an unanswered call rings at
     least 15 s; the database refuses it too, ck_campaigns_ring_timeout_min_15), a call-back
@@ -148,6 +151,7 @@ async def create_campaign(
                 machine_message=machine_message,
                 callback_number=callback_number,
                 name_prompt=name_prompt,
+                max_cps=max_cps,
             )
             .returning(*campaigns.c)
         )

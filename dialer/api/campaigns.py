@@ -76,6 +76,7 @@ def campaign_out(c: Campaign) -> CampaignOut:
         preview_timeout_s=c.preview_timeout_s,
         network_failure_cap=c.network_failure_cap,
         cause_results={k: dict(v) for k, v in c.cause_results.items()},
+        max_cps=c.max_cps,
     )
 
 
@@ -119,6 +120,7 @@ async def create_campaign(body: CampaignCreate, ctx: Ctx, who: Staff) -> Campaig
             preview_timeout_s=body.preview_timeout_s,
             network_failure_cap=body.network_failure_cap,
             cause_results=body.cause_results,
+            max_cps=body.max_cps,
         )
         if body.dispositions:
             await campaign_repo.set_disposition_codes(
@@ -177,6 +179,8 @@ async def edit_campaign(
             raise Conflict(f"a campaign named {values['name']!r} exists")
         if "pacing_mode" in values:
             values["pacing_mode"] = values["pacing_mode"].value
+        if values.get("max_cps") == 0:
+            values["max_cps"] = None  # no limit of its own: the trunk's alone
         updated = await queries.update_campaign(s, current.id, values)
         trunk_now = await campaign_repo.get_trunk(s, updated.trunk_id)
         await audited(

@@ -286,6 +286,7 @@ class CampaignCreate(Request):
     network_failure_cap: NetworkFailureCap = 5
     cause_results: CauseResults = Field(default_factory=dict)
     dispositions: DispositionList = Field(default_factory=list)
+    max_cps: CampaignCps | None = None
 
 
 class CampaignUpdate(Request):
@@ -305,6 +306,7 @@ class CampaignUpdate(Request):
     preview_timeout_s: PreviewTimeout | None = None
     network_failure_cap: NetworkFailureCap | None = None
     cause_results: CauseResults | None = None
+    max_cps: Annotated[float, Field(ge=0, le=10_000, description="0: none")] | None = None
 
 
 class CampaignOut(BaseModel):
@@ -332,10 +334,18 @@ class CampaignOut(BaseModel):
     cause_results: dict[str, dict[str, str]] = Field(
         default_factory=dict, description="the campaign's changes to the default mapping"
     )
+    max_cps: float | None = Field(default=None, description="None: the trunk's limit alone")
 
 
 class DispositionCodes(Request):
     codes: DispositionList
+
+
+# Calls per second (dialer.pacing.callrate): a trunk's burst, a campaign's own limit.
+CpsBurst = Annotated[int, Field(ge=1, le=100_000, description="calls that may start back to back")]
+CampaignCps = Annotated[
+    float, Field(gt=0, le=10_000, description="calls per second, under the trunk's")
+]
 
 
 class TrunkCreate(Request):
@@ -345,6 +355,7 @@ class TrunkCreate(Request):
     max_cps: Annotated[float, Field(gt=0, le=10_000)]
     dial_prefix: DialPrefix = ""
     caller_id: CallerId = ""
+    cps_burst: CpsBurst | None = None
 
 
 class TrunkUpdate(Request):
@@ -353,6 +364,7 @@ class TrunkUpdate(Request):
     max_cps: Annotated[float, Field(gt=0, le=10_000)] | None = None
     dial_prefix: DialPrefix | None = None
     caller_id: CallerId | None = None
+    cps_burst: Annotated[int, Field(ge=0, le=100_000, description="0: none")] | None = None
 
 
 class TrunkOut(BaseModel):
@@ -363,6 +375,7 @@ class TrunkOut(BaseModel):
     max_cps: float
     dial_prefix: str
     caller_id: str = Field(default="", description="for campaigns without their own")
+    cps_burst: int | None = Field(default=None, description="None: up to the second's rate")
     in_use: int = Field(description="calls of running campaigns on this trunk now")
 
 

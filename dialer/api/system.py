@@ -37,6 +37,7 @@ def trunk_out(ctx: ApiContext, t: Trunk) -> TrunkOut:
         max_cps=t.max_cps,
         dial_prefix=t.dial_prefix,
         caller_id=t.caller_id,
+        cps_burst=t.cps_burst,
         in_use=in_use(ctx, t.id),
     )
 
@@ -63,6 +64,7 @@ def _trunk_dump(t: Trunk) -> dict[str, Any]:
         "max_cps": t.max_cps,
         "dial_prefix": t.dial_prefix,
         "caller_id": t.caller_id,
+        "cps_burst": t.cps_burst,
     }
 
 
@@ -79,6 +81,7 @@ async def create_trunk(body: TrunkCreate, ctx: Ctx, who: Admin) -> TrunkOut:
             max_cps=body.max_cps,
             dial_prefix=body.dial_prefix,
             caller_id=body.caller_id,
+            cps_burst=body.cps_burst,
         )
         await audited(s, who, "create", f"trunk {t.name}", after=_trunk_dump(t))
     logger.info("trunk %s created by %s", t.name, who.name, extra={"trunk": t.name})
@@ -99,6 +102,8 @@ async def edit_trunk(
     async with ctx.db.transaction() as s:
         current = await queries.trunk_by_ref(s, trunk)
         values = body.model_dump(exclude_none=True)
+        if values.get("cps_burst") == 0:
+            values["cps_burst"] = None  # no burst setting: up to the second's rate
         if values.get("caller_id") == "":
             # Campaigns that dial (or may resume) and rely on this trunk's caller ID keep one.
             for c in await campaign_repo.list_campaigns(s):

@@ -74,7 +74,7 @@ class CoreBase:
         self.finished: list[CallRecord] = []
         self._call_index: dict[str, CampaignRun] = {}
         self._legs: dict[str, tuple[CampaignRun, ag.Agent]] = {}
-        self._trunk_rates = TrunkRates()  # one calls-per-second budget per trunk
+        self._trunk_rates = TrunkRates()  # calls-per-second limits per trunk and campaign
         self._breakers = Breakers(settings.breaker())  # a trunk failing most calls is paused
         self._timers: set[cmd.TimerKey] = set()
         self._observed: set[str] = set()  # calls whose outcome the pacer has been told

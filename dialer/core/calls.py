@@ -178,8 +178,17 @@ class CallFlow(AgentFlow):
         self._on_call_event(run, cid, cl.Cancel(self._now))
         self._on_call_event(run, cid, pbx.OriginateFailed(cid, reason, self._now))
 
+    def _dial_sent(self, cid: str) -> None:
+        """The calls-per-second limits count an originate when it goes, not when it was
+        decided: the rules' check before it may hold one call longer than another."""
+        run = self._call_index.get(cid)
+        if run is not None:
+            run.bucket.sent(self._now)
+
     def _dial_refused(self, refused: ev.DialRefused) -> None:
         run = self._call_index.get(refused.call_id)
+        if run is not None:
+            run.bucket.release()
         call = run.calls.get(refused.call_id) if run is not None else None
         if call is not None:
             logger.warning(

@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 from dialer.domain.agent import Agent, AgentState
 from dialer.domain.call import CallAttempt, CallState
 from dialer.pacing.base import AgentActivity, AgentView, Pacer, PacingLimits, PacingSnapshot
+from dialer.pacing.callrate import CallRateLimiter, CallRates
 from dialer.pacing.ledger import AbandonLedger
-from dialer.pacing.limits import CallRateLimiter
 from dialer.pacing.others import OthersTally
 from dialer.store.records import Campaign, LeasedLead, Trunk
 
@@ -24,18 +24,39 @@ _NO_AGENT = (AgentState.LOGGED_OUT, AgentState.LOGGING_OUT)
 
 
 class TrunkRates:
-    """One calls-per-second budget per trunk, shared by every campaign dialing through it (a
-    budget per campaign would let two campaigns on one trunk dial it at twice its rate)."""
+    """The calls-per-second limits: one per trunk, shared by every campaign dialing through it
+    (a limit per campaign alone would let two campaigns on one trunk dial it at twice its rate),
+    and one for each campaign that has a limit of its own. Edited limits are retuned in place, so
+    the calls already sent still count."""
 
     def __init__(self) -> None:
-        self._rates: dict[int, CallRateLimiter] = {}
+        self._trunks: dict[int, CallRateLimiter] = {}
+        self._campaigns: dict[int, tuple[CallRateLimiter | None, CallRates]] = {}
 
-    def of(self, trunk: Trunk, now: float) -> CallRateLimiter:
-        """The trunk's budget; a new (full) one when its rate has changed."""
-        rate = self._rates.get(trunk.id)
-        if rate is None or rate.rate != trunk.max_cps:
-            rate = self._rates[trunk.id] = CallRateLimiter(trunk.max_cps, now=now)
-        return rate
+    def of(self, trunk: Trunk) -> CallRateLimiter:
+        """The trunk's limiter, at its current rate and burst."""
+        lim = self._trunks.get(trunk.id)
+        if lim is None:
+            lim = self._trunks[trunk.id] = CallRateLimiter(trunk.max_cps, trunk.cps_burst)
+        elif lim.rate != trunk.max_cps or lim.burst != trunk.cps_burst:
+            lim.retune(trunk.max_cps, trunk.cps_burst)
+        return lim
+
+    def for_campaign(self, campaign: Campaign, trunk: Trunk) -> CallRates:
+        """What the campaign's calls obey: its trunk's limiter and its own, if it has one."""
+        shared = self.of(trunk)
+        own, rates = self._campaigns.get(campaign.id, (None, None))
+        if campaign.max_cps is None:
+            own = None
+        elif own is None:
+            own = CallRateLimiter(campaign.max_cps)
+        elif own.rate != campaign.max_cps:
+            own.retune(campaign.max_cps)
+        want = (shared,) if own is None else (shared, own)
+        if rates is None or rates.limiters != want:
+            rates = CallRates(*want)
+        self._campaigns[campaign.id] = (own, rates)
+        return rates
 
 
 @dataclass(slots=True)
@@ -54,7 +75,7 @@ class CampaignRun:
     campaign: Campaign
     trunk: Trunk
     pacer: Pacer
-    bucket: CallRateLimiter  # the trunk's calls-per-second budget, shared with its other campaigns
+    bucket: CallRates  # calls per second: the trunk's (shared with its other campaigns) and its own
     agents: dict[str, Agent] = field(default_factory=dict)
     leads: deque[LeasedLead] = field(default_factory=deque)
     calls: dict[str, CallAttempt] = field(default_factory=dict)
@@ -115,8 +136,8 @@ class CampaignRun:
             ]
         )
         # Limits: no more calls on the trunk than its channels (`trunk_in_use` counts every call
-        # of every campaign on it, talking ones included), no more new ones than its
-        # calls-per-second budget allows now (shared by those campaigns).
+        # of every campaign on it, talking ones included), no more new ones than the trunk's
+        # calls-per-second limit (shared by those campaigns) and the campaign's allow now.
         in_flight = len(ringing) + len(self.waiting)
         free_channels = max(0, self.trunk.max_channels - trunk_in_use)
         return PacingSnapshot(

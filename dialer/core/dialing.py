@@ -99,6 +99,7 @@ class Dialing(CoreBase):
                 break
             lead = run.next_lead()
             if lead is None:
+                run.bucket.release()
                 break
             self._originate(run, lead, now)
             breaker.dialed()
@@ -207,7 +208,7 @@ class Dialing(CoreBase):
             lead = run.next_named_callback(now)
             if lead is None:
                 break
-            run.bucket.take(now)
+            run.bucket.take(now)  # reserved; counted as sent when the originate goes
             self._originate(run, lead, now)
         run.named_callbacks = any(lead.callback_agent_id is not None for lead in run.leads)
 

@@ -163,6 +163,14 @@ class MoveAgent:
 
 
 @dataclass(frozen=True, slots=True)
+class DialSent:
+    """The originate of `Dial` goes now (the rules let it): it counts towards the
+    calls-per-second limits from this moment."""
+
+    call_id: str
+
+
+@dataclass(frozen=True, slots=True)
 class DialRefused:
     """The rules refused the lead right before its originate (`Dial`)."""
 
@@ -296,6 +304,7 @@ Input = (
     | UpdateCampaign
     | UpdateTrunk
     | MoveAgent
+    | DialSent
     | DialRefused
     | DialFailed
     | BridgeFailed

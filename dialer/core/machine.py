@@ -84,6 +84,8 @@ class Core(CallFlow):
                 self._leads_leased(event)
             case ev.CallbacksDue():
                 self._callbacks_due(event)
+            case ev.DialSent(call_id):
+                self._dial_sent(call_id)
             case ev.DialRefused():
                 self._dial_refused(event)
             case ev.DialFailed():
@@ -179,7 +181,7 @@ class Core(CallFlow):
             campaign=campaign,
             trunk=trunk,
             pacer=self._pacer_factory(campaign),
-            bucket=self._trunk_rates.of(trunk, now),
+            bucket=self._trunk_rates.for_campaign(campaign, trunk),
         )
         self.campaigns[campaign.id] = run
         self.run_started[campaign.id] = now
@@ -268,6 +270,7 @@ class Core(CallFlow):
             and campaign.lines_per_agent != run.campaign.lines_per_agent
         )
         run.campaign = campaign
+        run.bucket = self._trunk_rates.for_campaign(campaign, trunk)
         if new_mode:
             run.pacer = self._pacer_factory(campaign)
             run.pacer_generation += 1
@@ -281,7 +284,7 @@ class Core(CallFlow):
         for run in self.campaigns.values():
             if run.trunk.id == trunk.id and run.trunk != trunk:
                 run.trunk = trunk
-                run.bucket = self._trunk_rates.of(trunk, self._now)
+                run.bucket = self._trunk_rates.for_campaign(run.campaign, trunk)
                 if self._refuse_campaign(run.campaign, trunk):
                     run.paused = True  # no new calls with a trunk the grammar refuses
 

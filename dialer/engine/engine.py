@@ -213,6 +213,7 @@ class Engine:
                     if refused is not None:
                         self._feed(ev.DialRefused(call.channel_id, refused))
                         return
+                self._feed(ev.DialSent(call.channel_id))
                 try:
                     await self._pbx.originate_customer(call)
                 except pbx.PbxError as exc:

@@ -6,6 +6,8 @@
 - `predictive`: look-ahead pacing against a target abandonment and a cap
 - `risk`: the chance a new call finds no agent, summed exactly (small teams) or as normal
 - `estimators`: online contact rate and duration distributions
+- `surge`: the contact rate now from the calls in flight, and the surge guard
 - `ledger`: abandonment accounting over rolling windows (24 hours, 30 days, life)
-- `limits`: the hard limits every pacer obeys, and the per-trunk calls-per-second token bucket
+- `limits`: the hard limits every pacer obeys
+- `callrate`: calls per second, per trunk and per campaign, held in every sliding second
 """

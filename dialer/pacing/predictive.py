@@ -37,7 +37,14 @@ Rules:
   callee's minimum ring, `base.MIN_RING_S`) is hung up, one per decision. It has little chance
   left of being answered (none after the no-answer timeout) and none of it is abandoned.
 - Estimates are online: contact rate (decaying means, quick on a rise), and the last few hundred
-  answer times, no-answer durations, talk and wrap-up times.
+  answer times, no-answer durations, talk and wrap-up times. The contact rate paced with follows
+  a level shift within seconds: the calls in flight and those dialed in the last minute give an
+  estimate of it now (censored by how long each has rung, see `surge`), used when it is
+  `shift_z` standard errors from the slower one.
+- The surge guard (`surge`): were the contact rate back at its high of the last hour, the
+  answers the calls in flight and the new ones would bring may exceed the agents free by then by
+  at most `surge_excess` of the team. Without it a pacer that dialed ten lines per agent through
+  an hour of dead numbers abandoned most answers of the minute the list recovered.
 - Warm-up: progressive (one call per ready agent) until there are enough answers and finished
   calls to estimate from.
 - Hard limits (see `limits`) bound whatever the estimates say.
@@ -71,6 +78,7 @@ from dialer.pacing.ledger import GRACE_S, WINDOWS_S, AbandonLedger
 from dialer.pacing.limits import MAX_LINES_PER_AGENT, agent_counts, room
 from dialer.pacing.packed import column_sums, pack
 from dialer.pacing.risk import search_exact, search_normal
+from dialer.pacing.surge import ContactNow, RecentHigh, censored_contact, surge_room
 
 Row = tuple[float, ...]
 # A table row: a tuple of chances (the exact method) or those chances and their variances packed
@@ -226,6 +234,17 @@ class PredictiveSettings:
     refresh_agents_s: float = 300.0  # ...at most this often (a big team finishes 100 in 2 min)
     history: int = 500  # durations remembered per distribution
     prior_contact_rate: float = 0.3
+    # The contact rate now, from the calls in flight and those dialed in the last `now_window_s`
+    # (dialer.pacing.surge), worked out every `now_every_s`; a level shift when it is
+    # `shift_z` standard errors from the slower estimate (0: never).
+    now_window_s: float = 60.0
+    now_every_s: float = 0.5
+    shift_z: float = 3.5
+    # The surge guard: were the contact rate back at its high of the last `surge_memory_s`,
+    # the answers expected by the longest usual answer time may exceed the agents free by
+    # then by at most `surge_excess` of the team (surge_memory_s 0: off).
+    surge_memory_s: float = 3600.0
+    surge_excess: float = 0.5
 
     def __post_init__(self) -> None:
         if not 0.0 < self.target <= self.cap < 1.0:
@@ -255,6 +274,10 @@ class PredictiveSettings:
             raise ValueError("cancel_over must be 0 (off) or >= 1")
         if self.min_ring_s < MIN_RING_S:
             raise ValueError(f"min_ring_s must be >= {MIN_RING_S:g} (the callee's minimum ring)")
+        if self.now_window_s <= 0 or self.now_every_s <= 0 or self.shift_z < 0:
+            raise ValueError("need now_window_s > 0, now_every_s > 0 and shift_z >= 0")
+        if self.surge_memory_s < 0 or self.surge_excess < 0:
+            raise ValueError("need surge_memory_s >= 0 and surge_excess >= 0")
 
 
 class _Grid(Generic[R]):
@@ -327,6 +350,14 @@ class PredictivePacer:
         s = settings or PredictiveSettings()
         self.settings = s
         self.contact = ContactRate(prior=s.prior_contact_rate)
+        self.contact_now = ContactNow(s.now_window_s, max(4.0 * s.now_window_s, 240.0))
+        self._high = RecentHigh(s.surge_memory_s)
+        self._now_est = (s.prior_contact_rate, 1.0)  # (rate, standard error) now
+        self._now_at = -math.inf
+        self.shift = ""  # "up", "down" or "" (no level shift seen now)
+        self.shifts_up = 0  # times a rise was seen in the calls in flight...
+        self.shifts_down = 0  # ...and a fall
+        self.guarded = 0  # decisions the surge guard cut
         self.answer_time = Durations(s.history)
         self.no_contact_time = Durations(s.history)
         self.talk_time = Durations(s.history)
@@ -397,6 +428,7 @@ class PredictivePacer:
 
     def observe_call(self, outcome: CallOutcome) -> None:
         answered = outcome.answered_at is not None
+        self.contact_now.add(outcome.originated_at, answered)
         # The contact rate learns from a call once every call dialed with it has had its chance
         # to end: answers come back within seconds, no-answers only at the ring timeout, so the
         # outcomes of a burst of calls (the start of a day) read as all answers, then as none.
@@ -475,7 +507,8 @@ class PredictivePacer:
 
         # A fall of the contact rate is followed at once for the calls about to be dialed, but
         # the calls already ringing were dialed before it: they keep the slower estimate.
-        p = self.contact.value
+        hist = self._ring_ages(now, ring) if now - self._now_at >= s.now_every_s else None
+        p = self._pacing_rate(now, hist, len(ring), snap.answered_waiting)
         keys = (round(max(p, self.contact.slow) * _P_STEPS), round(p * _P_STEPS))
         if keys != self._p_keys:
             self._p_keys = keys
@@ -497,6 +530,7 @@ class PredictivePacer:
             dial, last_chance = search_exact(rows, crows, base, g.pi, threshold, n_room)
             mid = self._m // 2
             soon = ready + sum(r[mid] for r in rows)
+            free = ready + sum(r[-1] for r in rows)  # by the last answer point
         else:
             gn = self._normal
             n = len(gn.cols)
@@ -506,6 +540,23 @@ class PredictivePacer:
             var = [sup[n + b] + dem[n + b] for b in range(n)]
             dial, last_chance = search_normal(mu, var, gn.pi, gn.pi_var, threshold, n_room)
             soon = ready + sup[n // 2]
+            free = ready + sup[n - 1]
+
+        guard = ""
+        p_hi = self._high.value(p)
+        if s.surge_memory_s > 0.0 and p_hi > 1.05 * p and self._call_base:
+            g_cols = self._exact.cols if exact else self._normal.cols
+            if hist is None:
+                hist = self._ring_ages(now, ring)
+            b = g_cols[-1]
+            e_hi = snap.answered_waiting + self._answers_by(hist, p_hi, b)
+            most = surge_room(e_hi, p_hi * self._fa[b], free, s.surge_excess * available)
+            if most < dial:
+                dial = most
+                self.guarded += 1
+                guard = (
+                    f"; surge guard at contact {p_hi:.0%}: {e_hi:.1f} answers, {free:.1f} agents"
+                )
 
         cancel = 0
         if (
@@ -525,11 +576,74 @@ class PredictivePacer:
             f"({ready} ready); chance {last_chance:.1%} vs threshold {threshold:.1%} "
             f"({method}); aim {self.aim:.2%}, 24 h {est.abandon_24h:.2%}; contact {p:.0%}"
         )
+        if self.shift:
+            reason += f"; {self.shift} shift: contact now {self._now_est[0]:.0%}"
+        reason += guard
         if cancel:
             reason += f"; hang up the oldest ringing call (chance over {s.cancel_over:g}x)"
         return PacingDecision(dial, level, reason, est, cancel)
 
     # -- internals --------------------------------------------------------------------------
+
+    @staticmethod
+    def _ring_ages(now: float, ring: tuple[float, ...]) -> dict[int, int]:
+        """Ringing calls by whole seconds rung."""
+        hist: dict[int, int] = {}
+        for t in ring:
+            r = int(now - t)
+            r = r if r > 0 else 0
+            hist[r] = hist.get(r, 0) + 1
+        return hist
+
+    def _pacing_rate(
+        self, now: float, hist: dict[int, int] | None, n_ring: int, waiting: int
+    ) -> float:
+        """The contact rate to pace with: the slower estimate, unless the calls in flight and
+        those dialed in the last minute show a level shift (dialer.pacing.surge). `hist` is
+        given when the estimate now is due."""
+        s = self.settings
+        v = self.contact.value
+        self._high.add(now, self.contact.slow)
+        if hist is not None:
+            self._now_at = now
+            base = self._call_base
+            ringing: list[tuple[int, float, float]] = []
+            past = 0
+            for r, c in hist.items():
+                if r < len(base):
+                    sa, sn, _ = base[r]
+                    ringing.append((c, sa, sn))
+                else:
+                    past += c  # rung longer than any answer came: not a contact
+            ones, zeros = self.contact_now.counts(now, n_ring)
+            self._now_est = censored_contact(ones + waiting, zeros + past, ringing)
+        p_now, se = self._now_est
+        z = s.shift_z
+        if z > 0.0 and self._call_base and p_now - z * se > v:
+            if self.shift != "up":
+                self.shifts_up += 1
+            self.shift = "up"
+            return min(p_now, 0.999)
+        if z > 0.0 and self._call_base and p_now + z * se < v:
+            if self.shift != "down":
+                self.shifts_down += 1
+            self.shift = "down"
+            return max(p_now + 2.0 * se, 0.001)
+        self.shift = ""
+        return v
+
+    def _answers_by(self, hist: dict[int, int], p: float, b: int) -> float:
+        """Answers expected by answer point `b` from the ringing calls, at contact rate `p`."""
+        base = self._call_base
+        total = 0.0
+        for r, c in hist.items():
+            if r < len(base):
+                sa, sn, cb = base[r]
+                num = p * sa
+                den = num + (1.0 - p) * sn
+                if den > 0.0:
+                    total += c * num / den * cb[b]
+        return total
 
     def _team(self, agents: tuple[AgentView, ...]) -> tuple[int, list[float], list[float]]:
         """Ready agents, and when each talking and each wrap-up agent started. Kept while the

@@ -30,7 +30,7 @@ def make_sim_pacer(sc: Scenario) -> Pacer:
     if sc.mode == "progressive":
         return ProgressivePacer()
     if sc.mode == "power":
-        return PowerPacer(sc.lines_per_agent, cap=sc.cap, target=sc.target)
+        return PowerPacer(sc.lines_per_agent, sc.max_lines_per_agent, cap=sc.cap, target=sc.target)
     if sc.mode == "fixed_ratio":
         return PowerPacer(sc.lines_per_agent, cap=None)
     if sc.mode == "adaptive_ratio":
@@ -41,6 +41,7 @@ def make_sim_pacer(sc: Scenario) -> Pacer:
             cap=sc.cap,
             grace_s=sc.grace_s,
             cancel_over=sc.cancel_over,
+            max_lines_per_agent=sc.max_lines_per_agent,
         )
     )
 

@@ -1,8 +1,15 @@
 """A discrete-event model of one campaign: agents, a trunk and callees, driven by a real pacer.
 
 Rules of the model:
-- Each day, all agents log in at the start and stop taking new calls at the end (calls already
-  connected finish; calls still ringing are cancelled). Days start 24 hours apart.
+- Each day, the scenario's agents log in at the start and stop taking new calls at the end
+  (calls already connected finish; calls still ringing are cancelled). Days start 24 hours apart.
+  Waves of agents join, leave or pause during the day (dialer.sim.agents): one who leaves or
+  pauses while busy does so after the call and its wrap-up; a paused agent is shown to the pacer
+  as paused, one who left is not shown.
+- Contact rate, talk and wrap-up times follow the scenario's schedules (dialer.sim.schedule).
+- Answering machines: a share of the answers are machines, known after the detection time;
+  they hold a channel until then, are not live answers (counted apart), and the pacer is told
+  of them as calls no person answered, as the daemon does.
 - A call's fate is drawn when it is dialed: with the contact rate of that moment a person answers
   after an answer delay (if it is shorter than the no-answer timeout); otherwise it ends busy
   (busy share) or at the no-answer timeout. Preview calls start `preview_s` after the decision.
@@ -38,7 +45,8 @@ from dialer.pacing.base import (
     PacingLimits,
     PacingSnapshot,
 )
-from dialer.pacing.limits import CallRateLimiter
+from dialer.pacing.callrate import CallRateLimiter, CallRates
+from dialer.sim.agents import AgentWave, WaveKind, pick
 from dialer.sim.scenario import Scenario
 
 DAY_S = 86_400.0
@@ -51,6 +59,9 @@ _WRAP_END = 3
 _GRACE_END = 4
 _DAY_START = 5
 _DAY_END = 6
+_WAVE = 7
+_RESUME = 8
+_MACHINE = 9
 
 _READY = AgentActivity.READY
 _TALKING = AgentActivity.TALKING
@@ -81,15 +92,30 @@ def _changes_state(kind: int, obj: object) -> bool:
 
 
 class _Agent:
-    __slots__ = ("activity", "busy_since", "index", "ready_since", "since", "talk_s")
+    __slots__ = (
+        "activity",
+        "after_call",
+        "busy_since",
+        "index",
+        "login_at",
+        "out",
+        "pause_s",
+        "ready_since",
+        "since",
+        "talk_s",
+    )
 
     def __init__(self, index: int) -> None:
         self.index = index
         self.activity = _PAUSED
+        self.out = True  # logged out (then its activity is PAUSED, or busy finishing a call)
+        self.login_at = 0.0
         self.since = 0.0
         self.ready_since = 0.0
         self.busy_since = 0.0
         self.talk_s = 0.0
+        self.after_call: WaveKind | None = None  # leave or pause once this call is done
+        self.pause_s = 0.0
 
 
 @dataclass(slots=True)
@@ -104,6 +130,7 @@ class Trace:
     dialed: list[int] = field(default_factory=list)
     minute_answered: list[int] = field(default_factory=list)
     minute_abandoned: list[int] = field(default_factory=list)
+    minute_machines: list[int] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -119,9 +146,11 @@ class RawResult:
     answered: int = 0
     abandoned: int = 0
     connected: int = 0
+    machines: int = 0  # answers detection classed as machines (not live answers)
     waits: list[float] = field(default_factory=list)  # agent ready time before each call
     in_flight_area: float = 0.0  # integral of calls ringing or waiting over dialing time
     decisions: int = 0
+    dial_times: list[float] = field(default_factory=list)  # each originate's time, ascending
     decide_s: float = 0.0  # CPU time inside decide() (this thread's)
     decide_max_s: float = 0.0
     decide_times: list[float] = field(default_factory=list)  # CPU seconds, one per decision
@@ -145,8 +174,9 @@ class Simulation:
         self._rng_wrap = random.Random(f"{seed}/wrap")
         self._answer_delay = scenario.answer_delay.sampler(self._rng_call)
         self._busy_delay = scenario.busy_delay.sampler(self._rng_call)
-        self._talk = scenario.talk.sampler(self._rng_talk)
-        self._wrap = scenario.wrapup.sampler(self._rng_wrap)
+        self._amd_delay = scenario.amd_delay.sampler(self._rng_call)
+        self._talks = [d.sampler(self._rng_talk) for d in scenario.talk_schedule.values()]
+        self._wraps = [d.sampler(self._rng_wrap) for d in scenario.wrapup_schedule.values()]
         self._preview = scenario.preview_s if scenario.mode == "preview" else 0.0
 
     def run(self) -> RawResult:
@@ -165,6 +195,7 @@ class Simulation:
             dialed=[0] * n_bins,
             minute_answered=[0] * n_min,
             minute_abandoned=[0] * n_min,
+            minute_machines=[0] * n_min,
         )
         res = RawResult(sc, type(pacer).__name__, trace)
         res.day_answered = [0] * sc.days
@@ -172,6 +203,7 @@ class Simulation:
         bin_s = self.bin_s
 
         agents = [_Agent(i) for i in range(sc.agents)]
+        n_out = len(agents)  # agents logged out
         view_of = [AgentView(_PAUSED, 0.0) for _ in agents]
         ready_q: deque[_Agent] = deque()
         ringing: dict[_Call, float] = {}
@@ -179,13 +211,23 @@ class Simulation:
         heap: list[tuple[float, int, int, object]] = []
         seq = 0
         talking = 0
-        limiter = CallRateLimiter(sc.calls_per_second, now=0.0)
+        trunk_rate = CallRateLimiter(sc.calls_per_second, sc.trunk_burst)
+        limiter = (
+            CallRates(trunk_rate)
+            if sc.campaign_cps is None
+            else CallRates(trunk_rate, CallRateLimiter(sc.campaign_cps))
+        )
+        dial_times = res.dial_times
 
         for d in range(sc.days):
             heap.append((d * DAY_S, seq, _DAY_START, d))
             seq += 1
             heap.append((d * DAY_S + sc.day_s, seq, _DAY_END, d))
             seq += 1
+        for wave in sc.waves:
+            for at in wave.times(sc.days, sc.day_s):
+                heap.append((at, seq, _WAVE, wave))
+                seq += 1
         heapq.heapify(heap)
 
         day = 0
@@ -201,15 +243,21 @@ class Simulation:
         in_flight_area = 0.0
 
         tick = sc.tick_s
-        contact_rate_at = sc.contact_rate_at
+        contact = sc.contact_schedule
+        contact_at = contact.at
+        talk_sched = sc.talk_schedule
+        wrap_sched = sc.wrapup_schedule
+        talks = self._talks
+        wraps = self._wraps
+        machine_share = sc.machine_share
+        amd_delay = self._amd_delay
+        m_mach = trace.minute_machines
         timeout = sc.no_answer_timeout_s
         busy_share = sc.busy_share
         grace = sc.grace_s
         rng_call = self._rng_call.random
         answer_delay = self._answer_delay
         busy_delay = self._busy_delay
-        talk_draw = self._talk
-        wrap_draw = self._wrap
         preview = self._preview
         observe_call = pacer.observe_call
         observe_work = pacer.observe_work
@@ -227,33 +275,103 @@ class Simulation:
         phases = res.phases
         decide_times = res.decide_times
 
-        logged_out = len(agents)  # agents not logged in (in the _PAUSED activity)
+        b_logged = trace.logged
+
+        def talk_draw(t: float) -> float:
+            return talks[0 if talk_sched.constant else talk_sched.index_at(t)]()  # type: ignore[no-any-return]
+
+        def wrap_draw(t: float) -> float:
+            return wraps[0 if wrap_sched.constant else wrap_sched.index_at(t)]()  # type: ignore[no-any-return]
 
         def set_view(a: _Agent, act: AgentActivity, t: float) -> None:
-            nonlocal agents_dirty, logged_out
-            if act is _PAUSED:
-                logged_out += 1
-            if a.activity is _PAUSED:
-                logged_out -= 1
+            nonlocal agents_dirty
             a.activity = act
             a.since = t
             view_of[a.index] = AgentView(act, t)
             agents_dirty = True
 
-        def accrue_busy(start: float, end: float) -> None:
+        def accrue(bins: list[float], start: float, end: float) -> float:
             # clip to the current day's logged-in period
             s = max(start, day_start)
             e = min(end, day_end)
             if e <= s:
-                return
-            res.busy_s += e - s
+                return 0.0
+            total = e - s
             i = int(s // bin_s)
             while s < e:
                 edge = (i + 1) * bin_s
                 stop = e if e < edge else edge
-                b_busy[i] += stop - s
+                bins[i] += stop - s
                 s = stop
                 i += 1
+            return total
+
+        def accrue_busy(start: float, end: float) -> None:
+            res.busy_s += accrue(b_busy, start, end)
+
+        def log_in(a: _Agent, t: float) -> None:
+            nonlocal n_out, agents_dirty
+            if a.out:
+                a.out = False
+                n_out -= 1
+                a.login_at = t
+                agents_dirty = True
+
+        def log_out(a: _Agent, t: float) -> None:
+            nonlocal n_out, agents_dirty
+            if not a.out:
+                res.logged_s += accrue(b_logged, a.login_at, t)
+                a.out = True
+                n_out += 1
+                agents_dirty = True
+            a.after_call = None
+
+        def become_ready(a: _Agent, t: float) -> None:
+            set_view(a, _READY, t)
+            a.ready_since = t
+            ready_q.append(a)
+
+        def wave_now(wave: AgentWave, t: float) -> None:
+            nonlocal seq, n_out
+            if wave.kind is WaveKind.JOIN:
+                n = wave.size(len(agents) - n_out)
+                for a in agents:
+                    if n <= 0:
+                        break
+                    if a.out and a.activity is _PAUSED:
+                        log_in(a, t)
+                        a.busy_since = t
+                        become_ready(a, t)
+                        n -= 1
+                for _ in range(n):
+                    a = _Agent(len(agents))
+                    agents.append(a)
+                    view_of.append(AgentView(_PAUSED, t))
+                    n_out += 1
+                    log_in(a, t)
+                    become_ready(a, t)
+                return
+            ready = [a.index for a in ready_q]
+            busy = [
+                (a.since, a.index)
+                for a in agents
+                if not a.out and a.after_call is None and a.activity in (_TALKING, _WRAPUP)
+            ]
+            logged_in = len(agents) - n_out
+            for i in pick(ready, busy, wave.size(logged_in)):
+                a = agents[i]
+                if a.activity is _READY:
+                    ready_q.remove(a)
+                    if wave.kind is WaveKind.LEAVE:
+                        set_view(a, _PAUSED, t)
+                        log_out(a, t)
+                    else:
+                        set_view(a, _PAUSED, t)
+                        heapq.heappush(heap, (t + wave.pause_s, seq, _RESUME, a))
+                        seq += 1
+                else:
+                    a.after_call = wave.kind
+                    a.pause_s = wave.pause_s
 
         def count_answer(t: float, abandoned: bool) -> None:
             res.answered += 1
@@ -284,7 +402,7 @@ class Simulation:
             count_answer(t, False)
             observe_call(CallOutcome(c.originated_at, c.answered_at, t, False))
             nonlocal seq
-            heapq.heappush(heap, (t + talk_draw(), seq, _TALK_END, a))
+            heapq.heappush(heap, (t + talk_draw(t), seq, _TALK_END, a))
             seq += 1
 
         def cancel_oldest(n: int, t: float) -> None:
@@ -329,6 +447,31 @@ class Simulation:
                     waiting.append(c)
                     heapq.heappush(heap, (t + grace, seq, _GRACE_END, c))
                     seq += 1
+            elif kind == _MACHINE:
+                c = obj
+                assert isinstance(c, _Call)
+                if c.state != 0:
+                    continue
+                c.state = 2
+                del ringing[c]
+                ring_dirty = True
+                res.machines += 1
+                mi = int(t // 60.0)
+                if mi < len(m_mach):
+                    m_mach[mi] += 1
+                # a machine is not an answer the pacer must find an agent for
+                observe_call(CallOutcome(c.originated_at, None, t, False))
+            elif kind == _WAVE:
+                assert isinstance(obj, AgentWave)
+                if not dialing:
+                    continue
+                wave_now(obj, t)
+            elif kind == _RESUME:
+                a = obj
+                assert isinstance(a, _Agent)
+                if not dialing or a.out or a.activity is not _PAUSED:
+                    continue
+                become_ready(a, t)
             elif kind == _NO_CONTACT:
                 c = obj
                 assert isinstance(c, _Call)
@@ -356,37 +499,40 @@ class Simulation:
                     res.talk_s += min(t, day_end) - s0
                 talking -= 1
                 set_view(a, _WRAPUP, t)
-                heapq.heappush(heap, (t + wrap_draw(), seq, _WRAP_END, a))
+                heapq.heappush(heap, (t + wrap_draw(t), seq, _WRAP_END, a))
                 seq += 1
             elif kind == _WRAP_END:
                 a = obj
                 assert isinstance(a, _Agent)
                 observe_work(AgentWork(a.talk_s, t - a.since))
-                if waiting:
+                after = a.after_call
+                if waiting and after is None and dialing:
                     c = waiting.popleft()
                     connect(a, c, t)
-                    continue_busy = True
                 else:
-                    continue_busy = False
-                if not continue_busy:
                     accrue_busy(a.busy_since, t)
-                    if dialing:
-                        set_view(a, _READY, t)
-                        a.ready_since = t
-                        ready_q.append(a)
-                    else:
+                    if not dialing or a.out:
                         set_view(a, _PAUSED, t)
+                    elif after is WaveKind.LEAVE:
+                        set_view(a, _PAUSED, t)
+                        log_out(a, t)
+                    elif after is WaveKind.PAUSE:
+                        a.after_call = None
+                        set_view(a, _PAUSED, t)
+                        heapq.heappush(heap, (t + a.pause_s, seq, _RESUME, a))
+                        seq += 1
+                    else:
+                        become_ready(a, t)
             elif kind == _DAY_START:
                 assert isinstance(obj, int)
                 day = obj
                 day_start = day * DAY_S
                 day_end = day_start + sc.day_s
                 dialing = True
-                for a in agents:
+                for a in agents[: sc.agents]:
+                    log_in(a, t)
                     if a.activity is _PAUSED:
-                        set_view(a, _READY, t)
-                        a.ready_since = t
-                        ready_q.append(a)
+                        become_ready(a, t)
                     else:  # still busy from yesterday (a very long call): counts from now
                         a.busy_since = t
                 last_decide = -math.inf
@@ -399,18 +545,11 @@ class Simulation:
                 for a in agents:
                     if a.activity is _READY:
                         set_view(a, _PAUSED, t)
-                    elif a.activity is not _PAUSED:
+                    elif a.activity is _TALKING or a.activity is _WRAPUP:
                         accrue_busy(a.busy_since, t)
                         a.busy_since = t
+                    log_out(a, t)  # the day's logged-in time ends here; a busy one finishes
                 ready_q.clear()
-                lo = int(day_start // bin_s)
-                hi = int(day_end // bin_s)
-                for i in range(lo, hi + 1):
-                    s = max(day_start, i * bin_s)
-                    e = min(day_end, (i + 1) * bin_s)
-                    if e > s:
-                        trace.logged[i] += (e - s) * sc.agents
-                res.logged_s += sc.day_s * sc.agents
                 continue
 
             if not dialing:
@@ -422,9 +561,12 @@ class Simulation:
 
             # -- decide -------------------------------------------------------------------
             if agents_dirty:
-                agents_tuple = tuple(view_of)
-                if logged_out:
-                    agents_tuple = tuple(v for v in agents_tuple if v.activity is not _PAUSED)
+                if n_out:
+                    agents_tuple = tuple(
+                        v for a, v in zip(agents, view_of, strict=True) if not a.out
+                    )
+                else:
+                    agents_tuple = tuple(view_of)
                 agents_dirty = False
             if ring_dirty:
                 ring_tuple = tuple(ringing.values())
@@ -456,18 +598,22 @@ class Simulation:
             if n > max_new or n + len(ringing) + len(waiting) > snap.limits.max_in_flight:
                 raise PacerViolation(f"pacer broke a hard limit at t={t:.1f}: {decision}")
             res.last_decision = decision
-            limiter.take(t, n)
+            limiter.start(t, n)
+            dial_times.extend([t] * n)
             res.dialed += n
             trace.dialed[int(t // bin_s)] += n
-            offset = t - day_start
-            p = contact_rate_at(offset)
+            p = contact_at(t)
             for _ in range(n):
                 c = _Call(t)
                 ringing[c] = t
                 if rng_call() < p:
                     delay = answer_delay()
                     if delay < timeout:
-                        heapq.heappush(heap, (t + preview + delay, seq, _ANSWER, c))
+                        if machine_share > 0.0 and rng_call() < machine_share:
+                            end = t + preview + delay + amd_delay()
+                            heapq.heappush(heap, (end, seq, _MACHINE, c))
+                        else:
+                            heapq.heappush(heap, (t + preview + delay, seq, _ANSWER, c))
                     else:
                         heapq.heappush(heap, (t + preview + timeout, seq, _NO_CONTACT, c))
                 elif busy_share > 0.0 and rng_call() < busy_share:

@@ -265,6 +265,7 @@ class _World:
     def carry_out(self, c: cmd.Command) -> None:
         match c:
             case cmd.Dial(call, _lead):
+                self.feed(ev.DialSent(call.channel_id))
                 self.dial(call.channel_id)
             case cmd.CallAgent(agent_id, leg):
                 self.alive.add(leg.channel_id)

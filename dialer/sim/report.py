@@ -3,11 +3,16 @@
 Definitions:
 - utilisation: share of logged-in agent time spent talking or in wrap-up;
 - abandonment: abandoned / live answered, overall, per day (the 8-hour day window), in the worst
-  24-hour window (sliding by the minute; with less than 24 hours simulated, the whole run), and
-  per clock hour of each day;
+  24-hour window (sliding by the minute; with less than 24 hours simulated, the whole run), in
+  the worst rolling hour, in the first 30 minutes of each day, and per clock hour of each day;
+- the regulators' two readings: US-style (abandoned / live answered over 30 days: the worst
+  rolling 30 days, the whole run when shorter) and UK-style (any 24 hours, with the estimate of
+  people that detection took for machines, `dialer.rules.abandonment`);
+- machines: answers detection classed as machines, counted apart from live answers;
 - agent wait: time an agent is ready before each call reaches them;
 - talk minutes per agent-hour; calls dialed (and connected) per hour of the campaign;
-- lines per agent: calls ringing or waiting for an agent, per logged-in agent, averaged over time.
+- lines per agent: calls ringing or waiting for an agent, per logged-in agent, averaged over time;
+- calls per second: the most originates in any sliding second (what a trunk's provider counts).
 """
 
 from __future__ import annotations
@@ -17,6 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from dialer.pacing.base import PacingDecision
+from dialer.pacing.callrate import max_in_any_window
+from dialer.rules.abandonment import DEFAULT_AMD_FALSE_POSITIVE_RATE
 from dialer.sim.engine import DAY_S, RawResult
 
 
@@ -49,6 +56,61 @@ def worst_window(answered: list[int], abandoned: list[int], minutes: int) -> tup
     return best, end
 
 
+def worst_uk_window(
+    answered: list[int],
+    abandoned: list[int],
+    machines: list[int],
+    minutes: int,
+    false_positive: float = DEFAULT_AMD_FALSE_POSITIVE_RATE,
+) -> float:
+    """The UK-style rate's worst window: (abandoned + estimate) / (answered + estimate), the
+    estimate being the machine verdicts times the detection's false-positive rate."""
+    n = len(answered)
+    span = min(minutes, n)
+    ans = sum(answered[:span])
+    ab = sum(abandoned[:span])
+    ma = sum(machines[:span])
+
+    def uk(ans: int, ab: int, ma: int) -> float:
+        est = ma * false_positive
+        return (ab + est) / (ans + est) if ans + est > 0 else 0.0
+
+    best = uk(ans, ab, ma)
+    for e in range(span, n):
+        ans += answered[e] - answered[e - span]
+        ab += abandoned[e] - abandoned[e - span]
+        ma += machines[e] - machines[e - span]
+        best = max(best, uk(ans, ab, ma))
+    return best
+
+
+def first_minutes(raw: RawResult, minutes: int = 30) -> dict[str, float]:
+    """Abandonment (worst day, and all days together) and utilisation over the first
+    `minutes` of each day: the estimates start from yesterday's, the team from nothing."""
+    tr = raw.trace
+    day_min = int(DAY_S // 60)
+    worst = 0.0
+    ans_all = ab_all = 0
+    busy = logged = 0.0
+    per_bin = max(1, round(minutes * 60.0 / tr.bin_s))
+    for d in range(raw.scenario.days):
+        lo = d * day_min
+        ans = sum(tr.minute_answered[lo : lo + minutes])
+        ab = sum(tr.minute_abandoned[lo : lo + minutes])
+        ans_all += ans
+        ab_all += ab
+        if ans:
+            worst = max(worst, ab / ans)
+        b0 = int(d * DAY_S // tr.bin_s)
+        busy += sum(tr.busy[b0 : b0 + per_bin])
+        logged += sum(tr.logged[b0 : b0 + per_bin])
+    return {
+        "abandonment_worst_day": round(worst, 5),
+        "abandonment": round(_rate(ab_all, ans_all), 5),
+        "utilisation": round(busy / logged, 5) if logged else 0.0,
+    }
+
+
 def summarize(raw: RawResult) -> dict[str, Any]:
     sc = raw.scenario
     tr = raw.trace
@@ -68,6 +130,11 @@ def summarize(raw: RawResult) -> dict[str, Any]:
                 worst_hour = r
         hourly.append(row)
     w24, w24_end = worst_window(tr.minute_answered, tr.minute_abandoned, day_min)
+    max_second, max_second_at = max_in_any_window(raw.dial_times, 1.0)
+    w1h, w1h_end = worst_window(tr.minute_answered, tr.minute_abandoned, 60)
+    us30, _ = worst_window(tr.minute_answered, tr.minute_abandoned, 30 * day_min)
+    machines = tr.minute_machines or [0] * len(tr.minute_answered)
+    uk24 = worst_uk_window(tr.minute_answered, tr.minute_abandoned, machines, day_min)
     days = [_rate(ab, ans) for ab, ans in zip(raw.day_abandoned, raw.day_answered, strict=True)]
     agent_hours = raw.logged_s / 3600.0
     campaign_hours = sc.days * sc.day_hours
@@ -86,14 +153,23 @@ def summarize(raw: RawResult) -> dict[str, Any]:
             "worst_24h_ends_at_h": round(w24_end / 60.0, 2),
             "worst_day": round(max(days), 5) if days else 0.0,
             "per_day": [round(r, 5) for r in days],
-            "worst_hour": round(worst_hour, 5),
+            "worst_hour": round(worst_hour, 5),  # of the clock hours
+            "worst_rolling_hour": round(w1h, 5),
+            "worst_rolling_hour_ends_at_h": round(w1h_end / 60.0, 2),
+            "us_30d": round(us30, 5),
+            "uk_24h": round(uk24, 5),
+            "first_30min": first_minutes(raw, 30),
             "hourly": hourly,
         },
         "answered": raw.answered,
         "abandoned": raw.abandoned,
         "connected": raw.connected,
+        "machines": raw.machines,
         "dialed": raw.dialed,
         "cancelled": raw.cancelled,
+        # the most originates in any sliding second [s, s + 1), and when that second started
+        "max_calls_any_second": max_second,
+        "max_calls_second_at_h": round(max_second_at / 3600.0, 4),
         "agent_wait_s": {
             "mean": round(sum(raw.waits) / len(raw.waits), 2) if raw.waits else 0.0,
             "median": round(_quantile(raw.waits, 0.5), 2),
@@ -137,6 +213,12 @@ def format_summary(s: dict[str, Any]) -> str:
         f"  utilisation            {s['utilisation']:.1%}",
         f"  abandonment            {ab['overall']:.2%} overall, worst 24 h {ab['worst_24h']:.2%}, "
         f"worst day {ab['worst_day']:.2%}, worst hour {ab['worst_hour']:.2%}",
+        f"  worst rolling hour     {ab['worst_rolling_hour']:.2%}; first 30 min of a day "
+        f"{ab['first_30min']['abandonment']:.2%} (worst day "
+        f"{ab['first_30min']['abandonment_worst_day']:.2%}), utilisation "
+        f"{ab['first_30min']['utilisation']:.1%}",
+        f"  regulators' readings   US 30 days {ab['us_30d']:.2%}, UK any 24 h {ab['uk_24h']:.2%}"
+        + (f" ({s['machines']} machines)" if s["machines"] else ""),
         f"  answered / abandoned   {s['answered']} / {s['abandoned']} ({s['dialed']} dialed"
         + (f", {s['cancelled']} hung up while ringing)" if s["cancelled"] else ")"),
         f"  agent wait             {w['mean']:.1f} s mean, {w['median']:.1f} s median, "
@@ -145,6 +227,7 @@ def format_summary(s: dict[str, Any]) -> str:
         f"  calls                  {s['calls_per_hour']:.0f} dialed, "
         f"{s['connects_per_hour']:.0f} connected per hour",
         f"  lines per agent        {s['lines_per_agent']:.2f}",
+        f"  calls per second       {s['max_calls_any_second']} at most in any sliding second",
         f"  pacing                 {s['decisions']} decisions, "
         f"{s['decision_us_mean']:.0f} us mean, {s['decision_us_p99']:.0f} us p99, "
         f"{s['decision_us_max']:.0f} us max (CPU)",

@@ -2,15 +2,25 @@
 
 A scenario file (see `scenarios/reference.toml`) has top-level `name`, `description`, `seed`,
 `agents`, `days`, `day_hours`, and the tables `[callee]`, `[agent]`, `[trunk]`, `[pacing]`;
-`callee.changes` entries change the contact rate at an hour of each day; `[pacing]` holds `mode`
+`callee.changes` entries change the contact rate at an hour of each day; `[trunk]` holds
+`channels`, `calls_per_second`, `burst` (calls that may start back to back; the second's rate
+when absent), `campaign_calls_per_second` (the campaign's own lower limit) and `max_in_flight`;
+`[pacing]` holds `mode`
 (preview, progressive, power, adaptive_ratio, predictive), `target`, `cap`, `lines_per_agent`,
 `ratio_target`, `cancel_over` (predictive hangs up the oldest ringing call that has rung 15 s
 when even one more call would be this many times over its threshold; 10 by default, 0 never),
-`preview_s` and `tick_s` (the pacer also runs this long after its last run, as
-the daemon's timer does; 1 s). Distributions are
+`preview_s`, `tick_s` (the pacer also runs this long after its last run, as
+the daemon's timer does; 1 s) and `max_lines_per_agent`. Changes over the run
+(dialer.sim.schedule, dialer.sim.agents): `callee.steps` (`{ at_hour, contact_rate, once,
+ramp_min }`: once since the start of the run or daily, a jump or a ramp), `callee.machine_share`
+and `callee.amd_delay` (answering machines and the time detection takes), `agent.talk_steps`
+and `agent.wrapup_steps` (`{ at_hour, talk | wrapup = distribution, once }`), `agent.waves`
+(`{ at_hour, kind = "join" | "leave" | "pause", count | share, pause_min, once }`).
+Distributions are
 inline tables: `{ dist = "constant", value = 15 }`, `{ dist = "uniform", low = 5, high = 25 }`,
 `{ dist = "exponential", mean = 120 }`, `{ dist = "lognormal", mean = 120, sigma = 1.0 }`
-(sigma of the log; the mean is the distribution's own mean).
+(sigma of the log; the mean is the distribution's own mean), `{ dist = "two_humped", short = 40,
+long = 300, share = 0.3 }` (quick calls and real conversations: two log-normal humps).
 """
 
 from __future__ import annotations
@@ -24,11 +34,15 @@ from pathlib import Path
 from typing import Any
 
 from dialer.pacing.base import TAKE_BACK_OVER
+from dialer.pacing.limits import MAX_LINES_PER_AGENT
+from dialer.sim.agents import AgentWave, WaveKind
+from dialer.sim.schedule import Schedule, Step
 
 # "fixed_ratio" and "adaptive_ratio" are baselines to compare with (the daemon offers neither):
 # a bare fixed ratio, and one tuned by feedback; "power" is the daemon's, under the cap.
 MODES = ("preview", "progressive", "power", "fixed_ratio", "adaptive_ratio", "predictive")
 SCENARIO_DIR = Path(__file__).resolve().parents[2] / "scenarios"
+_HUMP_SIGMA = 0.35
 
 
 class ScenarioError(ValueError):
@@ -39,12 +53,13 @@ class ScenarioError(ValueError):
 class Dist:
     """A duration distribution in seconds."""
 
-    kind: str  # constant | uniform | exponential | lognormal
-    a: float  # constant: value; uniform: low; exponential: mean; lognormal: mean
-    b: float = 0.0  # uniform: high; lognormal: sigma
+    kind: str  # constant | uniform | exponential | lognormal | two_humped
+    a: float  # constant: value; uniform: low; exponential, lognormal: mean; two_humped: short
+    b: float = 0.0  # uniform: high; lognormal: sigma; two_humped: the long hump's mean
+    c: float = 0.0  # two_humped: the long hump's share (each hump log-normal, sigma 0.35)
 
     def __post_init__(self) -> None:
-        if self.kind not in ("constant", "uniform", "exponential", "lognormal"):
+        if self.kind not in ("constant", "uniform", "exponential", "lognormal", "two_humped"):
             raise ScenarioError(f"unknown distribution {self.kind!r}")
         if not (math.isfinite(self.a) and math.isfinite(self.b)) or self.a < 0 or self.b < 0:
             raise ScenarioError("distribution parameters must be finite and >= 0")
@@ -52,11 +67,15 @@ class Dist:
             raise ScenarioError("uniform needs low <= high")
         if self.kind in ("exponential", "lognormal") and self.a <= 0:
             raise ScenarioError(f"{self.kind} needs a mean > 0")
+        if self.kind == "two_humped" and not (0 < self.a <= self.b and 0.0 <= self.c <= 1.0):
+            raise ScenarioError("two_humped needs 0 < short <= long and a share in [0, 1]")
 
     @property
     def mean(self) -> float:
         if self.kind == "uniform":
             return (self.a + self.b) / 2
+        if self.kind == "two_humped":
+            return (1.0 - self.c) * self.a + self.c * self.b
         return self.a
 
     def sampler(self, rng: random.Random) -> Any:
@@ -71,8 +90,15 @@ class Dist:
             expo = rng.expovariate
             rate = 1.0 / a
             return lambda: expo(rate)
-        mu = math.log(a) - b * b / 2
         logn = rng.lognormvariate
+        if self.kind == "two_humped":
+            sig = _HUMP_SIGMA
+            mu_a = math.log(a) - sig * sig / 2
+            mu_b = math.log(b) - sig * sig / 2
+            share = self.c
+            pick = rng.random
+            return lambda: logn(mu_b if pick() < share else mu_a, sig)
+        mu = math.log(a) - b * b / 2
         return lambda: logn(mu, b)
 
     @classmethod
@@ -91,6 +117,8 @@ class Dist:
                 return cls(kind, float(raw["mean"]))
             if kind == "lognormal":
                 return cls(kind, float(raw["mean"]), float(raw["sigma"]))
+            if kind == "two_humped":
+                return cls(kind, float(raw["short"]), float(raw["long"]), float(raw["share"]))
         except KeyError as e:
             raise ScenarioError(f"{what}: missing {e.args[0]!r}") from None
         raise ScenarioError(f"{what}: unknown distribution {kind!r}")
@@ -102,6 +130,8 @@ class Dist:
             return f"uniform {self.a:g}-{self.b:g} s"
         if self.kind == "exponential":
             return f"exponential, mean {self.a:g} s"
+        if self.kind == "two_humped":
+            return f"two humps, {self.a:g} s and {self.b:g} s ({self.c:.0%})"
         return f"log-normal, mean {self.a:g} s, sigma {self.b:g}"
 
 
@@ -126,13 +156,24 @@ class Scenario:
     no_answer_timeout_s: float = 25.0
     busy_share: float = 0.0  # share of the calls nobody answers that end busy (early)
     busy_delay: Dist = field(default_factory=lambda: Dist("uniform", 2.0, 6.0))
+    # more contact-rate steps: once or daily, jumps or ramps (slow drifts)
+    contact_steps: tuple[Step[float], ...] = ()
+    # answering machines: a share of the answers, each known as a machine after `amd_delay`
+    # (detection); not a live answer (counted apart), fed to the pacer as no contact
+    machine_share: float = 0.0
+    amd_delay: Dist = field(default_factory=lambda: Dist("uniform", 2.0, 4.0))
     # agents
     talk: Dist = field(default_factory=lambda: Dist("exponential", 120.0))
     wrapup: Dist = field(default_factory=lambda: Dist("constant", 15.0))
     grace_s: float = 2.0
+    talk_steps: tuple[Step[Dist], ...] = ()  # talk time changes (once or daily)
+    wrapup_steps: tuple[Step[Dist], ...] = ()
+    waves: tuple[AgentWave, ...] = ()  # agents joining, leaving, pausing
     # trunk and campaign
     trunk_channels: int = 100_000
     calls_per_second: float = 1000.0
+    trunk_burst: int | None = None  # calls that may start back to back (None: the second's)
+    campaign_cps: float | None = None  # the campaign's own limit, under the trunk's
     max_in_flight: int = 100_000
     # pacing
     mode: str = "predictive"
@@ -143,13 +184,21 @@ class Scenario:
     cancel_over: float = TAKE_BACK_OVER  # predictive: PredictiveSettings.cancel_over (0: off)
     preview_s: float = 10.0  # preview: time an agent spends on the lead before the call starts
     tick_s: float = 1.0  # the pacer also runs this long after its last run (the daemon's timer)
+    max_lines_per_agent: float = MAX_LINES_PER_AGENT  # predictive and power: calls per agent
 
     def __post_init__(self) -> None:
         if self.agents < 1 or self.days < 1:
             raise ScenarioError("agents and days must be >= 1")
         if not 0.0 < self.day_hours <= 24.0:
             raise ScenarioError("day_hours must be in (0, 24]")
-        for r in (self.contact_rate, *(c.contact_rate for c in self.changes), self.busy_share):
+        rates = (
+            self.contact_rate,
+            *(c.contact_rate for c in self.changes),
+            *(c.value for c in self.contact_steps),
+            self.busy_share,
+            self.machine_share,
+        )
+        for r in rates:
             if not 0.0 <= r <= 1.0:
                 raise ScenarioError("rates and shares must be in [0, 1]")
         if self.mode not in MODES:
@@ -160,18 +209,31 @@ class Scenario:
             raise ScenarioError("no_answer_timeout_s must be > 0 and grace_s >= 0")
         if self.trunk_channels < 1 or self.max_in_flight < 1 or self.calls_per_second <= 0:
             raise ScenarioError("trunk_channels, max_in_flight and calls_per_second must be > 0")
+        if (self.trunk_burst is not None and self.trunk_burst < 1) or (
+            self.campaign_cps is not None and not self.campaign_cps > 0
+        ):
+            raise ScenarioError("trunk burst must be >= 1 and campaign calls_per_second > 0")
 
     @property
     def day_s(self) -> float:
         return self.day_hours * 3600.0
 
     def contact_rate_at(self, offset_s: float) -> float:
-        """The contact rate `offset_s` seconds into a day."""
-        rate = self.contact_rate
-        for c in self.changes:
-            if c.at_s <= offset_s:
-                rate = c.contact_rate
-        return rate
+        """The contact rate `offset_s` seconds into the run (into the first day)."""
+        return self.contact_schedule.at(offset_s)
+
+    @property
+    def contact_schedule(self) -> Schedule[float]:
+        daily = tuple(Step(c.at_s, c.contact_rate) for c in self.changes)
+        return Schedule(self.contact_rate, daily + self.contact_steps)
+
+    @property
+    def talk_schedule(self) -> Schedule[Dist]:
+        return Schedule(self.talk, self.talk_steps)
+
+    @property
+    def wrapup_schedule(self) -> Schedule[Dist]:
+        return Schedule(self.wrapup, self.wrapup_steps)
 
 
 def load_scenario(ref: str | Path) -> Scenario:
@@ -210,10 +272,17 @@ def parse_scenario(raw: Mapping[str, Any], default_name: str = "scenario") -> Sc
             "no_answer_timeout_s",
             "busy_share",
             "busy_delay",
+            "steps",
+            "machine_share",
+            "amd_delay",
         },
     )
-    _only(agent, "agent", {"talk", "wrapup", "grace_s"})
-    _only(trunk, "trunk", {"channels", "calls_per_second", "max_in_flight"})
+    _only(agent, "agent", {"talk", "wrapup", "grace_s", "talk_steps", "wrapup_steps", "waves"})
+    _only(
+        trunk,
+        "trunk",
+        {"channels", "calls_per_second", "burst", "campaign_calls_per_second", "max_in_flight"},
+    )
     _only(
         pacing,
         "pacing",
@@ -226,6 +295,7 @@ def parse_scenario(raw: Mapping[str, Any], default_name: str = "scenario") -> Sc
             "cancel_over",
             "preview_s",
             "tick_s",
+            "max_lines_per_agent",
         },
     )
     d = Scenario()
@@ -249,11 +319,32 @@ def parse_scenario(raw: Mapping[str, Any], default_name: str = "scenario") -> Sc
             no_answer_timeout_s=float(callee.get("no_answer_timeout_s", d.no_answer_timeout_s)),
             busy_share=float(callee.get("busy_share", d.busy_share)),
             busy_delay=_dist(callee, "busy_delay", d.busy_delay),
+            contact_steps=tuple(
+                _step(x, "contact_rate", lambda v: float(v)) for x in callee.get("steps", [])
+            ),
+            machine_share=float(callee.get("machine_share", d.machine_share)),
+            amd_delay=_dist(callee, "amd_delay", d.amd_delay),
+            talk_steps=tuple(
+                _step(x, "talk", lambda v: Dist.parse(v, "talk"))
+                for x in agent.get("talk_steps", [])
+            ),
+            wrapup_steps=tuple(
+                _step(x, "wrapup", lambda v: Dist.parse(v, "wrapup"))
+                for x in agent.get("wrapup_steps", [])
+            ),
+            waves=tuple(_wave(x) for x in agent.get("waves", [])),
+            max_lines_per_agent=float(pacing.get("max_lines_per_agent", d.max_lines_per_agent)),
             talk=_dist(agent, "talk", d.talk),
             wrapup=_dist(agent, "wrapup", d.wrapup),
             grace_s=float(agent.get("grace_s", d.grace_s)),
             trunk_channels=int(trunk.get("channels", d.trunk_channels)),
             calls_per_second=float(trunk.get("calls_per_second", d.calls_per_second)),
+            trunk_burst=int(trunk["burst"]) if "burst" in trunk else None,
+            campaign_cps=(
+                float(trunk["campaign_calls_per_second"])
+                if "campaign_calls_per_second" in trunk
+                else None
+            ),
             max_in_flight=int(trunk.get("max_in_flight", d.max_in_flight)),
             mode=str(pacing.get("mode", d.mode)),
             lines_per_agent=float(pacing.get("lines_per_agent", d.lines_per_agent)),
@@ -268,6 +359,38 @@ def parse_scenario(raw: Mapping[str, Any], default_name: str = "scenario") -> Sc
         if isinstance(e, ScenarioError):
             raise
         raise ScenarioError(str(e)) from e
+
+
+def _step(raw: Any, key: str, value: Any) -> Step[Any]:
+    """`{ at_hour = 2, <key> = ..., once = false, ramp_min = 0 }`."""
+    if not isinstance(raw, Mapping) or "at_hour" not in raw or key not in raw:
+        raise ScenarioError(f"steps need at_hour and {key}")
+    try:
+        return Step(
+            float(raw["at_hour"]) * 3600.0,
+            value(raw[key]),
+            daily=not bool(raw.get("once", False)),
+            ramp_s=float(raw.get("ramp_min", 0.0)) * 60.0,
+        )
+    except ValueError as e:
+        raise ScenarioError(f"step: {e}") from None
+
+
+def _wave(raw: Any) -> AgentWave:
+    """`{ at_hour = 3, kind = "leave", count = 5 | share = 0.3, pause_min = 10, once = false }`."""
+    if not isinstance(raw, Mapping) or "at_hour" not in raw or "kind" not in raw:
+        raise ScenarioError("agent waves need at_hour and kind")
+    try:
+        return AgentWave(
+            float(raw["at_hour"]) * 3600.0,
+            WaveKind(str(raw["kind"])),
+            count=int(raw.get("count", 0)),
+            share=float(raw.get("share", 0.0)),
+            pause_s=float(raw.get("pause_min", 0.0)) * 60.0,
+            daily=not bool(raw.get("once", False)),
+        )
+    except ValueError as e:
+        raise ScenarioError(f"agent wave: {e}") from None
 
 
 def _table(raw: Mapping[str, Any], key: str) -> Mapping[str, Any]:

@@ -43,6 +43,7 @@ def _trunk(row: Any) -> Trunk:
         dial_prefix=row.dial_prefix,
         endpoint=row.endpoint,
         caller_id=row.caller_id,
+        cps_burst=row.cps_burst,
     )
 
 
@@ -68,6 +69,7 @@ def _campaign(row: Any) -> Campaign:
         preview_timeout_s=row.preview_timeout_s,
         network_failure_cap=row.network_failure_cap,
         cause_results=row.cause_results or {},
+        max_cps=row.max_cps,
     )
 
 
@@ -80,6 +82,7 @@ async def create_trunk(
     max_cps: float,
     dial_prefix: str = "",
     caller_id: str = "",
+    cps_burst: int | None = None,
 ) -> Trunk:
     """A trunk: `endpoint` is the PBX's name for it (e.g. the PJSIP endpoint); `caller_id` is
     shown by calls of campaigns that have none of their own."""
@@ -96,6 +99,7 @@ async def create_trunk(
                 max_cps=max_cps,
                 dial_prefix=dial_prefix,
                 caller_id=caller_id,
+                cps_burst=cps_burst,
             )
             .returning(*trunks.c)
         )
@@ -135,6 +139,7 @@ async def create_campaign(
     preview_timeout_s: float = 0.0,
     network_failure_cap: int = DEFAULT_NETWORK_FAILURE_CAP,
     cause_results: Mapping[str, Mapping[str, str]] | None = None,
+    max_cps: float | None = None,
 ) -> Campaign:
     """Raises ValueError for a ring time below 15 s (an unanswered call rings at
     least 15 s; the database refuses it too, ck_campaigns_ring_timeout_min_15), a call-back
@@ -169,6 +174,7 @@ async def create_campaign(
                 preview_timeout_s=preview_timeout_s,
                 network_failure_cap=network_failure_cap,
                 cause_results=causes,
+                max_cps=max_cps,
             )
             .returning(*campaigns.c)
         )

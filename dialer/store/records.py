@@ -86,6 +86,8 @@ class Trunk:
     dial_prefix: str
     endpoint: str
     caller_id: str = ""  # shown by calls of campaigns that have none of their own (migration 0004)
+    # Calls that may start back to back (dialer.pacing.callrate); None: up to the second's rate.
+    cps_burst: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,6 +120,9 @@ class Campaign:
     # the default mapping ({"sip": {"603": "no_answer"}, "q850": {"21": "no_answer"}}).
     network_failure_cap: int = DEFAULT_NETWORK_FAILURE_CAP
     cause_results: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    # The campaign's own calls-per-second limit, under its trunk's (the lower binds); None: the
+    # trunk's alone.
+    max_cps: float | None = None
 
 
 @dataclass(frozen=True, slots=True)

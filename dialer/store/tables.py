@@ -76,8 +76,11 @@ trunks = Table(
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     # Migration 0004: the caller ID of calls whose campaign has none ('' : none).
     Column("caller_id", Text, nullable=False, server_default=""),
+    # Migration 0011: calls that may start back to back (NULL: up to the second's rate).
+    Column("cps_burst", Integer, nullable=True),
     CheckConstraint("max_channels > 0", name="max_channels_positive"),
     CheckConstraint("max_cps > 0", name="max_cps_positive"),
+    CheckConstraint("cps_burst IS NULL OR cps_burst >= 1", name="cps_burst_positive"),
 )
 
 campaigns = Table(
@@ -119,6 +122,9 @@ campaigns = Table(
     Column("network_failure_cap", Integer, nullable=False, server_default="5"),
     Column("cause_results", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
     CheckConstraint("network_failure_cap >= 1", name="network_failure_cap_positive"),
+    # Migration 0014: the campaign's own calls-per-second limit under its trunk's (NULL: none).
+    Column("max_cps", Float, nullable=True),
+    CheckConstraint("max_cps IS NULL OR max_cps > 0", name="max_cps_positive"),
     CheckConstraint(
         "pacer_threshold IS NULL OR (pacer_threshold > 0 AND pacer_threshold <= 1)",
         name="pacer_threshold",

@@ -190,3 +190,35 @@ def test_trunks_and_pbx(daemon: Daemon, http: httpx.Client) -> None:
     assert status["pbx"]["connected"] is True
     assert status["stopping"] is False
     assert status["uptime_s"] >= 0
+
+
+def test_calls_per_second_settings(daemon: Daemon, http: httpx.Client) -> None:
+    """A trunk's burst and a campaign's own calls-per-second limit (dialer.pacing.callrate):
+    set, shown, cleared with 0, and refused out of range."""
+    trunk = new_trunk(daemon, max_cps=10.0, cps_burst=3)
+    assert trunk["cps_burst"] == 3
+    with daemon.client("admin") as admin:
+        assert (
+            admin.patch(f"/api/v1/trunks/{trunk['name']}", json={"cps_burst": 0}).json()[
+                "cps_burst"
+            ]
+            is None
+        )
+        r = admin.patch(f"/api/v1/trunks/{trunk['name']}", json={"cps_burst": -1})
+        assert r.status_code == 422
+    c = new_campaign(http, trunk["name"], max_cps=2.5)
+    assert c["max_cps"] == 2.5
+    r = http.patch(f"/api/v1/campaigns/{c['name']}", json={"max_cps": 0})
+    assert r.status_code == 200 and r.json()["max_cps"] is None
+    assert (
+        http.post(
+            "/api/v1/campaigns",
+            json={
+                "name": unique("c"),
+                "trunk": trunk["name"],
+                "caller_id": "+15550000000",
+                "max_cps": 0,
+            },
+        ).status_code
+        == 422
+    )

@@ -25,8 +25,9 @@ from tests.fixtures.db import ROOT, database_name, recreate_database
 # The newest revision (0002 added the dialing rules, 0003 AMD per campaign, 0006 agent
 # owners, 0007 the pacer's calibration, 0008 durable call progress,
 # 0009 refused call records, 0010 the audit log, 0011 preview and power settings,
-# 0012 what the carrier's answers mean, 0013 the console's users).
-HEAD = "0013_console_users"
+# 0012 what the carrier's answers mean, 0013 the console's users, 0014 a campaign's own
+# calls-per-second limit).
+HEAD = "0014_call_rate_limits"
 
 
 def _diff(connection: Connection) -> list[Any]:

@@ -11,7 +11,7 @@ from dialer.core.campaign import CampaignRun
 from dialer.domain import agent as ag
 from dialer.domain.call import CallAttempt, CallState
 from dialer.pacing.base import AgentActivity
-from dialer.pacing.limits import CallRateLimiter
+from dialer.pacing.callrate import CallRateLimiter, CallRates
 from dialer.pacing.ratio import PowerPacer
 from dialer.store.records import Campaign, CampaignStatus, LeasedLead, PacingMode, Trunk
 
@@ -25,7 +25,7 @@ def campaign_run(agents: int = 2) -> CampaignRun:
         1, "c1", CampaignStatus.RUNNING, PacingMode.POWER, "+15550000000", 1, 25.0, 3, 10.0,
         2.0, NOW, NOW,
     )  # fmt: skip
-    run = CampaignRun(campaign, TRUNK, PowerPacer(2.0), CallRateLimiter(5.0, now=T0))
+    run = CampaignRun(campaign, TRUNK, PowerPacer(2.0), CallRates(CallRateLimiter(5.0)))
     for i in range(1, agents + 1):
         agent = ag.Agent(str(i), f"agent{i}")
         agent.state = ag.AgentState.READY

@@ -20,7 +20,7 @@ from dialer.domain import agent as ag
 from dialer.domain import call as cl
 from dialer.metrics import Metrics, is_abandoned
 from dialer.pacing.base import ProgressivePacer
-from dialer.pacing.limits import CallRateLimiter
+from dialer.pacing.callrate import CallRateLimiter, CallRates
 from dialer.store.records import Campaign, CampaignStatus, PacingMode, Trunk
 
 HOUR = 3600.0
@@ -159,7 +159,9 @@ def campaign_run(cid: int, name: str, trunk: Trunk, agents: int) -> CampaignRun:
         now,
         now,
     )
-    run = CampaignRun(campaign, trunk, ProgressivePacer(), CallRateLimiter(trunk.max_cps))
+    run = CampaignRun(
+        campaign, trunk, ProgressivePacer(), CallRates(CallRateLimiter(trunk.max_cps))
+    )
     for i in range(agents):
         run.agents[f"{cid}-{i}"] = ag.Agent(f"{cid}-{i}", f"agent{i}")
     return run

@@ -21,7 +21,7 @@ from dialer.pacing.base import (
 )
 from dialer.pacing.estimators import ContactRate, DurationView
 from dialer.pacing.ledger import AbandonLedger, is_abandoned
-from dialer.pacing.limits import MAX_LINES_PER_AGENT, CallRateLimiter
+from dialer.pacing.limits import MAX_LINES_PER_AGENT
 from dialer.pacing.predictive import PredictivePacer, PredictiveSettings
 from dialer.pacing.ratio import AdaptiveRatioPacer, PowerPacer, PreviewPacer
 
@@ -260,24 +260,3 @@ def test_done_within_is_a_monotone_probability(
     lo, hi = sorted((y1, y2))
     a, b = v.done_within(age, lo), v.done_within(age, hi)
     assert 0.0 <= a <= b <= 1.0
-
-
-@given(
-    rate=st.floats(min_value=0.5, max_value=50.0),
-    steps=st.lists(st.floats(min_value=0.0, max_value=0.7), min_size=1, max_size=200),
-)
-def test_calls_per_second_never_exceed_rate_plus_burst(rate: float, steps: list[float]) -> None:
-    lim = CallRateLimiter(rate)
-    t = 0.0
-    started: list[float] = []
-    for dt in steps:
-        t += dt
-        n = lim.available(t)
-        assert n >= 0
-        lim.take(t, n)
-        started.extend([t] * n)
-    burst = max(1.0, rate)
-    assert not lim.take(t, lim.available(t) + 1)  # more than allowed: nothing is taken
-    for i, t0 in enumerate(started):
-        in_window = sum(1 for x in started[i:] if x - t0 <= 1.0)
-        assert in_window <= rate * 1.0 + burst + 1e-6

@@ -17,6 +17,7 @@ from dialer.pacing.base import (
     PacingSnapshot,
     ProgressivePacer,
 )
+from dialer.pacing.callrate import max_in_any_window
 from dialer.sim import (
     PacerViolation,
     Scenario,
@@ -186,6 +187,24 @@ def test_trunk_and_calls_per_second_limits_reach_the_pacer() -> None:
     # the first second: 20 agents ready, but only the burst of 2 calls may start
     first = [x for x in seen if x.now < 1.0]
     assert first and first[0].limits.max_new_now == 2
+    assert s["max_calls_any_second"] == 2
+
+
+def test_no_sliding_second_holds_more_calls_than_the_lower_limit() -> None:
+    sc = dataclasses.replace(
+        SHORT,
+        agents=60,
+        mode="predictive",
+        contact_rate=0.1,
+        calls_per_second=8.0,
+        trunk_burst=3,
+        campaign_cps=6.0,
+    )
+    raw = simulate(sc)
+    s = summarize(raw)
+    assert s["dialed"] > 6 * 600  # the limit binds for much of the day
+    assert s["max_calls_any_second"] == 6  # the campaign's, under the trunk's 8
+    assert max_in_any_window(raw.dial_times, 3 / 8.0)[0] <= 3  # the trunk's burst
 
 
 def test_events_at_one_instant_get_one_decision_after_all_of_them() -> None:

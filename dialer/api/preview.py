@@ -21,13 +21,13 @@ from pydantic import BaseModel, Field
 from dialer.api.agents import AgentPath, _agent
 from dialer.api.audit import audited
 from dialer.api.context import ApiContext
-from dialer.api.deps import Anyone, Conflict, Ctx
+from dialer.api.deps import COMMON_ERRORS, Anyone, Conflict, Ctx, errors
 from dialer.api.models import Request
 from dialer.core.campaign import Offer
 
 logger = logging.getLogger(__name__)
 
-router = APIRouter(prefix="/api/v1", tags=["agents"])
+router = APIRouter(prefix="/api/v1", tags=["agents"], responses=errors(*COMMON_ERRORS))
 
 
 class OfferOut(BaseModel):
@@ -70,7 +70,7 @@ def _offer(ctx: ApiContext, agent_id: int, name: str) -> Offer:
 @router.get(
     "/agents/{agent}/offer",
     summary="Preview: the lead shown to the agent",
-    responses={409: {"description": "no lead is offered to the agent"}},
+    responses=errors(404, 409),
 )
 async def get_offer(agent: AgentPath, ctx: Ctx, who: Anyone) -> OfferOut:
     a = await _agent(ctx, agent, who)
@@ -81,7 +81,7 @@ async def get_offer(agent: AgentPath, ctx: Ctx, who: Anyone) -> OfferOut:
     "/agents/{agent}/offer/dial",
     status_code=202,
     summary="Preview: dial the lead shown to the agent (the answer goes to that agent)",
-    responses={409: {"description": "no lead is offered to the agent"}},
+    responses=errors(404, 409),
 )
 async def dial_offer(agent: AgentPath, ctx: Ctx, who: Anyone) -> OfferOut:
     a = await _agent(ctx, agent, who)
@@ -94,7 +94,7 @@ async def dial_offer(agent: AgentPath, ctx: Ctx, who: Anyone) -> OfferOut:
 @router.post(
     "/agents/{agent}/offer/skip",
     summary="Preview: skip the lead shown to the agent, with a reason",
-    responses={409: {"description": "no lead is offered to the agent"}},
+    responses=errors(404, 409),
 )
 async def skip_offer(agent: AgentPath, body: SkipBody, ctx: Ctx, who: Anyone) -> OfferOut:
     a = await _agent(ctx, agent, who)

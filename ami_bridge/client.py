@@ -147,6 +147,9 @@ class AmiPbx:
         try:
             await asyncio.wait_for(manager.connect(), s.connect_timeout_s)
         except (OSError, TimeoutError) as exc:
+            # A refused TLS handshake leaves the socket open (a ResourceWarning at collection).
+            with contextlib.suppress(Exception):
+                manager.close()
             raise pbx.PbxUnavailable(f"cannot connect to Asterisk AMI at {where}: {exc}") from None
         self._manager = manager
         try:

@@ -31,7 +31,15 @@ from pydantic import BaseModel
 from dialer.api import queries
 from dialer.api.auth import Principal
 from dialer.api.context import ApiContext
-from dialer.api.deps import Anyone, Ctx, not_stopping, require_self, session_principal
+from dialer.api.deps import (
+    COMMON_ERRORS,
+    Anyone,
+    Ctx,
+    errors,
+    not_stopping,
+    require_self,
+    session_principal,
+)
 from dialer.api.guard import SESSION_STATE
 from dialer.api.leads import attempt_out
 from dialer.api.models import AttemptHistoryOut
@@ -41,7 +49,7 @@ from dialer.store import campaigns as campaign_repo
 from dialer.store import explain
 from dialer.store.records import Agent
 
-router = APIRouter(prefix="/api/v1", tags=["agents"])
+router = APIRouter(prefix="/api/v1", tags=["agents"], responses=errors(*COMMON_ERRORS))
 
 AgentPath = Annotated[str, Path(description="the agent's id, or its name")]
 KEEPALIVE_S = 15.0
@@ -105,7 +113,11 @@ def _screen(ctx: ApiContext, agent_id: int) -> AgentScreen:
     return agent_screen(ctx.engine, agent_id, time.time(), asyncio.get_running_loop().time())
 
 
-@router.get("/agents/{agent}/call", summary="The agent's state and the call on its screen")
+@router.get(
+    "/agents/{agent}/call",
+    summary="The agent's state and the call on its screen",
+    responses=errors(404, 409),
+)
 async def agent_call(agent: AgentPath, ctx: Ctx, who: Anyone) -> AgentCallOut:
     a = await _agent(ctx, agent, who)
     screen = _screen(ctx, a.id)
@@ -149,6 +161,7 @@ def _event(name: str, data: dict[str, Any]) -> str:
     "/agents/{agent}/events",
     summary="Server-sent events: the agent's state whenever it changes",
     response_class=StreamingResponse,
+    responses=errors(404, 409),
 )
 async def agent_events(
     request: Request, agent: AgentPath, ctx: Ctx, who: Anyone

@@ -30,7 +30,7 @@ from pydantic import BaseModel, Field
 from dialer.api.audit import audited
 from dialer.api.auth import Principal, Role
 from dialer.api.context import ApiContext
-from dialer.api.deps import Ctx
+from dialer.api.deps import COMMON_ERRORS, Ctx, errors
 from dialer.api.models import Request as Body
 from dialer.console.passwords import Checked
 from dialer.console.sessions import COOKIE, CSRF_HEADER, Session, credential_of, csrf_ok
@@ -38,7 +38,7 @@ from dialer.store import audit, users
 
 logger = logging.getLogger(__name__)
 
-router = APIRouter(tags=["console"])
+router = APIRouter(tags=["console"], responses=errors(*COMMON_ERRORS))
 
 STATIC_DIR = Path(__file__).resolve().parents[1] / "console" / "static"
 STATIC_URL = "/console/static"
@@ -119,7 +119,11 @@ async def _refused(ctx: ApiContext, name: str, address: str, reason: str) -> Non
         )
 
 
-@router.post("/console/signin", summary="Sign in to the console: a session cookie")
+@router.post(
+    "/console/signin",
+    summary="Sign in to the console: a session cookie",
+    responses=errors(429),
+)
 async def signin(request: Request, body: SigninBody, ctx: Ctx) -> JSONResponse:
     _same_origin(request)
     address = _address(request)

@@ -174,6 +174,7 @@ _ERRORS: dict[int, tuple[str, type[BaseModel]]] = {
     404: ("no such id or name", ErrorOut),
     409: ("the current state does not allow it, or it conflicts with existing data", ErrorOut),
     413: ("the request's body is over the size limit", ErrorOut),
+    429: ("too many failed sign-ins: try again after Retry-After seconds", ErrorOut),
     422: ("a malformed path, query or body: each problem names its field in `loc`", FieldErrorsOut),
     503: ("the database is unreachable, or the daemon is stopping", ErrorOut),
 }

@@ -233,7 +233,9 @@ class ErasureOut(BaseModel):
 
 
 class DispositionCode(Request):
-    code: Annotated[str, Field(min_length=1, max_length=64, pattern=r"^\S+$")]
+    # Printable ASCII without spaces: an identifier every regex engine reads alike (`\S` is
+    # not: U+0085 is whitespace to Python and Rust, not to JSON Schema's ECMA-262).
+    code: Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[!-~]+$")]
     label: Annotated[str, Field(max_length=200)] = ""
 
 

@@ -31,7 +31,7 @@ from dialer.rules.abandonment import validate_false_positive_rate
 from dialer.rules.caps import Caps
 from dialer.rules.dnc import DncSource, normalize
 from dialer.rules.policy import CampaignRules, Preset, customise, preset_rules
-from dialer.rules.retry import ResultRule
+from dialer.rules.retry import DEFAULT_RESULT_RULES, ResultRule
 from dialer.store.records import mask_phone
 
 Job = Callable[[Any, argparse.Namespace], Awaitable[int]]
@@ -206,15 +206,17 @@ def _show_rules(rules: CampaignRules) -> str:
 
 
 def _retry_arg(text: str) -> tuple[CallResult, ResultRule]:
-    """``busy=10m``, ``no_answer=2h``, ``connected=done``."""
+    """``busy=10m``, ``no_answer=2h``, ``declined=48h``, ``connected=done``. Whether the
+    result counts towards the caps stays the default's (a network failure never does)."""
     name, _, value = text.partition("=")
     result = CallResult(name.strip())
+    base = DEFAULT_RESULT_RULES[result]
     value = value.strip()
     if value == "done":
-        return result, ResultRule(final=True)
+        return result, replace(base, final=True)
     units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
     seconds = float(value[:-1]) * units[value[-1]] if value[-1:] in units else float(value)
-    return result, ResultRule(retry_after=timedelta(seconds=seconds))
+    return result, replace(base, final=False, retry_after=timedelta(seconds=seconds))
 
 
 def _fp_rate_arg(text: str) -> float | None:
@@ -418,7 +420,7 @@ def add_commands(sub: Any) -> None:
         action="append",
         default=[],
         metavar="RESULT=DELAY",
-        help="e.g. busy=10m, no_answer=2h, connected=done",
+        help="e.g. busy=10m, no_answer=2h, declined=48h (the refusal period), connected=done",
     )
     p.add_argument(
         "--amd-false-positive-rate",

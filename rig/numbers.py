@@ -38,7 +38,8 @@ class Behaviour(enum.IntEnum):
     NO_ANSWER = 3
     """Ring until the caller gives up (CANCEL, answered with 487); the ring time is ignored."""
     FAIL = 4
-    """Ring, then 503 Service Unavailable (a carrier failure)."""
+    """Ring, then 503 Service Unavailable (a carrier failure); with the talk digits 0404, 0480
+    or 0603 that final response instead (see `failure_number`)."""
     ANSWER_HOLD = 5
     """Ring, answer, and stay on the line until the PBX hangs up (talk time ignored)."""
     AMD_HUMAN = 6
@@ -143,6 +144,19 @@ def make_number(
 ) -> str:
     """The E.164 number that makes the rig's trunk behave so."""
     return RigNumber(behaviour, ring_s, talk_s, serial).e164
+
+
+FAILURE_CODES: Final = (404, 480, 603, 503)
+"""The final responses the rig's trunk gives a FAIL number (rig/sipp/trunk_uas.xml)."""
+
+
+def failure_number(code: int, ring_s: float = 0.0, serial: int = 0) -> str:
+    """A number the rig's trunk answers with the SIP final response `code` (one of
+    FAILURE_CODES) after ringing `ring_s` (0: no 180 at all): the code rides in the talk
+    digits, which a failure does not use."""
+    if code not in FAILURE_CODES:
+        raise ValueError(f"the rig's trunk answers only {FAILURE_CODES}, not {code}")
+    return make_number(Behaviour.FAIL, ring_s, 0.0 if code == 503 else code / 10, serial)
 
 
 def parse_number(number: str) -> RigNumber:

@@ -37,6 +37,7 @@ from rig import SIPP_SCENARIOS, RigError, audio, run_dir
 
 TRUNK_SCENARIO = SIPP_SCENARIOS / "trunk_uas.xml"
 HEADSET_SCENARIO = SIPP_SCENARIOS / "headset_uas.xml"
+DOWN_SCENARIO = SIPP_SCENARIOS / "trunk_down.xml"
 
 
 @dataclass(frozen=True, slots=True)
@@ -246,6 +247,11 @@ def trunk(port: int = 5070, media_port: int = 6000, *, media: bool = True) -> Si
     """The carrier: behaviour per call from the dialed number (rig/numbers.py); answered calls
     send RTP until they end (unless `media` is False)."""
     return Sipp("trunk", TRUNK_SCENARIO, port, media_port, media=media)
+
+
+def trunk_down(port: int = 5070, media_port: int = 6000) -> Sipp:
+    """A carrier that is down: 503 to every call (run it in the trunk's place, on its port)."""
+    return Sipp("trunk-down", DOWN_SCENARIO, port, media_port)
 
 
 def headsets(port: int = 5080, media_port: int = 6100, *, media: bool = True) -> Sipp:

@@ -108,7 +108,7 @@ _END = text(
             message_at = COALESCE(v.message_at, a.message_at),
             lead_before = CASE WHEN v.result IN ('failed', 'invalid') THEN (
                 SELECT jsonb_build_object(
-                    'status', b.status, 'attempts', b.attempts, 'last_result', b.last_result,
+                    'attempts', b.attempts, 'last_result', b.last_result,
                     'next_call_at', b.next_call_at, 'network_failures', b.network_failures)
                 FROM leads AS b WHERE b.id = a.lead_id) END
         FROM v
@@ -334,7 +334,8 @@ _GIVE_BACK = text(
         RETURNING a.lead_id, a.lead_before AS b
     )
     UPDATE leads AS l SET
-        status = back.b ->> 'status',
+        -- dialable again, as after a cancelled attempt (the lease made it 'dialing')
+        status = CASE WHEN CAST(back.b ->> 'attempts' AS int) = 0 THEN 'new' ELSE 'retry' END,
         attempts = CAST(back.b ->> 'attempts' AS int),
         last_result = back.b ->> 'last_result',
         next_call_at = CAST(back.b ->> 'next_call_at' AS timestamptz),

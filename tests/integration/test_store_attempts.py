@@ -200,6 +200,12 @@ async def _end_one(
     db: Database, seeded: Any, lead_id: int, result: CallResult, at: datetime
 ) -> str:
     async with db.transaction() as s:
+        # leased, as the engine's leads are while they are dialed
+        await s.execute(
+            update(leads)
+            .where(leads.c.id == lead_id)
+            .values(status="dialing", lease_owner="d1", lease_expires_at=at + timedelta(1))
+        )
         st = _start(seeded, lead_id, at_s=(at - T0).total_seconds())
         await start_attempts(s, [st])
         await end_attempts(s, [AttemptEnd(st.attempt_id, at + timedelta(seconds=1), result)])

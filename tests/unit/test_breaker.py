@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from dialer.engine.observe import TrunkBreakerChanged
 
 from dialer.domain.breaker import (
     _TRANSITIONS,
@@ -15,6 +16,8 @@ from dialer.domain.breaker import (
     Verdict,
 )
 from dialer.domain.results import CallResult
+from dialer.metrics import Metrics
+from dialer.publish.messages import Topics, breaker_message
 
 R = CallResult
 S = BreakerState
@@ -130,3 +133,29 @@ def test_one_breaker_per_trunk() -> None:
     assert breakers.of(1).state is S.OPEN
     assert breakers.of(2).state is S.CLOSED
     assert breakers.states() == {1: S.OPEN, 2: S.CLOSED}
+
+
+def test_a_change_is_a_metric_and_a_retained_mqtt_message() -> None:
+    metrics = Metrics()
+    opened = TrunkBreakerChanged("carrier a", "open", "3 of the last 3 failed", 3, 30.0, 1.0)
+    metrics.observe(opened)
+    value = metrics.registry.get_sample_value
+    assert value("dialer_trunk_breaker_state", {"trunk": "carrier a"}) == 1
+    assert value("dialer_trunk_breaker_openings_total", {"trunk": "carrier a"}) == 1
+    assert value("dialer_trunk_breaker_given_back_calls_total", {"trunk": "carrier a"}) == 3
+    metrics.observe(TrunkBreakerChanged("carrier a", "closed", "probe went through", 0, 0, 9.0))
+    assert value("dialer_trunk_breaker_state", {"trunk": "carrier a"}) == 0
+    assert value("dialer_trunk_breaker_openings_total", {"trunk": "carrier a"}) == 1
+
+    msg = breaker_message(Topics("dialer"), opened, 1767225600.0)
+    assert msg.topic == "dialer/trunks/carrier_a/breaker" and msg.retain
+    assert msg.json() == {
+        "schema": 1,
+        "type": "trunk_breaker",
+        "trunk": "carrier a",
+        "state": "open",
+        "reason": "3 of the last 3 failed",
+        "given_back": 3,
+        "backoff_s": 30.0,
+        "at": 1767225600.0,
+    }

@@ -18,6 +18,7 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    Strict,
     field_validator,
 )
 
@@ -36,7 +37,8 @@ from dialer.rules.policy import MIN_RING_TIMEOUT_S
 from dialer.store.records import CampaignStatus, PacingMode
 
 Ref = Annotated[
-    Annotated[int, Field(ge=1, le=2**53)] | str, Field(description="a numeric id or a name")
+    Annotated[int, Strict(), Field(ge=1, le=2**53)] | str,
+    Field(description="a numeric id or a name"),
 ]
 
 
@@ -44,7 +46,7 @@ Ref = Annotated[
 # bound is the largest integer a JSON number (a double) holds exactly with its neighbours
 # (2**53), so a client reading the schema's maximum as a double does not go past it.
 MAX_ROW_ID = 2**53
-DbId = Annotated[int, Field(ge=1, le=MAX_ROW_ID)]
+DbId = Annotated[int, Strict(), Field(ge=1, le=MAX_ROW_ID)]
 
 ASSIGNABLE_PHONE = "assignable-phone"
 """The schema's format of a call-back number: `+` and digits (spaces, dots, dashes and brackets
@@ -180,6 +182,7 @@ DialPrefix = Annotated[
 ]
 AmdEnabled = Annotated[
     bool,
+    Strict(),
     Field(
         description="answering-machine detection on answered calls: machines are counted apart "
         "from people and left machine_message or hung up on"
@@ -200,7 +203,9 @@ class Request(BaseModel):
 
 
 class EraseBody(Request):
-    dnc: bool = Field(default=False, description="put the number on the opt-out list first")
+    dnc: Annotated[bool, Strict()] = Field(
+        default=False, description="put the number on the opt-out list first"
+    )
 
 
 class ErasureOut(BaseModel):
@@ -234,10 +239,10 @@ class CampaignCreate(Request):
     callback_number: CallbackNumber = ""
     name_prompt: NamePrompt = ""
     pacing_mode: PacingMode = PacingMode.PROGRESSIVE
-    ring_timeout_s: Annotated[float, Field(ge=MIN_RING_TIMEOUT_S, le=300)] = 25.0
-    max_attempts: Annotated[int, Field(ge=1, le=100)] = 3
-    wrapup_s: Annotated[float, Field(ge=0, le=3600)] = 10.0
-    hold_s: Annotated[float, Field(ge=0, le=2)] = 2.0
+    ring_timeout_s: Annotated[float, Strict(), Field(ge=MIN_RING_TIMEOUT_S, le=300)] = 25.0
+    max_attempts: Annotated[int, Strict(), Field(ge=1, le=100)] = 3
+    wrapup_s: Annotated[float, Strict(), Field(ge=0, le=3600)] = 10.0
+    hold_s: Annotated[float, Strict(), Field(ge=0, le=2)] = 2.0
     amd_enabled: AmdEnabled = False
     machine_message: MachineMessage = ""
     dispositions: DispositionList = Field(default_factory=list)
@@ -250,10 +255,10 @@ class CampaignUpdate(Request):
     callback_number: CallbackNumber | None = None
     name_prompt: NamePrompt | None = None
     pacing_mode: PacingMode | None = None
-    ring_timeout_s: Annotated[float, Field(ge=MIN_RING_TIMEOUT_S, le=300)] | None = None
-    max_attempts: Annotated[int, Field(ge=1, le=100)] | None = None
-    wrapup_s: Annotated[float, Field(ge=0, le=3600)] | None = None
-    hold_s: Annotated[float, Field(ge=0, le=2)] | None = None
+    ring_timeout_s: Annotated[float, Strict(), Field(ge=MIN_RING_TIMEOUT_S, le=300)] | None = None
+    max_attempts: Annotated[int, Strict(), Field(ge=1, le=100)] | None = None
+    wrapup_s: Annotated[float, Strict(), Field(ge=0, le=3600)] | None = None
+    hold_s: Annotated[float, Strict(), Field(ge=0, le=2)] | None = None
     amd_enabled: AmdEnabled | None = None
     machine_message: MachineMessage | None = None
 
@@ -284,16 +289,16 @@ class DispositionCodes(Request):
 class TrunkCreate(Request):
     name: Name
     endpoint: Endpoint
-    max_channels: Annotated[int, Field(ge=1, le=100_000)]
-    max_cps: Annotated[float, Field(gt=0, le=10_000)]
+    max_channels: Annotated[int, Strict(), Field(ge=1, le=100_000)]
+    max_cps: Annotated[float, Strict(), Field(gt=0, le=10_000)]
     dial_prefix: DialPrefix = ""
     caller_id: CallerId = ""
 
 
 class TrunkUpdate(Request):
     endpoint: Endpoint | None = None
-    max_channels: Annotated[int, Field(ge=1, le=100_000)] | None = None
-    max_cps: Annotated[float, Field(gt=0, le=10_000)] | None = None
+    max_channels: Annotated[int, Strict(), Field(ge=1, le=100_000)] | None = None
+    max_cps: Annotated[float, Strict(), Field(gt=0, le=10_000)] | None = None
     dial_prefix: DialPrefix | None = None
     caller_id: CallerId | None = None
 

@@ -52,6 +52,7 @@ def main() -> int:
                 str(args.seed),
                 "--max-examples",
                 str(args.max_examples),
+                cwd=home,
                 timeout_s=3600,
             )
             elapsed = time.perf_counter() - started

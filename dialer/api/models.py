@@ -36,8 +36,19 @@ from dialer.domain.pbx_values import (
 from dialer.rules.policy import MIN_RING_TIMEOUT_S
 from dialer.store.records import CampaignStatus, PacingMode
 
+
+def _json_number(value: object) -> object:
+    # A number as JSON Schema means it: a string of digits or a boolean is none (pydantic
+    # alone would take "5" and true), while 36.0 is the integer 36.
+    if isinstance(value, str | bool):
+        raise ValueError("expected a number")
+    return value
+
+
+_NUMBER = BeforeValidator(_json_number)
+
 Ref = Annotated[
-    Annotated[int, Strict(), Field(ge=1, le=2**53)] | str,
+    Annotated[int, _NUMBER, Field(ge=1, le=2**53)] | str,
     Field(description="a numeric id or a name"),
 ]
 
@@ -46,7 +57,7 @@ Ref = Annotated[
 # bound is the largest integer a JSON number (a double) holds exactly with its neighbours
 # (2**53), so a client reading the schema's maximum as a double does not go past it.
 MAX_ROW_ID = 2**53
-DbId = Annotated[int, Strict(), Field(ge=1, le=MAX_ROW_ID)]
+DbId = Annotated[int, _NUMBER, Field(ge=1, le=MAX_ROW_ID)]
 
 ASSIGNABLE_PHONE = "assignable-phone"
 """The schema's format of a call-back number: `+` and digits (spaces, dots, dashes and brackets
@@ -216,7 +227,7 @@ class ErasureOut(BaseModel):
 
 
 class DispositionCode(Request):
-    code: Annotated[str, Field(min_length=1, max_length=64, pattern=r"^\S+$")]
+    code: Annotated[str, Field(min_length=1, max_length=64, pattern=rf"^{_EDGE}+$")]
     label: Annotated[str, Field(max_length=200)] = ""
 
 
@@ -239,10 +250,10 @@ class CampaignCreate(Request):
     callback_number: CallbackNumber = ""
     name_prompt: NamePrompt = ""
     pacing_mode: PacingMode = PacingMode.PROGRESSIVE
-    ring_timeout_s: Annotated[float, Strict(), Field(ge=MIN_RING_TIMEOUT_S, le=300)] = 25.0
-    max_attempts: Annotated[int, Strict(), Field(ge=1, le=100)] = 3
-    wrapup_s: Annotated[float, Strict(), Field(ge=0, le=3600)] = 10.0
-    hold_s: Annotated[float, Strict(), Field(ge=0, le=2)] = 2.0
+    ring_timeout_s: Annotated[float, _NUMBER, Field(ge=MIN_RING_TIMEOUT_S, le=300)] = 25.0
+    max_attempts: Annotated[int, _NUMBER, Field(ge=1, le=100)] = 3
+    wrapup_s: Annotated[float, _NUMBER, Field(ge=0, le=3600)] = 10.0
+    hold_s: Annotated[float, _NUMBER, Field(ge=0, le=2)] = 2.0
     amd_enabled: AmdEnabled = False
     machine_message: MachineMessage = ""
     dispositions: DispositionList = Field(default_factory=list)
@@ -255,10 +266,10 @@ class CampaignUpdate(Request):
     callback_number: CallbackNumber | None = None
     name_prompt: NamePrompt | None = None
     pacing_mode: PacingMode | None = None
-    ring_timeout_s: Annotated[float, Strict(), Field(ge=MIN_RING_TIMEOUT_S, le=300)] | None = None
-    max_attempts: Annotated[int, Strict(), Field(ge=1, le=100)] | None = None
-    wrapup_s: Annotated[float, Strict(), Field(ge=0, le=3600)] | None = None
-    hold_s: Annotated[float, Strict(), Field(ge=0, le=2)] | None = None
+    ring_timeout_s: Annotated[float, _NUMBER, Field(ge=MIN_RING_TIMEOUT_S, le=300)] | None = None
+    max_attempts: Annotated[int, _NUMBER, Field(ge=1, le=100)] | None = None
+    wrapup_s: Annotated[float, _NUMBER, Field(ge=0, le=3600)] | None = None
+    hold_s: Annotated[float, _NUMBER, Field(ge=0, le=2)] | None = None
     amd_enabled: AmdEnabled | None = None
     machine_message: MachineMessage | None = None
 
@@ -289,16 +300,16 @@ class DispositionCodes(Request):
 class TrunkCreate(Request):
     name: Name
     endpoint: Endpoint
-    max_channels: Annotated[int, Strict(), Field(ge=1, le=100_000)]
-    max_cps: Annotated[float, Strict(), Field(gt=0, le=10_000)]
+    max_channels: Annotated[int, _NUMBER, Field(ge=1, le=100_000)]
+    max_cps: Annotated[float, _NUMBER, Field(gt=0, le=10_000)]
     dial_prefix: DialPrefix = ""
     caller_id: CallerId = ""
 
 
 class TrunkUpdate(Request):
     endpoint: Endpoint | None = None
-    max_channels: Annotated[int, Strict(), Field(ge=1, le=100_000)] | None = None
-    max_cps: Annotated[float, Strict(), Field(gt=0, le=10_000)] | None = None
+    max_channels: Annotated[int, _NUMBER, Field(ge=1, le=100_000)] | None = None
+    max_cps: Annotated[float, _NUMBER, Field(gt=0, le=10_000)] | None = None
     dial_prefix: DialPrefix | None = None
     caller_id: CallerId | None = None
 

@@ -141,6 +141,7 @@ _BODY_DOC: dict[str, Any] = {
                             "type": "object",
                             "properties": {"leads": {"type": "array", "items": _JSON_LEAD}},
                             "required": ["leads"],
+                            "additionalProperties": False,
                         },
                     ]
                 }

@@ -48,7 +48,7 @@ def _json_number(value: object) -> object:
 _NUMBER = BeforeValidator(_json_number)
 
 Ref = Annotated[
-    Annotated[int, _NUMBER, Field(ge=1, le=2**53)] | str,
+    Annotated[int, Field(ge=1, le=2**53), _NUMBER] | str,
     Field(description="a numeric id or a name"),
 ]
 
@@ -57,7 +57,7 @@ Ref = Annotated[
 # bound is the largest integer a JSON number (a double) holds exactly with its neighbours
 # (2**53), so a client reading the schema's maximum as a double does not go past it.
 MAX_ROW_ID = 2**53
-DbId = Annotated[int, _NUMBER, Field(ge=1, le=MAX_ROW_ID)]
+DbId = Annotated[int, Field(ge=1, le=MAX_ROW_ID), _NUMBER]
 
 ASSIGNABLE_PHONE = "assignable-phone"
 """The schema's format of a call-back number: `+` and digits (spaces, dots, dashes and brackets
@@ -250,10 +250,10 @@ class CampaignCreate(Request):
     callback_number: CallbackNumber = ""
     name_prompt: NamePrompt = ""
     pacing_mode: PacingMode = PacingMode.PROGRESSIVE
-    ring_timeout_s: Annotated[float, _NUMBER, Field(ge=MIN_RING_TIMEOUT_S, le=300)] = 25.0
-    max_attempts: Annotated[int, _NUMBER, Field(ge=1, le=100)] = 3
-    wrapup_s: Annotated[float, _NUMBER, Field(ge=0, le=3600)] = 10.0
-    hold_s: Annotated[float, _NUMBER, Field(ge=0, le=2)] = 2.0
+    ring_timeout_s: Annotated[float, Field(ge=MIN_RING_TIMEOUT_S, le=300), _NUMBER] = 25.0
+    max_attempts: Annotated[int, Field(ge=1, le=100), _NUMBER] = 3
+    wrapup_s: Annotated[float, Field(ge=0, le=3600), _NUMBER] = 10.0
+    hold_s: Annotated[float, Field(ge=0, le=2), _NUMBER] = 2.0
     amd_enabled: AmdEnabled = False
     machine_message: MachineMessage = ""
     dispositions: DispositionList = Field(default_factory=list)
@@ -266,10 +266,10 @@ class CampaignUpdate(Request):
     callback_number: CallbackNumber | None = None
     name_prompt: NamePrompt | None = None
     pacing_mode: PacingMode | None = None
-    ring_timeout_s: Annotated[float, _NUMBER, Field(ge=MIN_RING_TIMEOUT_S, le=300)] | None = None
-    max_attempts: Annotated[int, _NUMBER, Field(ge=1, le=100)] | None = None
-    wrapup_s: Annotated[float, _NUMBER, Field(ge=0, le=3600)] | None = None
-    hold_s: Annotated[float, _NUMBER, Field(ge=0, le=2)] | None = None
+    ring_timeout_s: Annotated[float, Field(ge=MIN_RING_TIMEOUT_S, le=300), _NUMBER] | None = None
+    max_attempts: Annotated[int, Field(ge=1, le=100), _NUMBER] | None = None
+    wrapup_s: Annotated[float, Field(ge=0, le=3600), _NUMBER] | None = None
+    hold_s: Annotated[float, Field(ge=0, le=2), _NUMBER] | None = None
     amd_enabled: AmdEnabled | None = None
     machine_message: MachineMessage | None = None
 
@@ -300,16 +300,16 @@ class DispositionCodes(Request):
 class TrunkCreate(Request):
     name: Name
     endpoint: Endpoint
-    max_channels: Annotated[int, _NUMBER, Field(ge=1, le=100_000)]
-    max_cps: Annotated[float, _NUMBER, Field(gt=0, le=10_000)]
+    max_channels: Annotated[int, Field(ge=1, le=100_000), _NUMBER]
+    max_cps: Annotated[float, Field(gt=0, le=10_000), _NUMBER]
     dial_prefix: DialPrefix = ""
     caller_id: CallerId = ""
 
 
 class TrunkUpdate(Request):
     endpoint: Endpoint | None = None
-    max_channels: Annotated[int, _NUMBER, Field(ge=1, le=100_000)] | None = None
-    max_cps: Annotated[float, _NUMBER, Field(gt=0, le=10_000)] | None = None
+    max_channels: Annotated[int, Field(ge=1, le=100_000), _NUMBER] | None = None
+    max_cps: Annotated[float, Field(gt=0, le=10_000), _NUMBER] | None = None
     dial_prefix: DialPrefix | None = None
     caller_id: CallerId | None = None
 

@@ -52,12 +52,16 @@ def main() -> int:
                 str(args.seed),
                 "--max-examples",
                 str(args.max_examples),
+                cwd=home,
                 timeout_s=3600,
             )
             elapsed = time.perf_counter() - started
             log = daemon.log()
         finally:
             daemon.stop()
+    failures = run.stdout.find("FAILURES")
+    if failures >= 0:  # each failing operation, its check and the answer (the first 6000 chars)
+        print(run.stdout[failures - 40 : failures + 6000])
     summary = run.stdout[run.stdout.find("SUMMARY") - 40 :] if "SUMMARY" in run.stdout else ""
     print(summary or run.stdout[-6000:])
     statuses = collections.Counter(_ACCESS.findall(log))

@@ -110,6 +110,12 @@ def report_body(report: ImportReport) -> dict[str, Any]:
     }
 
 
+# Any element is taken: an object with a phone field or a bare number is a lead, anything else
+# a rejected row (the report says why), so the schema allows any.
+_JSON_LEAD: dict[str, Any] = {
+    "description": "an object with a phone field, or a bare number; any other element is "
+    "reported as a rejected row"
+}
 _BODY_DOC: dict[str, Any] = {
     "responses": {
         "200": {
@@ -127,7 +133,19 @@ _BODY_DOC: dict[str, Any] = {
         "description": "the lead file: CSV (header row with a phone column) or JSON array",
         "content": {
             "text/csv": {"schema": {"type": "string"}},
-            "application/json": {"schema": {"type": "array", "items": {"type": "object"}}},
+            "application/json": {
+                "schema": {
+                    "anyOf": [
+                        {"type": "array", "items": _JSON_LEAD},
+                        {
+                            "type": "object",
+                            "properties": {"leads": {"type": "array", "items": _JSON_LEAD}},
+                            "required": ["leads"],
+                            "additionalProperties": False,
+                        },
+                    ]
+                }
+            },
         },
     },
 }

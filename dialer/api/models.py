@@ -18,6 +18,7 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    Strict,
     field_validator,
 )
 
@@ -37,8 +38,20 @@ from dialer.pacing.limits import MAX_LINES_PER_AGENT
 from dialer.rules.policy import MIN_RING_TIMEOUT_S
 from dialer.store.records import CampaignStatus, PacingMode
 
+
+def _json_number(value: object) -> object:
+    # A number as JSON Schema means it: a string of digits or a boolean is none (pydantic
+    # alone would take "5" and true), while 36.0 is the integer 36.
+    if isinstance(value, str | bool):
+        raise ValueError("expected a number")
+    return value
+
+
+_NUMBER = BeforeValidator(_json_number)
+
 Ref = Annotated[
-    Annotated[int, Field(ge=1, le=2**53)] | str, Field(description="a numeric id or a name")
+    Annotated[int, Field(ge=1, le=2**53), _NUMBER] | str,
+    Field(description="a numeric id or a name"),
 ]
 
 
@@ -46,7 +59,7 @@ Ref = Annotated[
 # bound is the largest integer a JSON number (a double) holds exactly with its neighbours
 # (2**53), so a client reading the schema's maximum as a double does not go past it.
 MAX_ROW_ID = 2**53
-DbId = Annotated[int, Field(ge=1, le=MAX_ROW_ID)]
+DbId = Annotated[int, Field(ge=1, le=MAX_ROW_ID), _NUMBER]
 
 ASSIGNABLE_PHONE = "assignable-phone"
 """The schema's format of a call-back number: `+` and digits (spaces, dots, dashes and brackets
@@ -182,6 +195,7 @@ DialPrefix = Annotated[
 ]
 AmdEnabled = Annotated[
     bool,
+    Strict(),
     Field(
         description="answering-machine detection on answered calls: machines are counted apart "
         "from people and left machine_message or hung up on"
@@ -222,7 +236,9 @@ class Request(BaseModel):
 
 
 class EraseBody(Request):
-    dnc: bool = Field(default=False, description="put the number on the opt-out list first")
+    dnc: Annotated[bool, Strict()] = Field(
+        default=False, description="put the number on the opt-out list first"
+    )
 
 
 class ErasureOut(BaseModel):
@@ -233,9 +249,7 @@ class ErasureOut(BaseModel):
 
 
 class DispositionCode(Request):
-    # Printable ASCII without spaces: an identifier every regex engine reads alike (`\S` is
-    # not: U+0085 is whitespace to Python and Rust, not to JSON Schema's ECMA-262).
-    code: Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[!-~]+$")]
+    code: Annotated[str, Field(min_length=1, max_length=64, pattern=rf"^{_EDGE}+$")]
     label: Annotated[str, Field(max_length=200)] = ""
 
 
@@ -277,10 +291,10 @@ class CampaignCreate(Request):
     callback_number: CallbackNumber = ""
     name_prompt: NamePrompt = ""
     pacing_mode: PacingMode = PacingMode.PROGRESSIVE
-    ring_timeout_s: Annotated[float, Field(ge=MIN_RING_TIMEOUT_S, le=300)] = 25.0
-    max_attempts: Annotated[int, Field(ge=1, le=100)] = 3
-    wrapup_s: Annotated[float, Field(ge=0, le=3600)] = 10.0
-    hold_s: Annotated[float, Field(ge=0, le=2)] = 2.0
+    ring_timeout_s: Annotated[float, Field(ge=MIN_RING_TIMEOUT_S, le=300), _NUMBER] = 25.0
+    max_attempts: Annotated[int, Field(ge=1, le=100), _NUMBER] = 3
+    wrapup_s: Annotated[float, Field(ge=0, le=3600), _NUMBER] = 10.0
+    hold_s: Annotated[float, Field(ge=0, le=2), _NUMBER] = 2.0
     amd_enabled: AmdEnabled = False
     machine_message: MachineMessage = ""
     lines_per_agent: LinesPerAgent = 2.0
@@ -298,10 +312,10 @@ class CampaignUpdate(Request):
     callback_number: CallbackNumber | None = None
     name_prompt: NamePrompt | None = None
     pacing_mode: PacingMode | None = None
-    ring_timeout_s: Annotated[float, Field(ge=MIN_RING_TIMEOUT_S, le=300)] | None = None
-    max_attempts: Annotated[int, Field(ge=1, le=100)] | None = None
-    wrapup_s: Annotated[float, Field(ge=0, le=3600)] | None = None
-    hold_s: Annotated[float, Field(ge=0, le=2)] | None = None
+    ring_timeout_s: Annotated[float, Field(ge=MIN_RING_TIMEOUT_S, le=300), _NUMBER] | None = None
+    max_attempts: Annotated[int, Field(ge=1, le=100), _NUMBER] | None = None
+    wrapup_s: Annotated[float, Field(ge=0, le=3600), _NUMBER] | None = None
+    hold_s: Annotated[float, Field(ge=0, le=2), _NUMBER] | None = None
     amd_enabled: AmdEnabled | None = None
     machine_message: MachineMessage | None = None
     lines_per_agent: LinesPerAgent | None = None
@@ -353,8 +367,8 @@ CampaignCps = Annotated[
 class TrunkCreate(Request):
     name: Name
     endpoint: Endpoint
-    max_channels: Annotated[int, Field(ge=1, le=100_000)]
-    max_cps: Annotated[float, Field(gt=0, le=10_000)]
+    max_channels: Annotated[int, Field(ge=1, le=100_000), _NUMBER]
+    max_cps: Annotated[float, Field(gt=0, le=10_000), _NUMBER]
     dial_prefix: DialPrefix = ""
     caller_id: CallerId = ""
     cps_burst: CpsBurst | None = None
@@ -362,8 +376,8 @@ class TrunkCreate(Request):
 
 class TrunkUpdate(Request):
     endpoint: Endpoint | None = None
-    max_channels: Annotated[int, Field(ge=1, le=100_000)] | None = None
-    max_cps: Annotated[float, Field(gt=0, le=10_000)] | None = None
+    max_channels: Annotated[int, Field(ge=1, le=100_000), _NUMBER] | None = None
+    max_cps: Annotated[float, Field(gt=0, le=10_000), _NUMBER] | None = None
     dial_prefix: DialPrefix | None = None
     caller_id: CallerId | None = None
     cps_burst: Annotated[int, Field(ge=0, le=100_000, description="0: none")] | None = None

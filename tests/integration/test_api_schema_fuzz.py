@@ -23,8 +23,11 @@ pytestmark = [pytest.mark.rig, pytest.mark.timeout(300)]
 HERE = Path(__file__).resolve().parent
 
 
-def schemathesis_run(url: str, *args: str, timeout_s: float) -> subprocess.CompletedProcess[str]:
-    """`st run` against the daemon at `url` as admin, with the project's hooks and config."""
+def schemathesis_run(
+    url: str, *args: str, cwd: Path, timeout_s: float
+) -> subprocess.CompletedProcess[str]:
+    """`st run` against the daemon at `url` as admin, with the project's hooks and config, in
+    `cwd` (where schemathesis keeps its cache)."""
     return subprocess.run(
         [
             str(Path(sys.executable).parent / "st"),
@@ -39,7 +42,7 @@ def schemathesis_run(url: str, *args: str, timeout_s: float) -> subprocess.Compl
             "all",
             *args,
         ],
-        cwd=REPO,
+        cwd=cwd,
         env={
             **os.environ,
             "SCHEMATHESIS_HOOKS": str(HERE / "schema_fuzz.py"),
@@ -59,7 +62,7 @@ def daemon(
     yield from serve_one(tmp_path_factory, asterisk, store_db_url, "api-schema-fuzz")
 
 
-def test_the_api_keeps_to_its_schema(daemon: Daemon) -> None:
+def test_the_api_keeps_to_its_schema(daemon: Daemon, tmp_path: Path) -> None:
     run = schemathesis_run(
         daemon.url,
         "--seed",
@@ -70,6 +73,7 @@ def test_the_api_keeps_to_its_schema(daemon: Daemon) -> None:
         "60",
         "--phases",
         "examples,coverage,fuzzing",
+        cwd=tmp_path,
         timeout_s=240,
     )
     assert run.returncode == 0, run.stdout[-8000:] + run.stderr[-2000:]

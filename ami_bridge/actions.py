@@ -4,14 +4,15 @@ The dialplan contexts named here are defined in deploy/asterisk/extensions.conf;
 are the contract between the daemon and that dialplan (see deploy/asterisk/README.md). The
 port's typed call (`dialer.pbx.CustomerCall`) becomes them in `customer_variables`:
 
-| CustomerCall            | channel variable                    |
-|-------------------------|-------------------------------------|
-| channel_id              | DIALER_ATTEMPT (also `channelvars`) |
-| lead_id, campaign_id    | DIALER_LEAD, DIALER_CAMPAIGN        |
-| hold_s                  | DIALER_HOLD (seconds, one decimal)  |
-| amd                     | DIALER_AMD=1, DIALER_MACHINE_MESSAGE |
-| message.callback_number | DIALER_CALLBACK (E.164)             |
-| message.name_prompt     | DIALER_CAMPAIGN_PROMPT (sound name) |
+| CustomerCall            | channel variable                      |
+|-------------------------|---------------------------------------|
+| channel_id              | DIALER_ATTEMPT (also `channelvars`)   |
+| lead_id, campaign_id    | DIALER_LEAD, DIALER_CAMPAIGN          |
+| hold_s                  | DIALER_HOLD (seconds, one decimal)    |
+| amd                     | DIALER_AMD=1, DIALER_MACHINE_MESSAGE  |
+| message.callback_number | DIALER_CALLBACK (E.164)               |
+| message.name_prompt     | DIALER_CAMPAIGN_PROMPT (sound name)   |
+| AgentLeg.agent_id       | DIALER_AGENT                          |
 
 AMI is `Name: value` lines ended by CR LF and panoramisk escapes nothing, so a line break in any
 value would add headers of its own (`Application: System` runs a shell command). The builders

@@ -4,9 +4,10 @@ Why the panoramisk `Manager` is subclassed:
 - It re-sends unanswered actions after a reconnect unless they are "forgetable"; a re-sent
   Originate dials a person twice. Here every action is forgetable; after a reconnect the
   engine reconciles its calls by their own ids with `CoreShowChannels` instead.
-- Its reconnect is a fixed-delay loop that retries even bad credentials. Here the connect, the
-  login and the back-off are ours: a refused login at start-up is `PbxAuthError`, a closed port
-  `PbxUnavailable`, and a lost link is retried with exponential back-off.
+- Its reconnect is a fixed-delay loop that retries even bad credentials. Here the connect and
+  the login are ours: a refused login at start-up is `PbxAuthError`, a closed port
+  `PbxUnavailable`; a lost link is retried with exponential back-off and watched with pings by
+  the plumbing both adapters share (dialer/pbx_link.py).
 - It runs coroutine callbacks with `ensure_future` and drops their exceptions. Here the event
   callback is a plain function that translates and enqueues; the engine consumes the queue.
 - Actions cut off by a lost connection never get a reply; every await here has a timeout.
@@ -28,6 +29,7 @@ from ami_bridge import actions
 from ami_bridge.adapter import CAPABILITIES
 from ami_bridge.translate import AmiTranslator, live_channel, peers_by_bridge
 from dialer import pbx
+from dialer.pbx_link import PbxLink
 from dialer.settings import PbxSettings
 from dialer.tasks import OwnedTasks
 
@@ -92,11 +94,15 @@ class AmiPbx:
             abandon=settings.abandon_context,
         )
         self._translator = AmiTranslator()
-        self._queue: asyncio.Queue[pbx.PbxEvent] = asyncio.Queue()
+        self._pbx_link = PbxLink(
+            "AMI connection",
+            "AMI",
+            logger,
+            reconnect_min_s=settings.reconnect_min_s,
+            reconnect_max_s=settings.reconnect_max_s,
+            ping_every_s=_PING_EVERY_S,
+        )
         self._manager: _Manager | None = None
-        self._up = False
-        self._closing = False
-        self._lost = asyncio.Event()
         self._tasks = OwnedTasks(logger, "AMI")
         self._names: dict[str, str] = {}  # Uniqueid -> channel name, for actions that need names
         self._tls = tls_context(settings)  # made once: the CA file is read at start-up
@@ -111,25 +117,24 @@ class AmiPbx:
 
     @property
     def connected(self) -> bool:
-        return self._up
+        return self._pbx_link.up
 
     async def start(self) -> None:
-        await self._connect_once()
-        self._tasks.spawn(self._supervise(), "ami-supervise")
-        self._tasks.spawn(self._ping_loop(), "ami-ping")
+        await self.connect_once()
+        self._pbx_link.start(self, self._tasks, "ami")
 
     async def close(self) -> None:
         # Hang-ups still being tried (channels not made yet) end first, within a few seconds.
-        if self._up:
+        if self._pbx_link.up:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._hangups_done.wait(), _CLOSE_WAIT_S)
-        self._closing = True
+        self._pbx_link.closing = True
         await self._tasks.cancel_all()
         if self._manager is not None:
             self._manager.close()
-        self._up = False
+        self._pbx_link.close()
 
-    async def _connect_once(self) -> None:
+    async def connect_once(self) -> None:
         s = self._settings
         loop = asyncio.get_running_loop()
         manager = _Manager(
@@ -169,62 +174,24 @@ class AmiPbx:
             )
         self._translator.reset()
         self._names.clear()
-        self._up = True
-        self._lost.clear()
+        self._pbx_link.connected()
         logger.info("connected to Asterisk AMI at %s as %s", where, s.username)
 
     def _connection_lost(self, exc: object) -> None:
-        if not self._up:
-            return
-        self._up = False
-        self._lost.set()
-        if not self._closing:
-            logger.warning("lost the AMI connection: %s", exc)
-            self._queue.put_nowait(pbx.ConnectionLost(str(exc), asyncio.get_running_loop().time()))
+        self._pbx_link.lost(str(exc))
 
-    async def _supervise(self) -> None:
-        """Reconnect with exponential back-off whenever the link drops."""
-        s = self._settings
-        while True:
-            await self._lost.wait()
-            if self._manager is not None:
-                self._manager.close()
-            delay = s.reconnect_min_s
-            while True:
-                await asyncio.sleep(delay)
-                try:
-                    await self._connect_once()
-                except pbx.PbxError as exc:
-                    logger.warning("AMI reconnect failed (%s); next try in %.1f s", exc, delay)
-                    delay = min(delay * 2, s.reconnect_max_s)
-                    continue
-                break
-            try:
-                live = await self.live_channels()
-            except pbx.PbxError as exc:
-                logger.warning("could not list live channels after reconnect: %s", exc)
-                self._lost.set()
-                self._up = False
-                continue
-            # Ours that ended while the link was down will send no Hangup now.
-            self._ours &= {channel.channel_id for channel in live}
-            self._queue.put_nowait(
-                pbx.ConnectionRestored(tuple(live), asyncio.get_running_loop().time())
-            )
+    def reconcile(self, live: list[pbx.LiveChannel]) -> None:
+        # Ours that ended while the link was down will send no Hangup now.
+        self._ours &= {channel.channel_id for channel in live}
 
-    async def _ping_loop(self) -> None:
-        """Detect a silently dead link (no RST) by pinging."""
-        while True:
-            await asyncio.sleep(_PING_EVERY_S)
-            if not self._up or self._manager is None:
-                continue
-            try:
-                await self._call({"Action": "Ping"})
-            except pbx.PbxError:
-                logger.warning("AMI ping unanswered; dropping the connection")
-                protocol = self._manager.protocol
-                if protocol is not None:
-                    protocol.connection_lost(None)
+    async def ping(self) -> None:
+        await self._call({"Action": "Ping"})
+
+    def drop(self, reason: str) -> None:
+        """Close the connection as if Asterisk had (panoramisk then reports the loss)."""
+        manager = self._manager
+        if manager is not None and manager.protocol is not None:
+            manager.protocol.connection_lost(None)
 
     # -- events -----------------------------------------------------------------------------
 
@@ -234,22 +201,18 @@ class AmiPbx:
         if name == "Newchannel":
             self._names[message.get("Uniqueid", "")] = message.get("Channel", "")
         for event in self._translator.event(message, at):
-            self._queue.put_nowait(event)
+            self._pbx_link.emit(event)
         if name == "Hangup":
             uid = message.get("Uniqueid", "")
             self._names.pop(uid, None)
             self._ours.discard(uid)
 
-    async def events(self) -> AsyncIterator[pbx.PbxEvent]:
-        while True:
-            yield await self._queue.get()
+    def events(self) -> AsyncIterator[pbx.PbxEvent]:
+        return self._pbx_link.events()
 
     def drain_ready(self) -> list[pbx.PbxEvent]:
         """Events already queued, without waiting (for tests that read the stream in steps)."""
-        out: list[pbx.PbxEvent] = []
-        while not self._queue.empty():
-            out.append(self._queue.get_nowait())
-        return out
+        return self._pbx_link.drain_ready()
 
     # -- actions ----------------------------------------------------------------------------
 
@@ -257,7 +220,7 @@ class AmiPbx:
         self, action: dict[str, object], as_list: bool | None = None, *, logging_in: bool = False
     ) -> asyncio.Future[Any]:
         manager = self._manager
-        if (not self._up and not logging_in) or manager is None:
+        if (not self._pbx_link.up and not logging_in) or manager is None:
             raise pbx.PbxUnavailable("not connected to Asterisk AMI")
         if manager.protocol is None or manager.protocol.closed:
             raise pbx.PbxUnavailable("not connected to Asterisk AMI")
@@ -288,7 +251,7 @@ class AmiPbx:
             action = build()
         except ValueError as exc:
             at = asyncio.get_running_loop().time()
-            self._queue.put_nowait(pbx.OriginateFailed(channel_id, f"invalid originate: {exc}", at))
+            self._pbx_link.emit(pbx.OriginateFailed(channel_id, f"invalid originate: {exc}", at))
             return
         self._originate(action, channel_id)
 
@@ -305,7 +268,7 @@ class AmiPbx:
             for event in self._translator.originate_response(last, channel_id, at):
                 if isinstance(event, pbx.OriginateFailed):  # no channel now, none to come
                     self._ours.discard(channel_id)
-                self._queue.put_nowait(event)
+                self._pbx_link.emit(event)
 
         fut.add_done_callback(done)
 

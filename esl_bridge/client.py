@@ -9,8 +9,9 @@ would be matched to the wrong command).
   A refused password is PbxAuthError; nothing listening is PbxUnavailable.
 - A lost link is reported as ConnectionLost and retried with exponential back-off; once back,
   the live channels are listed (`show channels` / `show calls` as JSON) and reported as
-  ConnectionRestored. Nothing is re-sent: an originate whose reply was lost is found (or not)
-  among the live channels by its own id.
+  ConnectionRestored; a `strepoch` every few seconds notices a link dead without a reset. That
+  plumbing is shared with the Asterisk adapter (dialer/pbx_link.py). Nothing is re-sent: an
+  originate whose reply was lost is found (or not) among the live channels by its own id.
 - Originates are `bgapi` with Job-UUID = origination_uuid = the dialer's channel id.
 - connect()/abandon() wait until the leg runs its dialplan extension (its originate job said
   +OK): an uuid_transfer sent at CHANNEL_ANSWER was overridden by the originate's own transfer
@@ -28,6 +29,7 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 
 from dialer import pbx
+from dialer.pbx_link import PbxLink
 from dialer.settings import PbxSettings
 from dialer.tasks import OwnedTasks
 from esl_bridge import codec, commands
@@ -84,11 +86,15 @@ class EslPbx:
             abandon=settings.abandon_context,
         )
         self._translator = EslTranslator()
-        self._queue: asyncio.Queue[pbx.PbxEvent] = asyncio.Queue()
+        self._pbx_link = PbxLink(
+            "FreeSWITCH event socket",
+            "event socket",
+            logger,
+            reconnect_min_s=settings.reconnect_min_s,
+            reconnect_max_s=settings.reconnect_max_s,
+            ping_every_s=self._options.ping_every_s,
+        )
         self._link: _Link | None = None
-        self._up = False
-        self._closing = False
-        self._lost = asyncio.Event()
         self._tasks = OwnedTasks(logger, "ESL")
         self._ready_waiters: dict[str, asyncio.Event] = {}
         self._kill_on_create: set[str] = set()
@@ -97,18 +103,17 @@ class EslPbx:
 
     @property
     def connected(self) -> bool:
-        return self._up
+        return self._pbx_link.up
 
     async def start(self) -> None:
-        await self._connect_once()
-        self._tasks.spawn(self._supervise(), "esl-supervise")
-        self._tasks.spawn(self._ping_loop(), "esl-ping")
+        await self.connect_once()
+        self._pbx_link.start(self, self._tasks, "esl")
 
     async def close(self) -> None:
-        self._closing = True
+        self._pbx_link.closing = True
         await self._tasks.cancel_all()
         link, self._link = self._link, None
-        self._up = False
+        self._pbx_link.close()
         if link is not None:
             link.down = True
             link.fail_pending("adapter closed")
@@ -118,7 +123,7 @@ class EslPbx:
         for waiter in self._ready_waiters.values():
             waiter.set()
 
-    async def _connect_once(self) -> None:
+    async def connect_once(self) -> None:
         s = self._settings
         where = f"{s.host}:{s.port}"
         try:
@@ -161,8 +166,7 @@ class EslPbx:
         except pbx.PbxError:
             self._drop(link, "start-up failed")
             raise
-        self._up = True
-        self._lost.clear()
+        self._pbx_link.connected()
         logger.info("connected to the FreeSWITCH event socket at %s", where)
 
     @staticmethod
@@ -211,43 +215,13 @@ class EslPbx:
         link.writer.close()
         if self._link is link:
             self._link = None
-            if self._up:
-                self._up = False
-                self._lost.set()
-                if not self._closing:
-                    logger.warning("lost the FreeSWITCH event socket: %s", reason)
-                    self._emit(pbx.ConnectionLost(reason, self._now()))
+            self._pbx_link.lost(reason)
 
-    async def _supervise(self) -> None:
-        """Reconnect with exponential back-off whenever the link drops, then reconcile."""
-        s = self._settings
-        while True:
-            await self._lost.wait()
-            delay = s.reconnect_min_s
-            while True:
-                await asyncio.sleep(delay)
-                try:
-                    await self._connect_once()
-                except pbx.PbxError as exc:
-                    logger.warning(
-                        "event socket reconnect failed (%s); next try in %.1f s",
-                        exc,
-                        min(delay * 2, s.reconnect_max_s),
-                    )
-                    delay = min(delay * 2, s.reconnect_max_s)
-                    continue
-                break
-            try:
-                live = await self.live_channels()
-            except pbx.PbxError as exc:
-                logger.warning("could not list live channels after reconnect: %s", exc)
-                if self._link is not None:
-                    self._drop(self._link, "reconciliation failed")
-                continue
-            self._reconcile(live)
-            self._emit(pbx.ConnectionRestored(tuple(live), self._now()))
+    def drop(self, reason: str) -> None:
+        if self._link is not None:
+            self._drop(self._link, reason)
 
-    def _reconcile(self, live: list[pbx.LiveChannel]) -> None:
+    def reconcile(self, live: list[pbx.LiveChannel]) -> None:
         known = self._translator.known()
         for channel in live:
             if channel.channel_id in known:
@@ -257,13 +231,8 @@ class EslPbx:
             logger.info("%d channel(s) ended while the event socket was down", len(gone))
         self._wake_ready_waiters()
 
-    async def _ping_loop(self) -> None:
-        """Detect a silently dead link (no RST): a command without reply drops it."""
-        while True:
-            await asyncio.sleep(self._options.ping_every_s)
-            if self._up:
-                with contextlib.suppress(pbx.PbxError):
-                    await self._api("strepoch")
+    async def ping(self) -> None:
+        await self._api("strepoch")
 
     @staticmethod
     def _now() -> float:
@@ -274,7 +243,7 @@ class EslPbx:
     async def _request(self, data: bytes, link: _Link | None = None) -> codec.Message:
         """Send one command and wait for its reply. `link` is given only during start-up."""
         if link is None:
-            link = self._link if self._up else None
+            link = self._link if self._pbx_link.up else None
         if link is None or link.down:
             raise _NotSent("not connected to the FreeSWITCH event socket")
         fut: asyncio.Future[codec.Message] = asyncio.get_running_loop().create_future()
@@ -295,7 +264,7 @@ class EslPbx:
     # -- events -----------------------------------------------------------------------------
 
     def _emit(self, event: pbx.PbxEvent) -> None:
-        self._queue.put_nowait(event)
+        self._pbx_link.emit(event)
 
     def _on_event(self, event: codec.Event) -> None:
         for out in self._translator.event(event, self._now()):
@@ -328,16 +297,12 @@ class EslPbx:
                 self._options.ready_timeout_s,
             )
 
-    async def events(self) -> AsyncIterator[pbx.PbxEvent]:
-        while True:
-            yield await self._queue.get()
+    def events(self) -> AsyncIterator[pbx.PbxEvent]:
+        return self._pbx_link.events()
 
     def drain_ready(self) -> list[pbx.PbxEvent]:
         """Events already queued, without waiting (for tests that read the stream in steps)."""
-        out: list[pbx.PbxEvent] = []
-        while not self._queue.empty():
-            out.append(self._queue.get_nowait())
-        return out
+        return self._pbx_link.drain_ready()
 
     # -- the Pbx port -----------------------------------------------------------------------
 
@@ -359,7 +324,7 @@ class EslPbx:
             # Bad data for one attempt (a malformed number) fails that attempt, not the daemon.
             self._emit(pbx.OriginateFailed(channel_id, f"invalid originate: {exc}", self._now()))
             return
-        if not self._up:
+        if not self._pbx_link.up:
             raise pbx.PbxUnavailable("not connected to the FreeSWITCH event socket")
         self._translator.originate_sent(channel_id)
         try:

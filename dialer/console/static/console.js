@@ -194,7 +194,11 @@
     const state = screen ? screen.state : "logged_out";
     $("state").dataset.state = state;
     $("state").textContent = t(`state.${state}`);
-    const enabled = ENABLED[state] || [];
+    let enabled = ENABLED[state] || [];
+    // In wrap-up, Ready only takes back a pause or log-out asked for; the result ends it.
+    if (state === "wrapup" && !(screen && screen.pending)) {
+      enabled = enabled.filter((id) => id !== "btn-ready");
+    }
     for (const id of ["btn-login", "btn-ready", "btn-pause", "btn-logout"]) {
       $(id).disabled = !enabled.includes(id);
     }

@@ -1466,7 +1466,11 @@ class Engine:
         if self._guard is not None:
             # Checked again right before the originate (DNC lists, the 72-hour lock,
             # calling hours): a lead may wait in the buffer for minutes after its lease.
-            refused = await self._guard.refuse_reason(lead)
+            try:
+                refused = await self._guard.refuse_reason(lead)
+            except BaseException:
+                run.bucket.release()  # the reserved call will not go
+                raise
             if refused is not None:
                 logger.warning(
                     "lead %d not dialed: %s", lead.id, refused, extra={"call": request.channel_id}

@@ -209,7 +209,10 @@ class Engine:
         match c:
             case cmd.Dial(call, lead):
                 if self._guard is not None:
-                    refused = await self._guard.refuse_reason(lead)
+                    try:
+                        refused = await self._guard.refuse_reason(lead)
+                    except Exception as exc:  # the call does not go; its reservation neither
+                        refused = f"the last check before the originate failed: {exc}"
                     if refused is not None:
                         self._feed(ev.DialRefused(call.channel_id, refused))
                         return

@@ -4,7 +4,8 @@ Definitions:
 - utilisation: share of logged-in agent time spent talking or in wrap-up;
 - abandonment: abandoned / live answered, overall, per day (the 8-hour day window), in the worst
   24-hour window (sliding by the minute; with less than 24 hours simulated, the whole run), in
-  the worst rolling hour, in the first 30 minutes of each day, and per clock hour of each day;
+  the worst rolling hour (sliding by the minute within a day's dialing), in the first 30
+  minutes of each day, and per clock hour of each day;
 - the regulators' two readings: US-style (abandoned / live answered over 30 days: the worst
   rolling 30 days, the whole run when shorter) and UK-style (any 24 hours, with the estimate of
   people that detection took for machines, `dialer.rules.abandonment`);
@@ -53,6 +54,23 @@ def worst_window(answered: list[int], abandoned: list[int], minutes: int) -> tup
         r = _rate(ab, ans)
         if r > best:
             best, end = r, e + 1
+    return best, end
+
+
+def worst_window_in_days(
+    answered: list[int], abandoned: list[int], minutes: int, days: int, day_minutes: int
+) -> tuple[float, int]:
+    """As `worst_window`, over the windows that lie within a day's dialing (the first
+    `day_minutes` of each day): a window that is mostly night would be a few minutes' rate."""
+    day_min = int(DAY_S // 60)
+    best, end = 0.0, 0
+    for d in range(days):
+        lo = d * day_min
+        r, e = worst_window(
+            answered[lo : lo + day_minutes], abandoned[lo : lo + day_minutes], minutes
+        )
+        if r > best:
+            best, end = r, lo + e
     return best, end
 
 
@@ -131,7 +149,9 @@ def summarize(raw: RawResult) -> dict[str, Any]:
         hourly.append(row)
     w24, w24_end = worst_window(tr.minute_answered, tr.minute_abandoned, day_min)
     max_second, max_second_at = max_in_any_window(raw.dial_times, 1.0)
-    w1h, w1h_end = worst_window(tr.minute_answered, tr.minute_abandoned, 60)
+    w1h, w1h_end = worst_window_in_days(
+        tr.minute_answered, tr.minute_abandoned, 60, sc.days, math.ceil(sc.day_hours * 60)
+    )
     us30, _ = worst_window(tr.minute_answered, tr.minute_abandoned, 30 * day_min)
     machines = tr.minute_machines or [0] * len(tr.minute_answered)
     uk24 = worst_uk_window(tr.minute_answered, tr.minute_abandoned, machines, day_min)

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from dialer.pacing.predictive import PredictivePacer, PredictiveSettings
 from dialer.pacing.surge import ContactNow, RecentHigh, censored_contact, surge_room
 from dialer.sim import Simulation, load_scenario, summarize
-from dialer.sim.report import worst_window
+from dialer.sim.report import worst_window_in_days
 
 
 def sa(age: float) -> float:
@@ -108,7 +108,7 @@ def run(sc_agents: int, **kw: float) -> tuple[dict[str, object], PredictivePacer
     sim = Simulation(sc, pacer)
     raw = sim.run()
     tr = raw.trace
-    hour, _ = worst_window(tr.minute_answered, tr.minute_abandoned, 60)
+    hour, _ = worst_window_in_days(tr.minute_answered, tr.minute_abandoned, 60, 1, 240)
     s = summarize(raw)
     s["rolling_hour"] = hour
     return s, pacer

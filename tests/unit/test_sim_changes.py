@@ -9,7 +9,7 @@ import pytest
 
 from dialer.sim import Scenario, ScenarioError, simulate, summarize
 from dialer.sim.agents import AgentWave, WaveKind, pick
-from dialer.sim.report import worst_uk_window
+from dialer.sim.report import worst_uk_window, worst_window, worst_window_in_days
 from dialer.sim.scenario import Dist, parse_scenario
 from dialer.sim.schedule import DAY_S, Schedule, Step
 
@@ -102,3 +102,14 @@ def test_scenario_files_take_the_changes() -> None:
     assert sc.machine_share == 0.2 and sc.max_lines_per_agent == 4.0
     with pytest.raises(ScenarioError):
         parse_scenario({"agent": {"waves": [{"at_hour": 1, "kind": "dance"}]}})
+
+
+def test_the_rolling_hour_stays_within_a_days_dialing() -> None:
+    day = 24 * 60
+    answered = [10 if m % day < 120 else 0 for m in range(2 * day)]  # 2-hour days
+    abandoned = [0] * (2 * day)
+    abandoned[118] = 3  # in the day's last minutes: 3 of the last hour's 600
+    # any 60 minutes: a window mostly night holds 20 answers and those 3
+    assert worst_window(answered, abandoned, 60)[0] == pytest.approx(3 / 20)
+    rate, end = worst_window_in_days(answered, abandoned, 60, 2, 120)
+    assert rate == pytest.approx(3 / 600) and end == 119

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from dialer.engine.observe import TrunkBreakerChanged
+from dialer.core.observe import TrunkBreakerChanged
 
 from dialer.domain.breaker import (
     _TRANSITIONS,

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from dialer.core.observe import TrunkBreakerChanged
 
+from dialer.core.observe import TrunkBreakerChanged
 from dialer.domain.breaker import (
     _TRANSITIONS,
     Breakers,

@@ -132,6 +132,24 @@ class Trace:
     minute_abandoned: list[int] = field(default_factory=list)
     minute_machines: list[int] = field(default_factory=list)
 
+    @classmethod
+    def empty(cls, sc: Scenario, bin_s: float) -> Trace:
+        """A trace of zeros long enough for the scenario's days."""
+        span = (sc.days - 1) * DAY_S + sc.day_s
+        n_bins = math.ceil(span / bin_s) + 1
+        n_min = math.ceil(span / 60.0) + 1
+        return cls(
+            bin_s,
+            busy=[0.0] * n_bins,
+            logged=[0.0] * n_bins,
+            answered=[0] * n_bins,
+            abandoned=[0] * n_bins,
+            dialed=[0] * n_bins,
+            minute_answered=[0] * n_min,
+            minute_abandoned=[0] * n_min,
+            minute_machines=[0] * n_min,
+        )
+
 
 @dataclass(slots=True)
 class RawResult:
@@ -183,20 +201,7 @@ class Simulation:
         sc = self.sc
         pacer = self.pacer
         started = time.perf_counter()
-        span = (sc.days - 1) * DAY_S + sc.day_s
-        n_bins = math.ceil(span / self.bin_s) + 1
-        n_min = math.ceil(span / 60.0) + 1
-        trace = Trace(
-            self.bin_s,
-            busy=[0.0] * n_bins,
-            logged=[0.0] * n_bins,
-            answered=[0] * n_bins,
-            abandoned=[0] * n_bins,
-            dialed=[0] * n_bins,
-            minute_answered=[0] * n_min,
-            minute_abandoned=[0] * n_min,
-            minute_machines=[0] * n_min,
-        )
+        trace = Trace.empty(sc, self.bin_s)
         res = RawResult(sc, type(pacer).__name__, trace)
         res.day_answered = [0] * sc.days
         res.day_abandoned = [0] * sc.days

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import heapq
 import itertools
-import math
 import random
 import time
 import uuid
@@ -100,20 +99,7 @@ class CoreSimulation:
     def run(self) -> RawResult:
         started = time.perf_counter()
         sc = self.sc
-        span = (sc.days - 1) * DAY_S + sc.day_s
-        n_bins = math.ceil(span / self.bin_s) + 1
-        n_min = math.ceil(span / 60.0) + 1
-        trace = Trace(
-            self.bin_s,
-            busy=[0.0] * n_bins,
-            logged=[0.0] * n_bins,
-            answered=[0] * n_bins,
-            abandoned=[0] * n_bins,
-            dialed=[0] * n_bins,
-            minute_answered=[0] * n_min,
-            minute_abandoned=[0] * n_min,
-        )
-        res = RawResult(sc, self._pacer_name, trace)
+        res = RawResult(sc, self._pacer_name, Trace.empty(sc, self.bin_s))
         res.day_answered = [0] * sc.days
         res.day_abandoned = [0] * sc.days
         _World(self, res).run()

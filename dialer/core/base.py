@@ -75,7 +75,8 @@ class CoreBase:
         self._call_index: dict[str, CampaignRun] = {}
         self._legs: dict[str, tuple[CampaignRun, ag.Agent]] = {}
         self._trunk_rates = TrunkRates()  # calls-per-second limits per trunk and campaign
-        self._breakers = Breakers(settings.breaker())  # a trunk failing most calls is paused
+        # A trunk failing most calls is paused (read-only outside the core: its states).
+        self.breakers = Breakers(settings.breaker())
         self._timers: set[cmd.TimerKey] = set()
         self._observed: set[str] = set()  # calls whose outcome the pacer has been told
         self.accepting = False

@@ -247,7 +247,7 @@ class CallFlow(AgentFlow):
                 )
             )
         )
-        verdict = self._breakers.of(run.trunk.id).record(cid, result, self._now)
+        verdict = self.breakers.of(run.trunk.id).record(cid, result, self._now)
         self._breaker_verdict(run, verdict, self._now)
         if result is not CallResult.CANCELLED:
             self._observe_outcome(run, call, result is CallResult.ABANDONED)

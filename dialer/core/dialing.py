@@ -69,7 +69,7 @@ class Dialing(CoreBase):
             return  # the database is away: no new call until its records can be kept
         now = self._now
         run.paced_at = now
-        breaker = self._breakers.of(run.trunk.id)
+        breaker = self.breakers.of(run.trunk.id)
         self._breaker_verdict(run, breaker.poll(now), now)
         budget = breaker.allowance()  # None: closed; else the probe calls that may go
         if budget == 0:

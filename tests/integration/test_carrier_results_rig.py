@@ -128,10 +128,10 @@ async def test_a_carrier_down_trips_the_breaker_and_dialing_resumes_when_it_reco
         served = asyncio.create_task(run_app(app, done, timeout_s=90))
         loop = asyncio.get_running_loop()
         deadline = loop.time() + 30
-        while "engine" not in watch or not watch["engine"]._breakers.states():
+        while "engine" not in watch or not watch["engine"].core.breakers.states():
             assert loop.time() < deadline and not served.done()
             await asyncio.sleep(0.1)
-        breaker = watch["engine"]._breakers.of(seeded.trunk_id)
+        breaker = watch["engine"].core.breakers.of(seeded.trunk_id)
         while breaker.trips == 0:
             assert loop.time() < deadline and not served.done(), "the breaker did not open"
             await asyncio.sleep(0.05)

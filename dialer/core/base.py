@@ -96,6 +96,9 @@ class CoreBase:
         self.observed = False  # observers listen: state changes are told (`Notify`)
         self._out: list[cmd.Command] = []
         self._now = 0.0
+        # Campaigns to pace once the input being handled is through (`Core.handle`).
+        self._to_pace: dict[int, CampaignRun] = {}
+        self._pacing_deferred = False
 
     # -- commands -----------------------------------------------------------------------------
 

@@ -38,12 +38,31 @@ class Core(CallFlow):
         """Take one input at `now` (core time); the commands it leads to, in order."""
         self._now = now
         self._out = []
-        if isinstance(event, pbx.PbxEvent):
-            self._on_pbx_event(event)
-        else:
-            self._on_input(event)
+        self._to_pace = {}
+        self._pacing_deferred = True
+        try:
+            if isinstance(event, pbx.PbxEvent):
+                self._on_pbx_event(event)
+            else:
+                self._on_input(event)
+            # Pace each campaign the input touched once, on its final state: one input often
+            # asks several times (a call ends, its agent is free, its wrap-up is over), and
+            # each pacing looks at every agent and call of the campaign.
+            while self._to_pace:
+                campaign_id, run = next(iter(self._to_pace.items()))
+                del self._to_pace[campaign_id]
+                super()._pace(run)
+        finally:
+            self._pacing_deferred = False
+            self._to_pace = {}
         out, self._out = self._out, []
         return out
+
+    def _pace(self, run: CampaignRun) -> None:
+        if self._pacing_deferred:
+            self._to_pace[run.campaign.id] = run
+        else:
+            super()._pace(run)
 
     def _on_input(self, event: ev.Input) -> None:
         match event:

@@ -174,6 +174,7 @@ class CoreBase:
     def _agent_do(self, run: CampaignRun, agent: ag.Agent, event: ag.AgentEvent) -> ag.AgentState:
         before = agent.state
         after = agent.handle(event)
+        run.agent_changed(agent)  # its pacing view (`CampaignRun.agent_views`)
         if after is not before and self.observed:
             self._emit(AgentChanged(run.campaign.name, agent.agent_id, after.value, self._now))
         return after

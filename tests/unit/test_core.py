@@ -341,3 +341,31 @@ def test_new_lines_per_agent_in_power_mode_take_effect_at_once() -> None:
     h.feed(ev.UpdateCampaign(campaign(lines_per_agent=2.0), TRUNK), 1.0)
     got = h.feed(ev.Tick(), 1.25)
     assert len(h.of(cmd.Dial, got)) == 2  # two more: four lines for two agents
+
+
+def test_the_pacers_agent_views_follow_every_agent_change() -> None:
+    """The run keeps its agents' pacing views up to date agent by agent; after logins, a call,
+    its end and a pause they equal views built anew from the agents."""
+    h = Harness(agents=3)
+    run = h.core.campaigns[1]
+
+    def fresh() -> tuple[object, ...]:
+        run.agents_changed()
+        return run.agent_views()
+
+    seen = []
+    h.ready_agents()
+    seen.append(run.agent_views())
+    [dial] = h.dial(1)[:1]
+    h.answer(dial.call.channel_id, 10.0)
+    seen.append(run.agent_views())
+    assert seen[-1] == fresh()
+    h.feed(pbx.HungUp(dial.call.channel_id, 16, "Normal Clearing", 20.0), 20.0)
+    seen.append(run.agent_views())
+    assert seen[-1] == fresh()
+    h.core.handle(ev.PauseAgent("2", "break"), 21.0)
+    seen.append(run.agent_views())
+    assert seen[-1] == fresh()
+    # Ready: all three; one busy with the call; all three (the call ended before its bridge,
+    # no wrap-up); two (one paused).
+    assert [sum(v.activity.value == "ready" for v in s) for s in seen] == [3, 2, 3, 2]

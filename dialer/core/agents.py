@@ -256,6 +256,7 @@ class AgentFlow(Dialing):
         run = self.campaigns[campaign_id]
         agent = ag.Agent(key, endpoint)
         run.agents[key] = agent
+        run.agents_changed()
         self._claim_agents_at(self.run_started.get(campaign_id, 0.0) + self.settle_s)
         if self.settings.autologin_agents and self.accepting:
             self._login(run, agent)
@@ -308,6 +309,7 @@ class AgentFlow(Dialing):
     def _move_now(self, run: CampaignRun, agent: ag.Agent, campaign_id: int | None) -> None:
         key = agent.agent_id
         run.agents.pop(key, None)
+        run.agents_changed()
         relogin = self._cancel_timer(_LOGIN, key)
         target = self.campaigns.get(campaign_id) if campaign_id is not None else None
         now = self._now
@@ -325,6 +327,7 @@ class AgentFlow(Dialing):
                 self._do(cmd.Hangup(agent.leg_id))
             return
         target.agents[key] = agent
+        target.agents_changed()
         if agent.leg_id is not None:
             self._legs[agent.leg_id] = (target, agent)
         logger.info(

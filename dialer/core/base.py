@@ -103,7 +103,9 @@ class CoreBase:
         self.observed = False  # observers listen: state changes are told (`Notify`)
         self._out: list[cmd.Command] = []
         self._now = 0.0
-        self._deferred: dict[int, CampaignRun] | None = None  # runs to pace after a batch
+        # Campaigns to pace once the input being handled is through (`Core.handle`).
+        self._to_pace: dict[int, CampaignRun] = {}
+        self._pacing_deferred = False
 
     # -- commands -----------------------------------------------------------------------------
 
@@ -179,6 +181,7 @@ class CoreBase:
     def _agent_do(self, run: CampaignRun, agent: ag.Agent, event: ag.AgentEvent) -> ag.AgentState:
         before = agent.state
         after = agent.handle(event)
+        run.agent_changed(agent)  # its pacing view (`CampaignRun.agent_views`)
         if after is not before and self.observed:
             self._emit(AgentChanged(run.campaign.name, agent.agent_id, after.value, self._now))
         return after

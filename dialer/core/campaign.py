@@ -13,13 +13,24 @@ from dialer.pacing.ledger import AbandonLedger
 from dialer.pacing.others import OthersTally
 from dialer.store.records import Campaign, LeasedLead, Trunk
 
-_ACTIVITY = {
-    AgentState.READY: AgentActivity.READY,
-    AgentState.ON_CALL: AgentActivity.TALKING,
-    AgentState.WRAPUP: AgentActivity.WRAPUP,
-    AgentState.PAUSED: AgentActivity.PAUSED,
-}
 PRE_ANSWER = (CallState.QUEUED, CallState.ORIGINATING, CallState.RINGING)
+
+
+def _view(agent: Agent) -> AgentView | None:
+    """A logged-in agent as the pacer sees it (None: not logged in). States are told apart by
+    identity: a plain Enum hashes in Python, and this runs for every agent change."""
+    state = agent.state
+    if state is AgentState.READY:
+        return AgentView(AgentActivity.READY, agent.since)
+    if state is AgentState.ON_CALL:
+        return AgentView(AgentActivity.TALKING, agent.since)
+    if state is AgentState.WRAPUP:
+        return AgentView(AgentActivity.WRAPUP, agent.since)
+    if state is AgentState.PAUSED:
+        return AgentView(AgentActivity.PAUSED, agent.since)
+    return None
+
+
 _NO_AGENT = (AgentState.LOGGED_OUT, AgentState.LOGGING_OUT)
 
 
@@ -108,26 +119,48 @@ class CampaignRun:
     talked: dict[str, float] = field(default_factory=dict)  # agent in wrap-up -> its talk time
     paced_at: float = -1e18  # when pacing last ran (the tick paces only runs idle that long)
     named_callbacks: bool = False  # the buffer may hold callbacks for a named agent
-    _views: dict[str, AgentView] = field(default_factory=dict)  # the last view of each agent
     pacer_generation: int = 0  # bumped when the pacer is replaced (a history read for the old
     # one must not restore the new one)
+    # The pacing snapshot's agent views, kept up to date agent by agent: pacing runs after
+    # every call event, and building them anew looks at every agent. The core tells the run
+    # when an agent changed (`agent_changed`) or joined or left (`agents_changed`).
+    _view_of: dict[str, AgentView | None] | None = field(default=None, repr=False)
+    _views: tuple[AgentView, ...] | None = field(default=None, repr=False)
+
+    def agent_changed(self, agent: Agent) -> None:
+        """The agent's state (or the time it entered it) may have changed."""
+        if self._view_of is not None and agent.agent_id in self._view_of:
+            self._view_of[agent.agent_id] = _view(agent)
+            self._views = None
+
+    def agents_changed(self) -> None:
+        """An agent joined or left the run."""
+        self._view_of = None
+        self._views = None
+
+    def agent_views(self) -> tuple[AgentView, ...]:
+        """The logged-in agents as the pacer sees them: one kept for a callback (`reserved`)
+        or looking at a lead (`offers`) counts as talking, one held for its callback
+        (`holding`) is left out."""
+        if self.reserved or self.offers or self.holding:
+            views = []
+            for a in self.agents.values():
+                view = _view(a)
+                if view is None or a.agent_id in self.holding:
+                    continue
+                if a.agent_id in self.reserved or a.agent_id in self.offers:
+                    view = AgentView(AgentActivity.TALKING, a.since)
+                views.append(view)
+            return tuple(views)
+        if self._view_of is None:
+            self._view_of = {key: _view(a) for key, a in self.agents.items()}
+            self._views = None
+        if self._views is None:
+            self._views = tuple(v for v in self._view_of.values() if v is not None)
+        return self._views
 
     def snapshot(self, now: float, trunk_in_use: int) -> PacingSnapshot:
-        # On the call path for every event: plain loops, one look-up per agent.
-        views: list[AgentView] = []
-        kept, offers, holding = self.reserved, self.offers, self.holding
-        cached = self._views
-        activity_of = _ACTIVITY.get
-        for key, a in self.agents.items():
-            activity = activity_of(a.state)
-            if activity is None or key in holding:
-                continue
-            if key in kept or key in offers:
-                activity = AgentActivity.TALKING
-            view = cached.get(key)
-            if view is None or view.activity is not activity or view.since != a.since:
-                view = cached[key] = AgentView(activity, a.since)
-            views.append(view)
+        views = self.agent_views()
         ringing = tuple(
             [
                 c.originated_at if c.originated_at is not None else now

@@ -60,9 +60,6 @@ class Dialing(CoreBase):
             )
 
     def _pace(self, run: CampaignRun) -> None:
-        if self._deferred is not None:  # inputs taken together: paced once after them all
-            self._deferred[run.campaign.id] = run
-            return
         if not self.accepting or not self.pbx_up or run.paused or run.restoring:
             return
         if self.records_failing or not self.agents_sure():

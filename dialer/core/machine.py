@@ -36,34 +36,39 @@ logger = logging.getLogger(__name__)
 class Core(CallFlow):
     def handle(self, event: ev.Input, now: float) -> list[cmd.Command]:
         """Take one input at `now` (core time); the commands it leads to, in order."""
-        self._now = now
-        self._out = []
-        self._take(event)
-        out, self._out = self._out, []
-        return out
+        return self.handle_all((event,), now)
 
     def handle_all(self, events: Sequence[ev.Input], now: float) -> list[cmd.Command]:
-        """Take inputs that arrived together at `now`, then pace once: each campaign is paced
-        after all of them, not after each (a burst of events, such as the no-answers of calls
-        dialed together, gets one decision)."""
+        """Take inputs that arrived together at `now` (a burst of PBX events, such as the
+        no-answers of calls dialed together); the commands they lead to, in order."""
         self._now = now
         self._out = []
-        self._deferred = {}
+        self._to_pace = {}
+        self._pacing_deferred = True
         try:
             for event in events:
-                self._take(event)
+                if isinstance(event, pbx.PbxEvent):
+                    self._on_pbx_event(event)
+                else:
+                    self._on_input(event)
+            # Pace each campaign the inputs touched once, on its final state: one input often
+            # asks several times (a call ends, its agent is free, its wrap-up is over), and
+            # each pacing looks at every agent and call of the campaign.
+            while self._to_pace:
+                campaign_id, run = next(iter(self._to_pace.items()))
+                del self._to_pace[campaign_id]
+                super()._pace(run)
         finally:
-            deferred, self._deferred = self._deferred, None
-        for run in deferred.values():
-            self._pace(run)
+            self._pacing_deferred = False
+            self._to_pace = {}
         out, self._out = self._out, []
         return out
 
-    def _take(self, event: ev.Input) -> None:
-        if isinstance(event, pbx.PbxEvent):
-            self._on_pbx_event(event)
+    def _pace(self, run: CampaignRun) -> None:
+        if self._pacing_deferred:
+            self._to_pace[run.campaign.id] = run
         else:
-            self._on_input(event)
+            super()._pace(run)
 
     def _on_input(self, event: ev.Input) -> None:
         match event:
@@ -199,6 +204,7 @@ class Core(CallFlow):
         run = self._new_run(campaign, trunk)
         for agent_id, endpoint in agents:
             run.agents[str(agent_id)] = ag.Agent(str(agent_id), endpoint)
+        run.agents_changed()
         self._restore(run)
         logger.info(
             "campaign %s loaded: %d agents, trunk %s",

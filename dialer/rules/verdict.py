@@ -149,7 +149,9 @@ def evaluate(
 
     `time_only`: leave out what the lease query's SQL has checked already (campaign status,
     lead status and lease, the lifetime cap, the retry schedule, callbacks); the facts' DNC
-    entries, the 72-hour lock, calling hours and the caps are always evaluated.
+    entries, the 72-hour lock, calling hours and the caps are always evaluated. Its verdict's
+    `window_closes_at` is None: the lease and the check before each originate only ask
+    whether the lead is dialable, and the closing time is the costliest part to work out.
     """
     now = now.astimezone(UTC)
     zones = choose_zones(facts.time_zone, facts.phone, rules.default_zone)
@@ -256,7 +258,8 @@ def evaluate(
     infos = zones.infos
     closes = None
     if open_in_all(rules.hours, infos, now):
-        closes = closes_in_all(rules.hours, infos, now)
+        if not time_only:
+            closes = closes_in_all(rules.hours, infos, now)
     else:
         opens = next_open_in_all(rules.hours, infos, now)
         local = _hhmm(now, zones)

@@ -31,7 +31,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from dialer.domain.pbx_values import is_e164
 from dialer.rules.dnc import DncHit, DncSource, normalize
@@ -334,7 +334,7 @@ class NumberBlocks:
 
 
 async def blocks_for(
-    session: AsyncSession, phone: str, campaign_id: int, since: datetime
+    session: AsyncSession | AsyncConnection, phone: str, campaign_id: int, since: datetime
 ) -> NumberBlocks:
     """DNC entries, the last abandoned call and the campaign's calls since `since` for one
     number, in one statement (the check right before the originate)."""

@@ -80,8 +80,11 @@ class Database:
         self,
         url: str,
         *,
-        pool_size: int = 5,
-        max_overflow: int = 5,
+        # Ten connections at most, all kept open: the check before every originate and the
+        # CDR writer take one each, often several at once, and an overflow connection is
+        # closed when given back (a new connection, TLS negotiation included, per use).
+        pool_size: int = 10,
+        max_overflow: int = 0,
         connect_timeout_s: float = 5.0,
         echo: bool = False,
     ) -> None:

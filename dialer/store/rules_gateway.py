@@ -126,10 +126,16 @@ class RulesStore(PgEngineStore):
     def __repr__(self) -> str:
         return f"RulesStore({self.db.target!r}, owner={self.owner!r})"
 
-    async def rules_for(self, session: AsyncSession, campaign_id: int) -> CampaignRules:
+    def _cached_rules(self, campaign_id: int) -> CampaignRules | None:
         cached = self._rules.get(campaign_id)
         if cached is not None and time.monotonic() - cached[0] < RULES_TTL_S:
             return cached[1]
+        return None
+
+    async def rules_for(self, session: AsyncSession, campaign_id: int) -> CampaignRules:
+        cached = self._cached_rules(campaign_id)
+        if cached is not None:
+            return cached
         rules = await rules_config.get_rules(session, campaign_id)
         self._rules[campaign_id] = (time.monotonic(), rules)
         if self._on_rules is not None:
@@ -217,9 +223,16 @@ class RulesStore(PgEngineStore):
     async def refuse_reason(self, lead: LeasedLead) -> str | None:
         now = self._clock()
         try:
-            async with self.db.transaction() as s:
-                rules = await self.rules_for(s, lead.campaign_id)
-                blocks = await dnc.blocks_for(s, lead.phone, lead.campaign_id, now)
+            rules = self._cached_rules(lead.campaign_id)
+            if rules is None:
+                async with self.db.transaction() as s:
+                    rules = await self.rules_for(s, lead.campaign_id)
+            # One read-only statement: run on its own (autocommit), without the BEGIN and
+            # COMMIT round trips and the ORM session of a transaction. This runs before
+            # every originate.
+            async with self.db.engine.connect() as conn:
+                await conn.execution_options(isolation_level="AUTOCOMMIT")
+                blocks = await dnc.blocks_for(conn, lead.phone, lead.campaign_id, now)
         except Exception as exc:  # fail closed: no check, no call
             return f"the pre-dial rules check failed ({type(exc).__name__}: {exc})"
         # The caps were checked at the lease; counting here would race with this call's own

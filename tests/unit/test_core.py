@@ -395,3 +395,31 @@ def test_a_campaign_needing_a_capability_its_pbx_lacks_is_not_dialed(
     # The same campaign without AMD dials on that PBX.
     h.feed(ev.AddCampaign(campaign(amd=False), TRUNK, [(1, "agent1")]))
     assert list(h.core.campaigns) == [1]
+
+
+def test_the_pacers_agent_views_follow_every_agent_change() -> None:
+    """The run keeps its agents' pacing views up to date agent by agent; after logins, a call,
+    its end and a pause they equal views built anew from the agents."""
+    h = Harness(agents=3)
+    run = h.core.campaigns[1]
+
+    def fresh() -> tuple[object, ...]:
+        run.agents_changed()
+        return run.agent_views()
+
+    seen = []
+    h.ready_agents()
+    seen.append(run.agent_views())
+    [dial] = h.dial(1)[:1]
+    h.answer(dial.call.channel_id, 10.0)
+    seen.append(run.agent_views())
+    assert seen[-1] == fresh()
+    h.feed(pbx.HungUp(dial.call.channel_id, 16, "Normal Clearing", 20.0), 20.0)
+    seen.append(run.agent_views())
+    assert seen[-1] == fresh()
+    h.core.handle(ev.PauseAgent("2", "break"), 21.0)
+    seen.append(run.agent_views())
+    assert seen[-1] == fresh()
+    # Ready: all three; one busy with the call; all three (the call ended before its bridge,
+    # no wrap-up); two (one paused).
+    assert [sum(v.activity.value == "ready" for v in s) for s in seen] == [3, 2, 3, 2]

@@ -179,6 +179,9 @@ def test_time_only_leaves_out_what_the_lease_query_checked() -> None:
     assert evaluate(f, US, at, time_only=True).dialable
     listed = facts(dnc=(DncHit("x", None, DncSource.MANUAL, at),))
     assert not evaluate(listed, US, at, time_only=True).dialable
+    # Only the full verdict (the "why" explanation) works out when the open window closes.
+    assert evaluate(facts(), US, at).window_closes_at is not None
+    assert evaluate(facts(), US, at, time_only=True).window_closes_at is None
 
 
 phones = st.integers(2_025_550_000, 2_025_550_040).map(lambda n: f"+1{n}")
